@@ -1,0 +1,62 @@
+/* Counter-based random numbers: element i of a seeded draw is a pure
+ * function of (seed, i), so results do not depend on threads or machines.
+ * The mixer is SplitMix64 (Steele, Lea & Flood 2014) applied to
+ * seed-derived key + counter * golden gamma. */
+#include <math.h>
+#include "moonlab/tensor.h"
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t ml_rng_u64(uint64_t seed, uint64_t counter)
+{
+    uint64_t key = mix64(seed + 0x9e3779b97f4a7c15ULL);
+    return mix64(key + (counter + 1) * 0x9e3779b97f4a7c15ULL);
+}
+
+double ml_rng_uniform(uint64_t seed, uint64_t counter)
+{
+    return (double)(ml_rng_u64(seed, counter) >> 11) * 0x1.0p-53;
+}
+
+/* Box–Muller on the pair of uniforms at counters 2c and 2c+1 (cosine branch). */
+double ml_rng_normal(uint64_t seed, uint64_t counter)
+{
+    double u1 = ((double)(ml_rng_u64(seed, 2 * counter) >> 11) + 0.5) * 0x1.0p-53;
+    double u2 = ml_rng_uniform(seed, 2 * counter + 1);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+int ml_tensor_rand(ml_tensor *t, uint64_t seed, double lo, double hi)
+{
+    int64_t n = t->numel;
+    if (t->dtype == ML_F32) {
+        float *d = ml_f32(t);
+#pragma omp parallel for if (n > 65536) schedule(static)
+        for (int64_t i = 0; i < n; i++) d[i] = (float)(lo + (hi - lo) * ml_rng_uniform(seed, (uint64_t)i));
+    } else {
+        double *d = ml_f64(t);
+#pragma omp parallel for if (n > 65536) schedule(static)
+        for (int64_t i = 0; i < n; i++) d[i] = lo + (hi - lo) * ml_rng_uniform(seed, (uint64_t)i);
+    }
+    return ML_OK;
+}
+
+int ml_tensor_randn(ml_tensor *t, uint64_t seed, double mean, double std)
+{
+    int64_t n = t->numel;
+    if (t->dtype == ML_F32) {
+        float *d = ml_f32(t);
+#pragma omp parallel for if (n > 65536) schedule(static)
+        for (int64_t i = 0; i < n; i++) d[i] = (float)(mean + std * ml_rng_normal(seed, (uint64_t)i));
+    } else {
+        double *d = ml_f64(t);
+#pragma omp parallel for if (n > 65536) schedule(static)
+        for (int64_t i = 0; i < n; i++) d[i] = mean + std * ml_rng_normal(seed, (uint64_t)i);
+    }
+    return ML_OK;
+}

@@ -1,0 +1,16 @@
+/* luaopen_moonlab_core: the C side of `require "moonlab.core"`. */
+#include "mlua.h"
+
+/* Cores are referenced weakly so that the module links while a core is absent. */
+#pragma weak mlL_open_attn
+#pragma weak mlL_open_laplace
+
+int luaopen_moonlab_core(lua_State *L)
+{
+    lua_newtable(L);
+    mlL_open_tensor(L);
+    mlL_open_runtime(L);
+    if (mlL_open_attn) mlL_open_attn(L);
+    if (mlL_open_laplace) mlL_open_laplace(L);
+    return 1;
+}

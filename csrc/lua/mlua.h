@@ -1,0 +1,50 @@
+/* moonlab — helpers shared by the Lua bindings (csrc/lua/). */
+#ifndef MOONLAB_MLUA_H
+#define MOONLAB_MLUA_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include "moonlab/tensor.h"
+
+#define MLL_TENSOR_MT "moonlab.Tensor"
+
+/* The ml_tensor inside userdata at idx, or a Lua error naming fname/argname. */
+ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char *argname);
+/* The tensor at idx, or NULL when it is not a tensor. */
+ml_tensor *mlL_testtensor(lua_State *L, int idx);
+/* Pushes a new zeroed tensor userdata (raises a Lua error on failure). */
+ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape);
+/* Pushes a tensor userdata that takes over *t (t is emptied). */
+ml_tensor *mlL_pushtensor(lua_State *L, ml_tensor *t);
+
+/* Raises "fname: bad argument #arg 'argname': <formatted text>". */
+int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname,
+                 const char *fmt, ...);
+/* Raises "fname: <ml_errmsg()>" after a failed C call. */
+int mlL_raise(lua_State *L, const char *fname);
+
+/* Shared option-table reader. Kinds and the type of dst:
+ *   MLL_BOOL int*, MLL_INT int64_t*, MLL_NUMBER double*, MLL_STRING const char**
+ *   (valid while the table is on the stack), MLL_ENUM int* (index into the
+ *   NULL-terminated `choices`), MLL_TENSOR ml_tensor** (NULL when absent),
+ *   MLL_SKIP (key accepted, read by the binding itself; dst unused).
+ * Absent keys leave dst untouched (the default). A wrong type or an unknown
+ * key raises "unknown option 'casual' to attn.sdpa (did you mean 'causal'?)".
+ * idx may be absent or nil (all defaults). */
+typedef enum { MLL_END = 0, MLL_BOOL, MLL_INT, MLL_NUMBER, MLL_STRING, MLL_ENUM,
+               MLL_TENSOR, MLL_SKIP } mlL_kind;
+typedef struct mlL_opt {
+    const char *name;
+    mlL_kind kind;
+    void *dst;
+    const char *const *choices; /* MLL_ENUM only */
+} mlL_opt;
+void mlL_opts(lua_State *L, int idx, const char *fname, const mlL_opt *opts);
+
+/* Registers the functions of each core into the table on top of the stack. */
+void mlL_open_tensor(lua_State *L);
+void mlL_open_runtime(lua_State *L);
+void mlL_open_attn(lua_State *L);
+void mlL_open_laplace(lua_State *L);
+
+#endif

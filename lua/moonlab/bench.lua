@@ -1,0 +1,63 @@
+--- moonlab.bench: timing helpers for bench/*.lua (medians, same-run references).
+local core = require "moonlab.core"
+
+local M = {}
+
+M.now = core.now
+
+local function median(xs)
+  local s = {}
+  for i, x in ipairs(xs) do s[i] = x end
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return 0.5 * (s[n // 2] + s[n // 2 + 1])
+end
+M.median_of = median
+
+--- median(fn, {runs=7, warmup=1}) -> median seconds of fn() over runs after warm-up calls.
+function M.median(fn, opts)
+  opts = opts or {}
+  for _ = 1, opts.warmup or 1 do fn() end
+  local t = {}
+  for i = 1, opts.runs or 7 do
+    local t0 = core.now()
+    fn()
+    t[i] = core.now() - t0
+  end
+  return median(t), t
+end
+
+--- gemm_gflops(dtype, n, runs) -> median GFLOP/s of cblas_?gemm n×n×n called from C in this process.
+function M.gemm_gflops(dtype, n, runs)
+  n = n or 1024
+  core.bench_gemm(dtype, n, 1) -- warm-up
+  local s = median(core.bench_gemm(dtype, n, runs or 7))
+  return 2 * n ^ 3 / s / 1e9
+end
+
+--- memcpy_gbs(bytes, runs) -> median GB/s of memcpy (bytes read + bytes written).
+function M.memcpy_gbs(bytes, runs)
+  core.bench_memcpy(bytes, 1)
+  local s = median(core.bench_memcpy(bytes, runs or 7))
+  return 2 * bytes / s / 1e9
+end
+
+--- peak_rss_kib() -> peak resident set size of this process, KiB.
+M.peak_rss_kib = core.peak_rss_kib
+
+--- python_has(module) -> true when Debian's /usr/bin/python3 can import it.
+function M.python_has(module)
+  local ok = os.execute("/usr/bin/python3 -c 'import " .. module .. "' >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+--- report(name, value, unit, refs): prints `name: value unit (refs)`; refs is a string.
+function M.report(name, value, unit, refs)
+  local line = ("%s: %.4g %s%s"):format(name, value, unit, refs and (" (" .. refs .. ")") or "")
+  print(line)
+  io.stdout:flush()
+  return line
+end
+
+return M
