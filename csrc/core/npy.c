@@ -35,7 +35,10 @@ static int parse_header(const char *path, const char *h, ml_dtype *dt, int *ndim
     else if (!strncmp(d, "'<f4'", 5) || !strncmp(d, "\"<f4\"", 5)) *dt = ML_F32;
     else {
         char got[16] = {0};
-        strncpy(got, d, 8);
+        size_t k = 0; /* the quoted descr token, quotes included */
+        got[k++] = d[0];
+        while (k < sizeof got - 1 && d[k] && d[k] != d[0]) got[k] = d[k], k++;
+        if (k < sizeof got - 1 && d[k]) got[k] = d[k];
         return ml_fail(ML_EFORMAT, "%s: unsupported dtype %s (expected '<f4' or '<f8')", path, got);
     }
     if (strncmp(f, "False", 5))

@@ -9,6 +9,17 @@ ml_tensor *mlL_testtensor(lua_State *L, int idx)
     return (ml_tensor *)luaL_testudata(L, idx, MLL_TENSOR_MT);
 }
 
+int mlL_error(lua_State *L, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lua_pushstring(L, msg);
+    return lua_error(L);
+}
+
 int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname, const char *fmt, ...)
 {
     char msg[400];
@@ -16,9 +27,8 @@ int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (argname)
-        return luaL_error(L, "%s: bad argument #%d '%s': %s", fname, arg, argname, msg);
-    return luaL_error(L, "%s: bad argument #%d: %s", fname, arg, msg);
+    if (argname) return mlL_error(L, "%s: bad argument #%d '%s': %s", fname, arg, argname, msg);
+    return mlL_error(L, "%s: bad argument #%d: %s", fname, arg, msg);
 }
 
 ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char *argname)

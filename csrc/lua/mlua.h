@@ -17,6 +17,8 @@ ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *sha
 /* Pushes a tensor userdata that takes over *t (t is emptied). */
 ml_tensor *mlL_pushtensor(lua_State *L, ml_tensor *t);
 
+/* Raises a printf-formatted message (unlike luaL_error, %lld and %g work). */
+int mlL_error(lua_State *L, const char *fmt, ...);
 /* Raises "fname: bad argument #arg 'argname': <formatted text>". */
 int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname,
                  const char *fmt, ...);

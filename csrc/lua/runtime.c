@@ -30,7 +30,7 @@ static int l_set_threads(lua_State *L)
     lua_Integer n = lua_tointegerx(L, 1, &isint);
     if (!isint || n < 1 || n > 4096)
         return mlL_argerror(L, 1, "moonlab.set_threads", "n", "expected an integer in 1..4096, got %s",
-                            luaL_tolstring(L, 1, NULL));
+                            lua_type(L, 1) == LUA_TNUMBER ? lua_tostring(L, 1) : luaL_typename(L, 1));
     ml_set_threads((int)n);
     return 0;
 }

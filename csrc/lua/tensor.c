@@ -60,9 +60,9 @@ static int nested_shape(lua_State *L, int idx, int64_t *shape)
     int nd = 0;
     lua_pushvalue(L, idx);
     while (lua_istable(L, -1)) {
-        if (nd == ML_MAXDIM) luaL_error(L, "tensor.new: bad argument #1: nesting deeper than %d", ML_MAXDIM);
+        if (nd == ML_MAXDIM) mlL_error(L, "tensor.new: bad argument #1: nesting deeper than %d", ML_MAXDIM);
         int64_t n = (int64_t)luaL_len(L, -1);
-        if (n == 0) luaL_error(L, "tensor.new: bad argument #1: empty table at depth %d (sizes must be positive)", nd + 1);
+        if (n == 0) mlL_error(L, "tensor.new: bad argument #1: empty table at depth %d (sizes must be positive)", nd + 1);
         shape[nd++] = n;
         lua_geti(L, -1, 1);
         lua_remove(L, -2);
@@ -78,16 +78,16 @@ static void fill_nested(lua_State *L, int idx, int d, const int64_t *shape, int 
         int isnum;
         double v = lua_tonumberx(L, idx, &isnum);
         if (!isnum || lua_type(L, idx) != LUA_TNUMBER)
-            luaL_error(L, "tensor.new: bad argument #1: element %s is %s, expected a number", path,
-                       lua_istable(L, idx) ? "a table (ragged nesting)" : luaL_typename(L, idx));
+            mlL_error(L, "tensor.new: bad argument #1: element %s is a %s, expected a number", path,
+                       lua_istable(L, idx) ? "table (ragged nesting)" : luaL_typename(L, idx));
         ml_tensor_setd(t, (*pos)++, v);
         return;
     }
     if (!lua_istable(L, idx))
-        luaL_error(L, "tensor.new: bad argument #1: element %s is %s, expected a table of %lld", path,
+        mlL_error(L, "tensor.new: bad argument #1: element %s is a %s, expected a table of %lld", path,
                    luaL_typename(L, idx), (long long)shape[d]);
     if ((int64_t)luaL_len(L, idx) != shape[d])
-        luaL_error(L, "tensor.new: bad argument #1: ragged table: %s has %lld entries, expected %lld",
+        mlL_error(L, "tensor.new: bad argument #1: ragged table: %s has %lld entries, expected %lld",
                    path[0] ? path : "the table", (long long)luaL_len(L, idx), (long long)shape[d]);
     for (int64_t i = 1; i <= shape[d]; i++) {
         size_t k = strlen(path);
@@ -319,7 +319,7 @@ static int l_totable(lua_State *L)
 {
     ml_tensor *t = SELF("tensor:totable");
     if (t->numel > (1 << 26))
-        return luaL_error(L, "tensor:totable: %lld elements is too many for a Lua table", (long long)t->numel);
+        return mlL_error(L, "tensor:totable: %lld elements is too many for a Lua table", (long long)t->numel);
     int64_t pos = 0;
     luaL_checkstack(L, t->ndim + 4, "tensor:totable");
     push_nested(L, t, 0, &pos);
@@ -397,7 +397,7 @@ static int binary(lua_State *L, ml_binop op)
         if (!ml_tensor_same_shape(a, b))
             return mlL_argerror(L, 2, fname, "other", "shapes differ: %s and %s",
                                 ml_shape_str(a, sa, sizeof sa), ml_shape_str(b, sb, sizeof sb));
-        if (!a->data || !b->data) return luaL_error(L, "%s: tensor was closed", fname);
+        if (!a->data || !b->data) return mlL_error(L, "%s: tensor was closed", fname);
         ml_tensor_binary(op, a, b, 0, 0, newlike(L, a));
         return 1;
     }

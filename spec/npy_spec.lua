@@ -1,0 +1,70 @@
+local T = require "moonlab.tensor"
+
+local function have_numpy()
+  local ok = os.execute("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+describe(".npy I/O", function()
+  it("round-trips f32 and f64 of several shapes bit-exactly", function()
+    for _, dt in ipairs { "f32", "f64" } do
+      for _, shape in ipairs { { 7 }, { 2, 3 }, { 2, 1, 4, 3 } } do
+        local a = T.randn(shape, { seed = 11, dtype = dt })
+        local p = os.tmpname()
+        a:save(p)
+        local b = T.load(p)
+        os.remove(p)
+        assert.equal(dt, b:dtype())
+        assert.same(shape, b:shape())
+        assert.equal(0, (a - b):abs():max())
+      end
+    end
+  end)
+
+  it("writes the NumPy v1.0 header with 64-byte aligned data", function()
+    local p = os.tmpname()
+    T.new({ { 1, 2, 3 }, { 4, 5, 6 } }, "f32"):save(p)
+    local f = assert(io.open(p, "rb"))
+    local s = f:read("a")
+    f:close()
+    os.remove(p)
+    assert.equal("\147NUMPY\1\0", s:sub(1, 8))
+    local hlen = string.unpack("<I2", s, 9)
+    assert.equal(0, (10 + hlen) % 64)
+    assert.truthy(s:find("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 1, true))
+    assert.equal(10 + hlen + 24, #s)
+    assert.equal(6, string.unpack("<f", s, 10 + hlen + 21))
+  end)
+
+  it("reads a v2.0 header", function()
+    local dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"
+    local h = dict .. (" "):rep((64 - (12 + #dict + 1) % 64) % 64) .. "\n"
+    local p = os.tmpname()
+    local f = assert(io.open(p, "wb"))
+    f:write("\147NUMPY\2\0", string.pack("<I4", #h), h, string.pack("<dd", 1.25, -3))
+    f:close()
+    assert.same({ 1.25, -3 }, T.load(p):totable())
+    os.remove(p)
+  end)
+
+  it("cross-checks with NumPy both ways (skipped when python3-numpy is absent)", function()
+    if not have_numpy() then
+      pending("python3-numpy not installed: NumPy cross-check skipped")
+      return
+    end
+    local a = T.randn({ 3, 4 }, { seed = 5 })
+    local p1, p2 = os.tmpname() .. ".npy", os.tmpname() .. ".npy"
+    a:save(p1)
+    local cmd = ("/usr/bin/python3 -c \"import numpy as np; x = np.load('%s'); "
+      .. "np.save('%s', (x @ x.T).astype(np.float32)); print(repr(float(x.sum())))\""):format(p1, p2)
+    local pipe = io.popen(cmd)
+    local out = pipe:read("a")
+    assert.is_true(pipe:close())
+    assert.is_close(tonumber(out), a:sum(), { rtol = 1e-14 })
+    local b = T.load(p2)
+    assert.equal("f32", b:dtype())
+    assert.is_close(b, a:matmul(a:transpose()), { rtol = 1e-6, atol = 1e-6 })
+    os.remove(p1)
+    os.remove(p2)
+  end)
+end)
