@@ -1,0 +1,67 @@
+/* moonlab attn — shared internals: geometry of a call, mask access, block kernels. */
+#ifndef MOONLAB_ATTN_INTERNAL_H
+#define MOONLAB_ATTN_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+#include "moonlab/attn.h"
+
+#define ATTN_BQ 64 /* query rows per block */
+#define ATTN_BK 64 /* keys per block */
+
+/* Everything a kernel needs to know about one call. */
+typedef struct attn_geom {
+    int64_t B, Hq, Hkv, L, S, E, Ev, rep; /* rep = Hq / Hkv */
+    double scale;
+    int causal;                           /* causal or window */
+    int64_t off;                          /* d(i) = i + off */
+    int64_t window;                       /* 0 = none */
+    /* mask (NULL = none): element (b,h,i,j) at ms[0]*b + ms[1]*h + ms[2]*i + ms[3]*j */
+    const void *mask;
+    int mask_f64, mask_keep;
+    int64_t ms[4];
+    int gate_act, gate_op;
+    int64_t gdim; /* 0 = no gate, 1 = headwise, Ev = elementwise */
+} attn_geom;
+
+/* Fills g from validated inputs (mask/gate may be NULL). */
+void attn_geom_init(attn_geom *g, const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
+                    const ml_tensor *v, const ml_tensor *mask, const ml_tensor *gate);
+
+/* Keys visible to query i under causal/window: [lo, hi) clipped to [0,S) (lo >= hi: none). */
+static inline void attn_key_range(const attn_geom *g, int64_t i, int64_t *lo, int64_t *hi) {
+    int64_t a = 0, b = g->S;
+    if (g->causal) {
+        int64_t d = i + g->off;
+        if (d + 1 < b) b = d + 1;
+        if (g->window > 0 && d - g->window + 1 > a) a = d - g->window + 1;
+    }
+    if (b < 0) b = 0;
+    *lo = a; *hi = b;
+}
+
+/* Mask value for (b,h,i,j) as an additive term (-inf = masked). */
+static inline double attn_mask_add(const attn_geom *g, int64_t b, int64_t h, int64_t i, int64_t j) {
+    int64_t idx = g->ms[0] * b + g->ms[1] * h + g->ms[2] * i + g->ms[3] * j;
+    double m = g->mask_f64 ? ((const double *)g->mask)[idx] : (double)((const float *)g->mask)[idx];
+    if (g->mask_keep) return m != 0.0 ? 0.0 : -INFINITY;
+    return m;
+}
+
+/* C[M×N] += A[M×K] · B[K×N] (row-major, leading dims lda/ldb/ldc). */
+void attn_gemm_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                   float *C, int ldc);
+void attn_gemm_f64(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+                   double *C, int ldc);
+/* x[i] = exp(x[i] - m) for i < n; returns the sum. */
+float attn_expsum_f32(float *x, int n, float m);
+double attn_expsum_f64(double *x, int n, double m);
+/* max of x[0..n) (-inf for n = 0). */
+float attn_max_f32(const float *x, int n);
+double attn_max_f64(const double *x, int n);
+
+/* Gate helpers (gate.c). */
+double attn_gate_fn(int act, double z);
+double attn_gate_dfn(int act, double z);
+
+#endif

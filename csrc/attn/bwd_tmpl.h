@@ -1,0 +1,124 @@
+/* moonlab attn — backward kernel body, instantiated for float and double by backward.c.
+ * Expects REAL, SFX(name), GEMM, EXPSUM. Not a public header. */
+
+static void SFX(bmask)(const attn_geom *g, int64_t b, int64_t h, int64_t i0, int mq, int64_t j0,
+                       int nk, REAL *sb) {
+    for (int r = 0; r < mq; r++) {
+        int64_t lo, hi;
+        attn_key_range(g, i0 + r, &lo, &hi);
+        REAL *row = sb + (int64_t)r * nk;
+        for (int j = 0; j < nk; j++) {
+            int64_t jj = j0 + j;
+            if (jj < lo || jj >= hi) row[j] = (REAL)-INFINITY;
+            else if (g->mask) row[j] += (REAL)attn_mask_add(g, b, h, i0 + r, jj);
+        }
+    }
+}
+
+/* One task per (batch, KV head): it owns dK/dV of that head, so no reductions across threads. */
+static int SFX(backward)(const attn_geom *g, const REAL *dout, const REAL *q, const REAL *k,
+                         const REAL *v, const REAL *z, const REAL *y, const REAL *lse, REAL *dq,
+                         REAL *dk, REAL *dv, REAL *dz) {
+    const int64_t E = g->E, Ev = g->Ev, L = g->L, S = g->S;
+    const int64_t nqb = (L + ATTN_BQ - 1) / ATTN_BQ;
+    const int64_t ntask = g->B * g->Hkv;
+    const REAL scale = (REAL)g->scale;
+    int fail = 0;
+#pragma omp parallel
+    {
+        const size_t BQ = ATTN_BQ, BK = ATTN_BK;
+        size_t need = BQ * E + E * BK + Ev * BK + 2 * BQ * BK + 2 * BK * BQ + BQ * Ev + BQ * E + 2 * BQ;
+        REAL *buf = malloc(need * sizeof(REAL));
+        if (!buf) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        REAL *Qs = buf, *Kt = Qs + BQ * E, *Vt = Kt + E * BK, *P = Vt + Ev * BK, *dS = P + BQ * BK,
+             *Pt = dS + BQ * BK, *dSt = Pt + BK * BQ, *dY = dSt + BK * BQ, *dQa = dY + BQ * Ev,
+             *D = dQa + BQ * E, *Lr = D + BQ;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < ntask; t++) {
+            if (!buf) continue;
+            int64_t b = t / g->Hkv, hk = t % g->Hkv;
+            const REAL *kp = k + (b * g->Hkv + hk) * S * E;
+            const REAL *vp = v + (b * g->Hkv + hk) * S * Ev;
+            REAL *dkp = dk + (b * g->Hkv + hk) * S * E;
+            REAL *dvp = dv + (b * g->Hkv + hk) * S * Ev;
+            memset(dkp, 0, sizeof(REAL) * (size_t)(S * E));
+            memset(dvp, 0, sizeof(REAL) * (size_t)(S * Ev));
+            for (int64_t h = hk * g->rep; h < (hk + 1) * g->rep; h++)
+                for (int64_t qb = 0; qb < nqb; qb++) {
+                    int64_t i0 = qb * ATTN_BQ;
+                    int mq = (int)(L - i0 < ATTN_BQ ? L - i0 : ATTN_BQ);
+                    int64_t row0 = (b * g->Hq + h) * L + i0;
+                    const REAL *qp = q + row0 * E;
+                    for (int64_t x = 0; x < (int64_t)mq * E; x++) Qs[x] = qp[x] * scale;
+                    /* Gate backward: dY = dY' ⊙ g (mul), dg = dY' ⊙ Y, dZ = dg ⊙ act'(Z). */
+                    for (int r = 0; r < mq; r++) {
+                        int64_t idx = row0 + r;
+                        const REAL *dor = dout + idx * Ev, *yr = y + idx * Ev;
+                        REAL *dyr = dY + (int64_t)r * Ev;
+                        if (g->gdim) {
+                            const REAL *zr = z + idx * g->gdim;
+                            double acc = 0;
+                            double gv = attn_gate_fn(g->gate_act, zr[0]);
+                            for (int64_t e = 0; e < Ev; e++) {
+                                double ze = g->gdim > 1 ? zr[e] : zr[0];
+                                if (g->gdim > 1) gv = attn_gate_fn(g->gate_act, ze);
+                                double dge;
+                                if (g->gate_op == ML_GATE_ADD) { dyr[e] = dor[e]; dge = dor[e]; }
+                                else { dyr[e] = (REAL)(dor[e] * gv); dge = (double)dor[e] * yr[e]; }
+                                if (g->gdim > 1) dz[idx * Ev + e] = (REAL)(dge * attn_gate_dfn(g->gate_act, ze));
+                                else acc += dge;
+                            }
+                            if (g->gdim == 1) dz[idx] = (REAL)(acc * attn_gate_dfn(g->gate_act, zr[0]));
+                        } else {
+                            memcpy(dyr, dor, sizeof(REAL) * Ev);
+                        }
+                        REAL d = 0;
+                        for (int64_t e = 0; e < Ev; e++) d += dyr[e] * yr[e];
+                        D[r] = d;
+                        Lr[r] = lse[idx];
+                    }
+                    memset(dQa, 0, sizeof(REAL) * (size_t)mq * E);
+                    int64_t lo0, hi0, lo1, hi1;
+                    attn_key_range(g, i0, &lo0, &hi0);
+                    attn_key_range(g, i0 + mq - 1, &lo1, &hi1);
+                    for (int64_t j0 = lo0; j0 < hi1; j0 += ATTN_BK) {
+                        int nk = (int)(hi1 - j0 < ATTN_BK ? hi1 - j0 : ATTN_BK);
+                        for (int j = 0; j < nk; j++) {
+                            const REAL *kr = kp + (j0 + j) * E, *vr = vp + (j0 + j) * Ev;
+                            for (int64_t e = 0; e < E; e++) Kt[e * nk + j] = kr[e];
+                            for (int64_t e = 0; e < Ev; e++) Vt[e * nk + j] = vr[e];
+                        }
+                        memset(P, 0, sizeof(REAL) * (size_t)mq * nk);
+                        GEMM(mq, nk, (int)E, Qs, (int)E, Kt, nk, P, nk);
+                        if (g->mask || j0 < lo1 || j0 + nk > hi0) SFX(bmask)(g, b, h, i0, mq, j0, nk, P);
+                        for (int r = 0; r < mq; r++) {
+                            REAL *pr = P + (int64_t)r * nk;
+                            if (Lr[r] == (REAL)-INFINITY) memset(pr, 0, sizeof(REAL) * nk);
+                            else EXPSUM(pr, nk, Lr[r]);
+                        }
+                        memset(dS, 0, sizeof(REAL) * (size_t)mq * nk);
+                        GEMM(mq, nk, (int)Ev, dY, (int)Ev, Vt, nk, dS, nk); /* dP = dY Vᵀ */
+                        for (int r = 0; r < mq; r++) {
+                            REAL *pr = P + (int64_t)r * nk, *sr = dS + (int64_t)r * nk;
+                            for (int j = 0; j < nk; j++) {
+                                sr[j] = pr[j] * (sr[j] - D[r]);
+                                Pt[(int64_t)j * mq + r] = pr[j];
+                                dSt[(int64_t)j * mq + r] = sr[j];
+                            }
+                        }
+                        GEMM(nk, (int)Ev, mq, Pt, mq, dY, (int)Ev, dvp + j0 * Ev, (int)Ev); /* dV += Pᵀ dY */
+                        GEMM(nk, (int)E, mq, dSt, mq, Qs, (int)E, dkp + j0 * E, (int)E);  /* dK += dSᵀ Qs */
+                        GEMM(mq, (int)E, nk, dS, nk, kp + j0 * E, (int)E, dQa, (int)E);  /* dQ += dS K */
+                    }
+                    REAL *dqp = dq + row0 * E;
+                    for (int64_t x = 0; x < (int64_t)mq * E; x++) dqp[x] = dQa[x] * scale;
+                }
+        }
+        free(buf);
+    }
+    if (fail) return ml_fail(ML_ENOMEM, "attn: out of memory for per-thread blocks");
+    return ML_OK;
+}

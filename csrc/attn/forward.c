@@ -1,0 +1,67 @@
+/* moonlab attn — tiled online-softmax ("flash") forward of gated SDPA. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attn_internal.h"
+
+#define REAL float
+#define SFX(n) n##_f32
+#define GEMM attn_gemm_f32
+#define EXPSUM attn_expsum_f32
+#define MAXV attn_max_f32
+#define EXPF expf
+#define LOGF logf
+#include "fwd_tmpl.h"
+#undef REAL
+#undef SFX
+#undef GEMM
+#undef EXPSUM
+#undef MAXV
+#undef EXPF
+#undef LOGF
+
+#define REAL double
+#define SFX(n) n##_f64
+#define GEMM attn_gemm_f64
+#define EXPSUM attn_expsum_f64
+#define MAXV attn_max_f64
+#define EXPF exp
+#define LOGF log
+#include "fwd_tmpl.h"
+
+static int check_out(const ml_tensor *t, const char *name, ml_dtype dt, int nd, const int64_t *shape) {
+    char s[96];
+    int ok = t && t->dtype == dt && t->ndim == nd;
+    for (int d = 0; ok && d < nd; d++) ok = t->shape[d] == shape[d];
+    if (!ok)
+        return ml_fail(ML_EINVAL, "%s: expected %s tensor of %d dims matching the inputs, got %s", name,
+                       ml_dtype_name(dt), nd, t ? ml_shape_str(t, s, sizeof s) : "nothing");
+    return ML_OK;
+}
+
+/* Gated SDPA forward (Qiu et al. 2025, eq. 5; G1 gate Y' = Y ⊙ act(Z), §2.2). Queries are tiled in
+ * blocks of 64 rows against 64-key blocks with an online softmax (Dao et al. FlashAttention
+ * recurrence); causal/window blocks outside every row's range are never visited. */
+int ml_attn_forward(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
+                    const ml_tensor *v, const ml_tensor *mask, const ml_tensor *gate,
+                    ml_tensor *out, ml_tensor *lse, ml_tensor *y, ml_tensor *probs) {
+    int bad, rc = ml_attn_check(o, q, k, v, mask, gate, &bad);
+    if (rc) return rc;
+    attn_geom g;
+    attn_geom_init(&g, o, q, k, v, mask, gate);
+    const int64_t oshape[4] = {g.B, g.Hq, g.L, g.Ev}, pshape[4] = {g.B, g.Hq, g.L, g.S};
+    if ((rc = check_out(out, "out", q->dtype, 4, oshape))) return rc;
+    if ((rc = check_out(lse, "lse", q->dtype, 3, oshape))) return rc;
+    if (y && (rc = check_out(y, "y", q->dtype, 4, oshape))) return rc;
+    if (probs && (rc = check_out(probs, "probs", q->dtype, 4, pshape))) return rc;
+    if (q->dtype == ML_F32) {
+        rc = forward_f32(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
+                         ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
+        if (!rc && probs) probs_f32(&g, ml_f32(q), ml_f32(k), ml_f32(lse), ml_f32(probs));
+    } else {
+        rc = forward_f64(&g, ml_f64(q), ml_f64(k), ml_f64(v), gate ? ml_f64(gate) : NULL,
+                         ml_f64(out), ml_f64(lse), y ? ml_f64(y) : NULL);
+        if (!rc && probs) probs_f64(&g, ml_f64(q), ml_f64(k), ml_f64(lse), ml_f64(probs));
+    }
+    return rc;
+}
