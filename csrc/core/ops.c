@@ -19,22 +19,29 @@ static inline double binop(ml_binop op, double x, double y)
     return NAN;
 }
 
-/* The switch sits inside the loop; GCC unswitches it, so each case vectorises. */
+/* One loop per operator and operand kind, so each vectorises on its own. */
+#define LOOP3(T, EXPR)                                                                      \
+    do {                                                                                    \
+        _Pragma("omp parallel for if (n > PAR_N) schedule(static)")                         \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            T x = pa[i], y = pb ? pb[i] : sc;                                               \
+            if (rev) { T t_ = x; x = y; y = t_; }                                           \
+            po[i] = (T)(EXPR);                                                              \
+        }                                                                                   \
+    } while (0)
+
 #define BINARY_LOOP(T)                                                                      \
     do {                                                                                    \
         const T *pa = (const T *)a->data;                                                   \
         const T *pb = b ? (const T *)b->data : NULL;                                        \
         T *po = (T *)out->data;                                                             \
         T sc = (T)s;                                                                        \
-        if (pb) {                                                                           \
-            _Pragma("omp parallel for if (n > PAR_N) schedule(static)")                     \
-            for (int64_t i = 0; i < n; i++) po[i] = (T)binop(op, pa[i], pb[i]);              \
-        } else if (rev) {                                                                   \
-            _Pragma("omp parallel for if (n > PAR_N) schedule(static)")                     \
-            for (int64_t i = 0; i < n; i++) po[i] = (T)binop(op, sc, pa[i]);                 \
-        } else {                                                                            \
-            _Pragma("omp parallel for if (n > PAR_N) schedule(static)")                     \
-            for (int64_t i = 0; i < n; i++) po[i] = (T)binop(op, pa[i], sc);                 \
+        switch (op) {                                                                       \
+        case ML_ADD: LOOP3(T, x + y); break;                                                \
+        case ML_SUB: LOOP3(T, x - y); break;                                                \
+        case ML_MUL: LOOP3(T, x * y); break;                                                \
+        case ML_DIV: LOOP3(T, x / y); break;                                                \
+        default: LOOP3(T, binop(op, x, y)); break;                                          \
         }                                                                                   \
     } while (0)
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "moonlab/tensor.h"
 
 struct ml_storage {
@@ -51,6 +52,25 @@ static void set_shape(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape,
     t->numel = numel;
 }
 
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+/* Zeroed memory. Large buffers are 2 MiB aligned and ask for transparent huge
+ * pages, which cuts the page faults of a fresh output tensor by 512x. */
+static void *zalloc(size_t bytes)
+{
+    if (bytes < 8 * HUGE_ALIGN) return calloc(bytes, 1);
+    void *p = NULL;
+    size_t rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+    if (posix_memalign(&p, HUGE_ALIGN, rounded)) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    char *c = p;
+#pragma omp parallel for schedule(static)
+    for (size_t off = 0; off < rounded; off += HUGE_ALIGN) memset(c + off, 0, HUGE_ALIGN);
+    return p;
+}
+
 int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape)
 {
     memset(t, 0, sizeof *t);
@@ -63,7 +83,7 @@ int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape)
         return ml_fail(ML_ENOMEM, "cannot allocate %lld elements of %s (%.3g bytes)", (long long)n,
                        ml_dtype_name(dt), (double)n * (double)es);
     ml_storage *s = malloc(sizeof *s);
-    void *d = calloc((size_t)n, es);
+    void *d = zalloc((size_t)n * es);
     if (!s || !d) {
         free(s);
         free(d);

@@ -39,12 +39,21 @@ ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char 
     return t;
 }
 
+/* The collector sees only the small userdata, not the storage behind it: report
+ * large allocations as a GC step of their size so garbage tensors are freed in time. */
+static void account(lua_State *L, const ml_tensor *t)
+{
+    size_t kib = (size_t)t->numel * ml_dtype_size(t->dtype) / 1024;
+    if (kib >= 64) lua_gc(L, LUA_GCSTEP, (int)(kib > (1u << 30) ? (1u << 30) : kib));
+}
+
 ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape)
 {
     ml_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
     memset(t, 0, sizeof *t);
     luaL_setmetatable(L, MLL_TENSOR_MT);
     if (ml_tensor_init(t, dt, ndim, shape) != ML_OK) luaL_error(L, "%s", ml_errmsg());
+    account(L, t);
     return t;
 }
 
@@ -54,6 +63,7 @@ ml_tensor *mlL_pushtensor(lua_State *L, ml_tensor *src)
     *t = *src;
     memset(src, 0, sizeof *src);
     luaL_setmetatable(L, MLL_TENSOR_MT);
+    account(L, t);
     return t;
 }
 
