@@ -1,0 +1,27 @@
+/* moonlab laplace — helpers shared by the inversion methods (internal). */
+#ifndef ML_LP_INTERNAL_H
+#define ML_LP_INTERNAL_H
+
+#include "moonlab/laplace.h"
+
+/* out[i] = F(s[i] + shift) for i < n; batches (parallel when fn->threadsafe);
+ * rejects non-finite F values with ML_ENUMERIC. s is not modified. */
+int ml_lp_eval(const ml_laplace_fn *fn, double shift, size_t n, const double complex *s,
+               double complex *out);
+
+/* Shift a of the options (NaN -> fn->abscissa). */
+double ml_lp_shift(const ml_laplace_opts *o, const ml_laplace_fn *fn);
+
+int ml_lp_check_times(size_t nt, const double *t, double *tmax, double *tmin);
+
+int ml_lp_dehoog(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, double band_ratio,
+                 size_t nt,
+                 const double *t, double *f, size_t *nevals);
+int ml_lp_weeks(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t nt,
+                const double *t, double *f, size_t *nevals);
+int ml_lp_fourier(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t nt,
+                  const double *t, double *f, size_t *nevals);
+int ml_lp_talbot_shared(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, size_t nt,
+                        const double *t, double *f, size_t *nevals);
+
+#endif
