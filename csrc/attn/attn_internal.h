@@ -60,6 +60,12 @@ double attn_expsum_f64(double *x, int n, double m);
 float attn_max_f32(const float *x, int n);
 double attn_max_f64(const double *x, int n);
 
+/* out[e] = y[e] * act(z) or y[e] + act(z) for e < n; z has n entries (gdim > 1) or one (gdim 1). */
+void attn_gate_apply_f32(int act, int op, const float *z, int64_t gdim, const float *y, float *out,
+                         int64_t n);
+void attn_gate_apply_f64(int act, int op, const double *z, int64_t gdim, const double *y,
+                         double *out, int64_t n);
+
 /* Gate helpers (gate.c). */
 double attn_gate_fn(int act, double z);
 double attn_gate_dfn(int act, double z);

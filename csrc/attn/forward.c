@@ -11,6 +11,7 @@
 #define MAXV attn_max_f32
 #define EXPF expf
 #define LOGF logf
+#define GATE_APPLY attn_gate_apply_f32
 #include "fwd_tmpl.h"
 #undef REAL
 #undef SFX
@@ -19,6 +20,7 @@
 #undef MAXV
 #undef EXPF
 #undef LOGF
+#undef GATE_APPLY
 
 #define REAL double
 #define SFX(n) n##_f64
@@ -27,6 +29,7 @@
 #define MAXV attn_max_f64
 #define EXPF exp
 #define LOGF log
+#define GATE_APPLY attn_gate_apply_f64
 #include "fwd_tmpl.h"
 
 static int check_out(const ml_tensor *t, const char *name, ml_dtype dt, int nd, const int64_t *shape) {

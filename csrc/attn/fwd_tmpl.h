@@ -33,17 +33,30 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
     const int64_t nqb = (L + ATTN_BQ - 1) / ATTN_BQ;
     const int64_t ntask = g->B * g->Hq * nqb;
     const REAL scale = (REAL)g->scale;
+    const int64_t nkb = (S + ATTN_BK - 1) / ATTN_BK;
     int fail = 0;
+    /* K transposed once per call, block by block: kt[(b,hk)][kb] is E × nk (ld nk). */
+    REAL *kt = malloc(sizeof(REAL) * (size_t)(g->B * g->Hkv * S * E));
+    if (!kt) return ml_fail(ML_ENOMEM, "attn: out of memory for the packed keys");
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < g->B * g->Hkv * nkb; t++) {
+        int64_t bh = t / nkb, j0 = (t % nkb) * ATTN_BK;
+        int nk = (int)(S - j0 < ATTN_BK ? S - j0 : ATTN_BK);
+        const REAL *kr = k + (bh * S + j0) * E;
+        REAL *dst = kt + (bh * S + j0) * E;
+        for (int j = 0; j < nk; j++)
+            for (int64_t e = 0; e < E; e++) dst[e * nk + j] = kr[j * E + e];
+    }
 #pragma omp parallel
     {
-        size_t need = (size_t)ATTN_BQ * E + (size_t)E * ATTN_BK + (size_t)ATTN_BQ * ATTN_BK +
+        size_t need = (size_t)ATTN_BQ * E + (size_t)ATTN_BQ * ATTN_BK +
                       (size_t)ATTN_BQ * Ev + 2 * ATTN_BQ;
         REAL *buf = malloc(need * sizeof(REAL));
         if (!buf) {
 #pragma omp atomic write
             fail = 1;
         }
-        REAL *Qs = buf, *Kt = Qs + ATTN_BQ * E, *Sb = Kt + E * ATTN_BK, *O = Sb + ATTN_BQ * ATTN_BK,
+        REAL *Qs = buf, *Sb = Qs + ATTN_BQ * E, *O = Sb + ATTN_BQ * ATTN_BK,
              *m = O + ATTN_BQ * Ev, *l = m + ATTN_BQ;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < ntask; t++) {
@@ -53,21 +66,18 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
             int64_t i0 = qb * ATTN_BQ;
             int mq = (int)(L - i0 < ATTN_BQ ? L - i0 : ATTN_BQ);
             const REAL *qp = q + ((b * g->Hq + h) * L + i0) * E;
-            const REAL *kp = k + (b * g->Hkv + hk) * S * E;
             const REAL *vp = v + (b * g->Hkv + hk) * S * Ev;
             for (int64_t x = 0; x < (int64_t)mq * E; x++) Qs[x] = qp[x] * scale;
             for (int r = 0; r < mq; r++) { m[r] = (REAL)-INFINITY; l[r] = 0; }
             memset(O, 0, sizeof(REAL) * (size_t)mq * Ev);
             int64_t js, je, flo, fhi;
             SFX(block_range)(g, i0, mq, &js, &je, &flo, &fhi);
-            for (int64_t j0 = js; j0 < je; j0 += ATTN_BK) {
-                int nk = (int)(je - j0 < ATTN_BK ? je - j0 : ATTN_BK);
-                for (int j = 0; j < nk; j++) {
-                    const REAL *kr = kp + (j0 + j) * E;
-                    for (int64_t e = 0; e < E; e++) Kt[e * nk + j] = kr[e];
-                }
+            for (int64_t j0 = js / ATTN_BK * ATTN_BK; j0 < je; j0 += ATTN_BK) {
+                int ldk = (int)(S - j0 < ATTN_BK ? S - j0 : ATTN_BK);
+                int nk = (int)(je - j0 < ldk ? je - j0 : ldk);
+                const REAL *Kt = kt + ((b * g->Hkv + hk) * S + j0) * E;
                 memset(Sb, 0, sizeof(REAL) * (size_t)mq * nk);
-                GEMM(mq, nk, (int)E, Qs, (int)E, Kt, nk, Sb, nk);
+                GEMM(mq, nk, (int)E, Qs, (int)E, Kt, ldk, Sb, nk);
                 if (g->mask || j0 < flo || j0 + nk > fhi) SFX(apply_mask)(g, b, h, i0, mq, j0, nk, Sb);
                 for (int r = 0; r < mq; r++) {
                     REAL *row = Sb + (int64_t)r * nk;
@@ -99,12 +109,7 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
                 if (y) memcpy(y + idx * Ev, o, sizeof(REAL) * Ev);
                 REAL *dst = out + idx * Ev;
                 if (g->gdim) {
-                    const REAL *zr = z + idx * g->gdim;
-                    REAL gv = (REAL)attn_gate_fn(g->gate_act, zr[0]);
-                    for (int64_t e = 0; e < Ev; e++) {
-                        if (g->gdim > 1) gv = (REAL)attn_gate_fn(g->gate_act, zr[e]);
-                        dst[e] = g->gate_op == ML_GATE_ADD ? o[e] + gv : o[e] * gv;
-                    }
+                    GATE_APPLY(g->gate_act, g->gate_op, z + idx * g->gdim, g->gdim, o, dst, Ev);
                 } else {
                     memcpy(dst, o, sizeof(REAL) * Ev);
                 }
@@ -112,6 +117,7 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
         }
         free(buf);
     }
+    free(kt);
     if (fail) return ml_fail(ML_ENOMEM, "attn: out of memory for per-thread blocks");
     return ML_OK;
 }

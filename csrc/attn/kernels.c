@@ -114,9 +114,8 @@ __attribute__((target("avx2,fma"))) static void gemm_f32_avx2(int M, int N, int 
 
 /* exp for 8 floats (Cephes expf polynomial, ~1 ulp); exact 0 below -87.3 (covers -inf). */
 __attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 x) {
-    const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3f);
+    const __m256 lo = _mm256_set1_ps(-87.3f); /* inputs are <= 0 (scores minus their max) */
     __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
-    x = _mm256_min_ps(x, hi);
     x = _mm256_max_ps(x, lo);
     __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -162,6 +161,34 @@ __attribute__((target("avx2,fma"))) static float max_f32_avx2(const float *x, in
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
 }
+
+/* g = act(z) for 8 floats: sigmoid via exp(-|z|) (stable), silu = z·sigmoid, ns = 0.5 + 0.5·sigmoid. */
+__attribute__((target("avx2,fma"))) static inline __m256 gate8(int act, __m256 z) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    __m256 e = exp8(_mm256_or_ps(z, sign)); /* exp(-|z|) */
+    __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e));
+    __m256 neg = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
+    __m256 s = _mm256_blendv_ps(r, _mm256_mul_ps(e, r), neg);
+    if (act == ML_GATE_SILU) return _mm256_mul_ps(z, s);
+    if (act == ML_GATE_NS_SIGMOID) return _mm256_fmadd_ps(_mm256_set1_ps(0.5f), s, _mm256_set1_ps(0.5f));
+    return s;
+}
+
+__attribute__((target("avx2,fma"))) static void gate_apply_f32_avx2(int act, int op, const float *z,
+                                                                    int64_t gdim, const float *y,
+                                                                    float *out, int64_t n) {
+    int64_t e = 0;
+    __m256 gh = _mm256_set1_ps(gdim == 1 ? (float)attn_gate_fn(act, z[0]) : 0.0f);
+    for (; e + 8 <= n; e += 8) {
+        __m256 gv = gdim == 1 ? gh : gate8(act, _mm256_loadu_ps(z + e));
+        __m256 yv = _mm256_loadu_ps(y + e);
+        _mm256_storeu_ps(out + e, op == ML_GATE_ADD ? _mm256_add_ps(yv, gv) : _mm256_mul_ps(yv, gv));
+    }
+    for (; e < n; e++) {
+        float gv = (float)attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);
+        out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;
+    }
+}
 #endif
 
 void attn_gemm_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
@@ -205,4 +232,23 @@ double attn_max_f64(const double *x, int n) {
     double m = -INFINITY;
     for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
+}
+
+void attn_gate_apply_f32(int act, int op, const float *z, int64_t gdim, const float *y, float *out,
+                         int64_t n) {
+#ifdef ATTN_X86
+    if (have_avx2()) { gate_apply_f32_avx2(act, op, z, gdim, y, out, n); return; }
+#endif
+    for (int64_t e = 0; e < n; e++) {
+        float gv = (float)attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);
+        out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;
+    }
+}
+
+void attn_gate_apply_f64(int act, int op, const double *z, int64_t gdim, const double *y,
+                         double *out, int64_t n) {
+    for (int64_t e = 0; e < n; e++) {
+        double gv = attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);
+        out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;
+    }
 }
