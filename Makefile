@@ -37,7 +37,7 @@ EMBED     := $(BUILD)/embed
 TESTENV   = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
             LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;" MOONLAB_ROOT="$(CURDIR)" MOONLAB_BUILD="$(CURDIR)/$(BUILD)"
 
-.PHONY: all spec asan-run deps deps-bench test asan valgrind demo bench install uninstall clean
+.PHONY: all spec asan-run install-rock deps deps-bench test asan valgrind demo bench install uninstall clean
 
 all: $(LIBA) $(LIBSO) $(COREMOD) $(EMBED)
 
@@ -114,6 +114,15 @@ install: all
 	install -m 755 $(COREMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/core.so
 	install -m 644 lua/moonlab/*.lua $(DESTDIR)$(LUA_LMOD)/moonlab/
 	install -m 755 bin/moonlab $(DESTDIR)$(PREFIX)/bin/moonlab
+	install -d $(DESTDIR)$(PREFIX)/share/doc/moonlab
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/moonlab/
+
+# Used by rockspec/moonlab-scm-1.rockspec: Lua modules into the rocks tree, the REPL into its bin.
+install-rock: all
+	install -d $(LUA_CMOD)/moonlab $(LUA_LMOD)/moonlab $(BINDIR)
+	install -m 755 $(COREMOD) $(LUA_CMOD)/moonlab/core.so
+	install -m 644 lua/moonlab/*.lua $(LUA_LMOD)/moonlab/
+	install -m 755 bin/moonlab $(BINDIR)/moonlab
 
 clean:
 	rm -rf build build-asan

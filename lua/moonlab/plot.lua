@@ -128,7 +128,7 @@ function M.heatmap(o)
     rows[i] = table.concat(r, " ")
   end
   s[#s + 1] = "plot '-' matrix with image notitle"
-  s[#s + 1] = table.concat(rows, "\n") .. "\ne\ne"
+  s[#s + 1] = table.concat(rows, "\n") .. "\ne"
   return run(table.concat(s, "\n") .. "\n", o.file)
 end
 

@@ -1,0 +1,28 @@
+-- examples/embed.c: a C program linking libmoonlab and embedding a Lua state (built by `make`).
+local build = os.getenv("MOONLAB_BUILD") or "build"
+
+describe("examples/embed.c", function()
+  it("calls the C API and runs a moonlab script in an embedded Lua state", function()
+    local p = io.popen(build .. "/embed 2>&1")
+    local out = p:read("a")
+    local ok, _, code = p:close()
+    assert.is_true(ok, "embed exited with " .. tostring(code) .. ":\n" .. out)
+    assert.matches("ok   matmul matches a triple loop", out, 1, true)
+    assert.matches("message: matmul: cannot multiply [3,4] by [3,4]", out, 1, true)
+    assert.matches("lua: moonlab %d+%.%d+%.%d+, sum of squares 1%.8750", out)
+    assert.matches("embed: 0 failures", out, 1, true)
+  end)
+
+  it("reports a failing script with a non-zero exit", function()
+    local f = os.tmpname()
+    local h = assert(io.open(f, "w"))
+    h:write("require 'moonlab'.tensor.zeros{-1}\n")
+    h:close()
+    local p = io.popen(build .. "/embed " .. f .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    os.remove(f)
+    assert.is_falsy(ok)
+    assert.matches("FAIL lua: .*tensor.zeros: bad argument #1 'shape': size 1 must be positive", out)
+  end)
+end)
