@@ -39,3 +39,17 @@ for _, c in ipairs(cases) do
   B.report(("tensor %s f64 n=%d"):format(c[1], m), gbs, "GB/s", ("%.2fx memcpy %.1f GB/s"):format(gbs / mem, mem))
   collectgarbage()
 end
+
+-- The same GEMM with the OpenBLAS kernel forced (the figure users get after setting OPENBLAS_CORETYPE).
+local alt = info.coretype_hint or (info.cpu_avx512 and "SkylakeX") or (info.cpu_avx2 and "Haswell")
+if alt and alt ~= info.blas_core then
+  local cmd = ("OPENBLAS_CORETYPE=%s lua5.4 -e \"local B = require 'moonlab.bench'; "
+    .. "print(B.gemm_gflops('f32', 1024), B.gemm_gflops('f64', 1024))\""):format(alt)
+  local p = io.popen(cmd)
+  local s, d = p:read("n", "n")
+  p:close()
+  if s then
+    B.report(("cblas_sgemm 1024 with OPENBLAS_CORETYPE=%s"):format(alt), s, "GFLOP/s", "kernel " .. info.blas_core .. " is the default here")
+    B.report(("cblas_dgemm 1024 with OPENBLAS_CORETYPE=%s"):format(alt), d, "GFLOP/s")
+  end
+end
