@@ -67,10 +67,19 @@ static int one_set(int M, const ml_laplace_fn *fn, double a, double T, double to
     int rc = ml_lp_eval(fn, a, (size_t)np, s, fp);
     if (rc == ML_OK) {
         if (nevals) *nevals += (size_t)np;
-        rc = qd_table(M, fp, d);
+        /* F values that underflow to zero end the series (e.g. a Gaussian factor
+         * e^{s^2 sigma^2/2} far up the line): use the terms before them. */
+        for (int k = 1; k < np; k++)
+            if (fp[k] == 0) {
+                M = (k - 1) / 2;
+                break;
+            }
+        if (M >= 1) rc = qd_table(M, fp, d);
     }
     if (rc == ML_OK) {
-        for (size_t i = 0; i < nt; i++) f[i] = cf_eval(M, d, t[i], T, gamma);
+        for (size_t i = 0; i < nt; i++)
+            f[i] = M >= 1 ? cf_eval(M, d, t[i], T, gamma)
+                          : exp(gamma * t[i]) / T * creal(fp[0]) / 2;
         for (size_t i = 0; i < nt; i++)
             if (!isfinite(f[i])) {
                 rc = ml_fail(ML_ENUMERIC,

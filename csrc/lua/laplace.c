@@ -6,6 +6,8 @@
 #include <string.h>
 #include "mlua.h"
 #include "moonlab/laplace.h"
+#include "moonlab/chrom.h"
+#include <omp.h>
 
 #define LFN_MT "moonlab.LaplaceFn"
 
@@ -345,7 +347,248 @@ static int l_suite_jumpdist(lua_State *L) {
 }
 
 /* ---- chromatography ---- */
-#define CHROM_FUNCS
+/* Column parameters from the flat table that moonlab.chrom builds (validated there
+ * too); injection data are copied into *data (caller frees). */
+static const char *const inj_choices[] = {"pulse", "gaussian", "data", NULL};
+static const char *const scheme_choices[] = {"upwind", "koren", "kappa3", NULL};
+
+static void read_column(lua_State *L, int idx, const char *fname, ml_chrom_params *p,
+                        double **data) {
+    *p = ml_chrom_defaults();
+    *data = NULL;
+    int inj = ML_CHROM_PULSE;
+    mlL_opts(L, idx, fname,
+             (mlL_opt[]){{"Da", MLL_NUMBER, &p->Da, NULL},
+                         {"kappa", MLL_NUMBER, &p->kappa, NULL},
+                         {"Pe", MLL_NUMBER, &p->Pe, NULL},
+                         {"P", MLL_NUMBER, &p->P, NULL},
+                         {"injection", MLL_ENUM, &inj, inj_choices},
+                         {"width", MLL_NUMBER, &p->width, NULL},
+                         {"t0", MLL_NUMBER, &p->t0, NULL},
+                         {"scale", MLL_NUMBER, &p->scale, NULL},
+                         {"inj_t", MLL_SKIP, NULL, NULL},
+                         {"inj_c", MLL_SKIP, NULL, NULL},
+                         {0}});
+    p->injection = inj;
+    if (inj == ML_CHROM_DATA) {
+        lua_getfield(L, idx, "inj_t");
+        lua_getfield(L, idx, "inj_c");
+        if (!lua_istable(L, -2) || !lua_istable(L, -1))
+            luaL_error(L, "%s: injection data needs tables t and c", fname);
+        lua_Integer n = luaL_len(L, -2);
+        if (n != luaL_len(L, -1) || n < 2)
+            luaL_error(L, "%s: injection data t and c must have the same length >= 2", fname);
+        double *d = malloc(sizeof(double) * 2 * n);
+        if (!d) luaL_error(L, "%s: out of memory", fname);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -2, i);
+            lua_rawgeti(L, -2, i);
+            d[i - 1] = lua_tonumber(L, -2);
+            d[n + i - 1] = lua_tonumber(L, -1);
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 2);
+        p->inj_t = d;
+        p->inj_c = d + n;
+        p->inj_n = (size_t)n;
+        *data = d;
+    }
+}
+
+typedef struct {
+    ml_chrom_params p;
+    double *data;
+} chrom_owned;
+
+static void chrom_owned_free(void *v) {
+    chrom_owned *o = v;
+    free(o->data);
+    free(o);
+}
+
+/* core.chrom_transfer(col, x, output) -> LaplaceFn */
+static int l_chrom_transfer(lua_State *L) {
+    const char *fname = "chrom.column";
+    double x = luaL_optnumber(L, 2, 1.0);
+    lua_Integer out = luaL_optinteger(L, 3, 0);
+    chrom_owned *o = malloc(sizeof *o);
+    if (!o) return luaL_error(L, "%s: out of memory", fname);
+    o->data = NULL;
+    /* push the userdata first so that __gc frees o on any later error */
+    lfn_ud *u = push_lfn(L, (ml_laplace_fn){0}, o, chrom_owned_free, "chrom column");
+    read_column(L, 1, fname, &o->p, &o->data);
+    o->p.x = x;
+    o->p.output = (int)out;
+    if (ml_chrom_check(&o->p) != ML_OK) return mlL_raise(L, fname);
+    u->fn = ml_chrom_transform(&o->p);
+    snprintf(u->label, sizeof u->label, "chrom Da=%g kappa=%g x=%g", o->p.Da, o->p.kappa, x);
+    return 1;
+}
+
+/* core.chrom_moments(col, x) -> mass, mean, var */
+static int l_chrom_moments(lua_State *L) {
+    const char *fname = "chrom.moments";
+    ml_chrom_params p;
+    double *data, mass, mean, var;
+    read_column(L, 1, fname, &p, &data);
+    p.x = luaL_optnumber(L, 2, 1.0);
+    int rc = ml_chrom_moments(&p, &mass, &mean, &var);
+    free(data);
+    if (rc != ML_OK) return mlL_raise(L, fname);
+    lua_pushnumber(L, mass);
+    lua_pushnumber(L, mean);
+    lua_pushnumber(L, var);
+    return 3;
+}
+
+static void read_fd_opts(lua_State *L, int idx, const char *fname, ml_chrom_fd_opts *o) {
+    int64_t nx = o->nx;
+    mlL_opts(L, idx, fname,
+             (mlL_opt[]){{"nx", MLL_INT, &nx, NULL},
+                         {"dt", MLL_NUMBER, &o->dt, NULL},
+                         {"cfl", MLL_NUMBER, &o->cfl, NULL},
+                         {"scheme", MLL_ENUM, &o->scheme, scheme_choices},
+                         {0}});
+    if (nx < 4 || nx > 10000000) luaL_error(L, "%s: option 'nx' = %d, expected 4..1e7", fname, (int)nx);
+    o->nx = (int)nx;
+}
+
+/* core.chrom_fd(col, t, opts) -> c_out tensor, profile tensor, seconds */
+static int l_chrom_fd(lua_State *L) {
+    const char *fname = "chrom.solve_fd";
+    ml_tensor *t = mlL_checktensor(L, 2, fname, "t");
+    ml_chrom_fd_opts o = ml_chrom_fd_defaults();
+    read_fd_opts(L, 3, fname, &o);
+    int64_t sh[1] = {o.nx};
+    ml_tensor *out = mlL_newtensor(L, ML_F64, t->ndim, t->shape);
+    int out_idx = lua_gettop(L);
+    ml_tensor *prof = mlL_newtensor(L, ML_F64, 1, sh);
+    ml_tensor *tt = mlL_newtensor(L, ML_F64, t->ndim, t->shape);
+    ml_tensor_copy(tt, t);
+    ml_chrom_params p;
+    double *data;
+    read_column(L, 1, fname, &p, &data);
+    double t0 = omp_get_wtime();
+    int rc = ml_chrom_fd(&p, &o, (size_t)t->numel, ml_f64(tt), ml_f64(out), ml_f64(prof));
+    double el = omp_get_wtime() - t0;
+    free(data);
+    if (rc != ML_OK) return mlL_raise(L, fname);
+    lua_pushvalue(L, out_idx);
+    lua_pushvalue(L, out_idx + 1);
+    lua_pushnumber(L, el);
+    return 3;
+}
+
+/* core.chrom_fit(base, K, t, y, p, opts) -> p, se, resid, iters, ssr, seconds */
+static int l_chrom_fit_or_model(lua_State *L, int model_only) {
+    const char *fname = model_only ? "chrom.model" : "chrom.fit";
+    lua_Integer K = luaL_checkinteger(L, 2);
+    ml_tensor *t = mlL_checktensor(L, 3, fname, "t");
+    ml_tensor *y = model_only ? NULL : mlL_checktensor(L, 4, fname, "signal");
+    luaL_checktype(L, 5, LUA_TTABLE);
+    if (K < 1 || K > 64) return mlL_argerror(L, 2, fname, "K", "expected 1..64 analytes, got %d", (int)K);
+    ml_chrom_fit_problem pr;
+    memset(&pr, 0, sizeof pr);
+    pr.K = (int)K;
+    pr.t_hold = 1;
+    pr.fd = ml_chrom_fd_defaults();
+    pr.inv = ml_laplace_defaults();
+    pr.inv.method = ML_LAPLACE_DEHOOG;
+    int64_t maxit = 100, M = 0, nx = pr.fd.nx;
+    int method = ML_LAPLACE_DEHOOG;
+    mlL_opts(L, 6, fname,
+             (mlL_opt[]){{"fit_scale", MLL_BOOL, &pr.fit_scale, NULL},
+                         {"fit_hold", MLL_BOOL, &pr.fit_hold, NULL},
+                         {"t_hold", MLL_NUMBER, &pr.t_hold, NULL},
+                         {"use_fd", MLL_BOOL, &pr.use_fd, NULL},
+                         {"nx", MLL_INT, &nx, NULL},
+                         {"scheme", MLL_ENUM, &pr.fd.scheme, scheme_choices},
+                         {"max_iter", MLL_INT, &maxit, NULL},
+                         {"tol", MLL_NUMBER, &pr.tol, NULL},
+                         {"method", MLL_ENUM, &method, method_choices},
+                         {"M", MLL_INT, &M, NULL},
+                         {"A", MLL_SKIP, NULL, NULL},
+                         {0}});
+    pr.max_iter = (int)maxit;
+    pr.inv.method = method;
+    pr.inv.M = (int)M;
+    pr.fd.nx = (int)nx;
+    if (!(pr.t_hold > 0)) return luaL_error(L, "%s: option 't_hold' must be > 0", fname);
+    int np = (int)K * (2 + (pr.fit_scale != 0)) + (pr.fit_hold != 0);
+    if ((int)luaL_len(L, 5) != np)
+        return mlL_argerror(L, 5, fname, "p", "expected %d initial parameters, got %d", np, (int)luaL_len(L, 5));
+    size_t n = (size_t)t->numel;
+    if (y && (size_t)y->numel != n)
+        return mlL_argerror(L, 4, fname, "signal", "expected %zu values like t, got %lld", n, (long long)y->numel);
+    ml_tensor *tt = mlL_newtensor(L, ML_F64, 1, (int64_t[]){(int64_t)n});
+    ml_tensor_copy(tt, t);
+    ml_tensor *yy = mlL_newtensor(L, ML_F64, 1, (int64_t[]){(int64_t)n});
+    if (y) ml_tensor_copy(yy, y);
+    ml_tensor *res = mlL_newtensor(L, ML_F64, 1, (int64_t[]){(int64_t)n});
+    double pv[64 * 3 + 1], se[64 * 3 + 1], A[64];
+    for (int i = 0; i < np; i++) {
+        lua_rawgeti(L, 5, i + 1);
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            return mlL_argerror(L, 5, fname, "p", "entry %d is %s, expected a number", i + 1, luaL_typename(L, -1));
+        pv[i] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    for (int k = 0; k < K; k++) A[k] = 1;
+    if (lua_istable(L, 6)) {
+        lua_getfield(L, 6, "A");
+        if (lua_istable(L, -1))
+            for (int k = 0; k < K; k++) {
+                lua_rawgeti(L, -1, k + 1);
+                A[k] = luaL_optnumber(L, -1, 1.0);
+                lua_pop(L, 1);
+            }
+        lua_pop(L, 1);
+    }
+    double *data;
+    read_column(L, 1, fname, &pr.base, &data);
+    pr.base.x = 1;
+    double t0 = omp_get_wtime(), ssr = 0;
+    int iters = 0, rc;
+    if (model_only) rc = ml_chrom_model(&pr, A, pv, n, ml_f64(tt), ml_f64(res));
+    else rc = ml_chrom_fit(&pr, A, n, ml_f64(tt), ml_f64(yy), pv, se, ml_f64(res), &iters, &ssr);
+    double el = omp_get_wtime() - t0;
+    free(data);
+    if (rc != ML_OK) return mlL_raise(L, fname);
+    if (model_only) return 1; /* res holds the model */
+    lua_createtable(L, np, 0);
+    for (int i = 0; i < np; i++) { lua_pushnumber(L, pv[i]); lua_rawseti(L, -2, i + 1); }
+    lua_createtable(L, np, 0);
+    for (int i = 0; i < np; i++) { lua_pushnumber(L, se[i]); lua_rawseti(L, -2, i + 1); }
+    lua_pushvalue(L, -3); /* residuals */
+    lua_pushinteger(L, iters);
+    lua_pushnumber(L, ssr);
+    lua_pushnumber(L, el);
+    return 6;
+}
+static int l_chrom_fit(lua_State *L) { return l_chrom_fit_or_model(L, 0); }
+static int l_chrom_model(lua_State *L) { return l_chrom_fit_or_model(L, 1); }
+
+static int l_chrom_inlet(lua_State *L) {
+    ml_chrom_params p;
+    double *data;
+    read_column(L, 1, "chrom.inlet", &p, &data);
+    double v = ml_chrom_inlet(&p, luaL_checknumber(L, 2));
+    free(data);
+    lua_pushnumber(L, v);
+    return 1;
+}
+
+static int l_chrom_tau(lua_State *L) {
+    double P = luaL_checknumber(L, 1), x = luaL_checknumber(L, 2);
+    lua_pushnumber(L, ml_chrom_tau(P, x));
+    lua_pushnumber(L, ml_chrom_velocity(P, x));
+    return 2;
+}
+
+#define CHROM_FUNCS                                                                     \
+    {"chrom_transfer", l_chrom_transfer}, {"chrom_moments", l_chrom_moments},          \
+        {"chrom_fd", l_chrom_fd}, {"chrom_fit", l_chrom_fit}, {"chrom_model", l_chrom_model}, \
+        {"chrom_inlet", l_chrom_inlet}, {"chrom_tau", l_chrom_tau},
 
 static const luaL_Reg funcs[] = {
     {"laplace_invert", l_invert},

@@ -1,0 +1,91 @@
+/* moonlab — the gas-chromatography column model of REFERENCE §3 (seed paper
+ * "Mathematical modelling of flow and adsorption in a gas chromatograph").
+ * Scaled by the column length L and the hold-up time (travel time of the
+ * carrier gas), per analyte:
+ *   c_t + (u c)_x = Pe^-1 c_xx - q_t,   q_t = Da c - kappa q,
+ * with transfer function C(x,s) = C_in(s) (u(0)/u(x)) exp(-tau(x) h(s)),
+ * h(s) = s + Da s/(s+kappa), or exp(x (Pe/2)(1 - sqrt(1 + 4h/Pe))) with dispersion. */
+#ifndef MOONLAB_CHROM_H
+#define MOONLAB_CHROM_H
+
+#include <stddef.h>
+#include "moonlab/laplace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { ML_CHROM_PULSE = 0, ML_CHROM_GAUSSIAN, ML_CHROM_DATA } ml_chrom_injection;
+typedef enum { ML_CHROM_G = 0, ML_CHROM_DG_DDA, ML_CHROM_DG_DKAPPA, ML_CHROM_SG } ml_chrom_output;
+
+typedef struct ml_chrom_params {
+    double Da, kappa;   /* Damkoehler number and desorption rate (scaled), >= 0 / > 0 */
+    double Pe;          /* Peclet number; 0 = no dispersion */
+    double P;           /* inlet/outlet pressure ratio; 1 = constant velocity */
+    int injection;      /* ml_chrom_injection */
+    double width;       /* pulse: duration; gaussian: standard deviation */
+    double t0;          /* gaussian: centre (>= 5 width) */
+    const double *inj_t, *inj_c; /* data: piecewise-linear inlet concentration */
+    size_t inj_n;
+    double x;           /* position in (0, 1]; 1 = outlet */
+    double scale;       /* multiplies the response */
+    int output;         /* ml_chrom_output: G or a derivative (for the fit's Jacobian) */
+} ml_chrom_params;
+
+ml_chrom_params ml_chrom_defaults(void);
+/* Checks ranges; ML_EINVAL with a message naming the field. */
+int ml_chrom_check(const ml_chrom_params *p);
+/* The transfer function as a C transform (params must outlive the transform). */
+ml_laplace_fn ml_chrom_transform(const ml_chrom_params *p);
+/* Scaled travel time tau(x) and velocity u(x) (James-Martin compressible flow when P > 1). */
+double ml_chrom_tau(double P, double x);
+double ml_chrom_velocity(double P, double x);
+/* Inlet concentration c_in(t) of the injection. */
+double ml_chrom_inlet(const ml_chrom_params *p, double t);
+
+/* Mass, mean and variance of the response at x, from the Taylor coefficients of
+ * C(x,s) at s = 0 (Cauchy integral on a small circle, 64 points). */
+int ml_chrom_moments(const ml_chrom_params *p, double *mass, double *mean, double *var);
+
+/* Finite-difference solution of the full PDEs (finite volumes; upwind, Koren
+ * flux-limited or linear kappa=1/3 advection; central dispersion; SSP-RK3 in time;
+ * exact exponential kinetics by Strang splitting). */
+typedef enum { ML_CHROM_UPWIND = 0, ML_CHROM_KOREN, ML_CHROM_KAPPA3 } ml_chrom_scheme;
+typedef struct ml_chrom_fd_opts {
+    int nx;           /* cells (400) */
+    double dt;        /* time step (0 = from cfl) */
+    double cfl;       /* max u dt/dx (0.4) */
+    int scheme;       /* ml_chrom_scheme (KOREN) */
+} ml_chrom_fd_opts;
+ml_chrom_fd_opts ml_chrom_fd_defaults(void);
+/* c_out[j] = outlet concentration at t_out[j] (given, increasing, >= 0); if
+ * profile != NULL it receives c at the nx cell centres at the last time. */
+int ml_chrom_fd(const ml_chrom_params *p, const ml_chrom_fd_opts *o, size_t nout,
+                const double *t_out, double *c_out, double *profile);
+
+/* Least-squares fit of K analytes, y(t) = sum_k A_k c_k(t / t_hold; Da_k, kappa_k). */
+typedef struct ml_chrom_fit_problem {
+    ml_chrom_params base;     /* injection, Pe, P shared by every analyte */
+    int K;
+    int fit_scale, fit_hold;  /* also fit each A_k / the hold-up time */
+    double t_hold;            /* hold-up time in data units (1 = data already scaled) */
+    int max_iter;             /* 100 */
+    double tol;               /* relative SSR change to stop (1e-10) */
+    int use_fd;               /* model by the FD solver (finite-difference Jacobian) */
+    ml_chrom_fd_opts fd;
+    ml_laplace_opts inv;      /* inversion (de Hoog, invert_many) */
+} ml_chrom_fit_problem;
+/* Parameter layout: per analyte k: Da, kappa, [A if fit_scale]; then [t_hold].
+ * p holds the initial guess and receives the estimate; se the standard errors
+ * (sqrt diag of s^2 (J^T J)^-1); resid[n] = y - model. */
+int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, const double *t,
+                 const double *y, double *p, double *se, double *resid, int *iters,
+                 double *ssr);
+/* Model values y(t) for parameters p (same layout as the fit). */
+int ml_chrom_model(const ml_chrom_fit_problem *pr, const double *A, const double *p, size_t n,
+                   const double *t, double *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
