@@ -29,4 +29,24 @@ describe("rockspec/moonlab-scm-1.rockspec", function()
     assert.matches("0%.1%.0\t" .. tree:gsub("%p", "%%%0") .. "/lib/lua/5%.4/moonlab/core%.so\t6", out2)
     sh("rm -rf " .. tree)
   end)
+
+  it("make install puts the library, headers, Lua modules, REPL and docs under PREFIX", function()
+    if os.getenv("MOONLAB_ASAN") then
+      pending("skipped under AddressSanitizer (packaging is not a memory check)")
+      return
+    end
+    local dest = os.tmpname()
+    os.remove(dest)
+    local ok, out = sh(("cd %s && make -s install DESTDIR=%s PREFIX=/usr/local"):format(root, dest))
+    assert.is_true(ok, out)
+    for _, f in ipairs { "/usr/local/lib/libmoonlab.a", "/usr/local/lib/libmoonlab.so",
+      "/usr/local/include/moonlab/tensor.h", "/usr/local/include/moonlab/moonlab.h",
+      "/usr/local/share/lua/5.4/moonlab/init.lua", "/usr/local/lib/x86_64-linux-gnu/lua/5.4/moonlab/core.so",
+      "/usr/local/bin/moonlab", "/usr/local/share/doc/moonlab/tensor.md" } do
+      local h = io.open(dest .. f)
+      assert.is_truthy(h, "missing " .. f)
+      h:close()
+    end
+    sh("rm -rf " .. dest)
+  end)
 end)
