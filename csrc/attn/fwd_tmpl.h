@@ -82,7 +82,7 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
                 for (int r = 0; r < mq; r++) {
                     REAL *row = Sb + (int64_t)r * nk;
                     REAL mn = MAXV(row, nk);
-                    if (m[r] > mn) mn = m[r];
+                    if (m[r] > mn || m[r] != m[r]) mn = m[r];
                     if (mn == (REAL)-INFINITY) { memset(row, 0, sizeof(REAL) * nk); continue; }
                     REAL alpha = m[r] == (REAL)-INFINITY ? 0 : (REAL)EXPF(m[r] - mn);
                     REAL sum = EXPSUM(row, nk, mn);
@@ -98,7 +98,7 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
             for (int r = 0; r < mq; r++) {
                 int64_t idx = (b * g->Hq + h) * L + i0 + r;
                 REAL *o = O + (int64_t)r * Ev;
-                if (l[r] > 0) {
+                if (l[r] != 0) { /* NaN propagates; only rows with no visible key are zeroed */
                     REAL inv = 1 / l[r];
                     for (int64_t e = 0; e < Ev; e++) o[e] *= inv;
                     lse[idx] = m[r] + (REAL)LOGF(l[r]);

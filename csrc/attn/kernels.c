@@ -151,14 +151,19 @@ __attribute__((target("avx2,fma"))) static float expsum_f32_avx2(float *x, int n
 }
 
 __attribute__((target("avx2,fma"))) static float max_f32_avx2(const float *x, int n) {
-    __m256 acc = _mm256_set1_ps(-INFINITY);
+    __m256 acc = _mm256_set1_ps(-INFINITY), nan = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_max_ps(acc, _mm256_loadu_ps(x + i));
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        acc = _mm256_max_ps(acc, xv);
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(xv, xv, _CMP_UNORD_Q));
+    }
     float t[8];
     _mm256_storeu_ps(t, acc);
     float m = t[0];
     for (int r = 1; r < 8; r++) m = t[r] > m ? t[r] : m;
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    if (_mm256_movemask_ps(nan)) return NAN;
+    for (; i < n; i++) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
     return m;
 }
 
@@ -223,14 +228,14 @@ float attn_max_f32(const float *x, int n) {
 #ifdef ATTN_X86
     if (have_avx2()) return max_f32_avx2(x, n);
 #endif
-    float m = -INFINITY;
-    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    float m = -INFINITY; /* NaN propagates: once m is NaN no comparison replaces it */
+    for (int i = 0; i < n; i++) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
     return m;
 }
 
 double attn_max_f64(const double *x, int n) {
     double m = -INFINITY;
-    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int i = 0; i < n; i++) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
     return m;
 }
 

@@ -1,0 +1,117 @@
+local T = require "moonlab.tensor"
+local attn = require "moonlab.attn"
+
+local function rnd(shape, seed, dtype)
+  return T.randn(shape, { seed = seed, dtype = dtype or "f64" })
+end
+
+-- Runs fn, expects a Lua error whose message contains every plain-text fragment.
+local function fails_with(fn, ...)
+  local ok, err = pcall(fn)
+  assert.is_false(ok, "expected an error")
+  err = tostring(err)
+  for _, frag in ipairs { ... } do
+    assert.is_truthy(err:find(frag, 1, true), ("error %q lacks %q"):format(err, frag))
+  end
+  return err
+end
+
+describe("attn bad input", function()
+  local q, k, v = rnd({ 2, 4, 5, 3 }, 1), rnd({ 2, 2, 7, 3 }, 2), rnd({ 2, 2, 7, 6 }, 3)
+
+  it("sanity: the good call works", function()
+    local out = attn.sdpa(q, k, v)
+    assert.same({ 2, 4, 5, 6 }, out:shape())
+  end)
+
+  it("rejects non-tensors and wrong ranks", function()
+    fails_with(function() attn.sdpa({ 1, 2 }, k, v) end, "attn.sdpa: bad argument #1 'q'", "expected a tensor")
+    fails_with(function() attn.sdpa(rnd({ 4, 5, 3 }, 1), k, v) end, "attn.sdpa: bad argument #1 'q'", "[B,Hq,L,E]", "[4,5,3]")
+    fails_with(function() attn.sdpa(q, nil, v) end, "bad argument #2 'k'")
+  end)
+
+  it("rejects Hq not a multiple of Hkv and mismatched E / B / S", function()
+    fails_with(function() attn.sdpa(rnd({ 2, 3, 5, 3 }, 1), k, v) end,
+      "attn.sdpa: bad argument #2 'k': expected [B,Hkv,S,E]", "Hq % Hkv == 0", "got [2,2,7,3]")
+    fails_with(function() attn.sdpa(q, rnd({ 2, 2, 7, 4 }, 2), v) end, "bad argument #2 'k'")
+    fails_with(function() attn.sdpa(q, rnd({ 1, 2, 7, 3 }, 2), v) end, "bad argument #2 'k'")
+    fails_with(function() attn.sdpa(q, k, rnd({ 2, 2, 8, 6 }, 3)) end, "bad argument #3 'v'", "[2,2,7,Ev]", "got [2,2,8,6]")
+  end)
+
+  it("rejects wrong and mixed dtypes", function()
+    fails_with(function() attn.sdpa(q, k:astype("f32"), v) end, "bad argument #2 'k'", "dtype f64", "f32")
+    fails_with(function() attn.sdpa(q, k, v:astype("f32")) end, "bad argument #3 'v'", "dtype")
+    fails_with(function() attn.sdpa(q, k, v, { gate = rnd({ 2, 4, 5, 6 }, 4, "f32") }) end, "bad argument #4 'gate'", "dtype")
+  end)
+
+  it("rejects a gate of the wrong shape", function()
+    fails_with(function() attn.sdpa(q, k, v, { gate = rnd({ 2, 4, 5, 3 }, 4) }) end,
+      "attn.sdpa: bad argument #4 'gate': expected [B,Hq,L,Ev]", "[2,4,5,1] (headwise)", "got [2,4,5,3]")
+    fails_with(function() attn.sdpa(q, k, v, { gate = rnd({ 4, 5, 6 }, 4) }) end, "'gate'")
+    fails_with(function() attn.sdpa(q, k, v, { gate = "sigmoid" }) end, "option 'gate' must be a tensor")
+  end)
+
+  it("rejects window <= 0, non-finite or non-numeric scale, bad enums, typos", function()
+    fails_with(function() attn.sdpa(q, k, v, { window = 0 }) end, "bad argument #4 'window': expected a positive integer, got 0")
+    fails_with(function() attn.sdpa(q, k, v, { window = -3 }) end, "'window'")
+    fails_with(function() attn.sdpa(q, k, v, { window = 2.5 }) end, "window")
+    fails_with(function() attn.sdpa(q, k, v, { scale = 0 / 0 }) end, "bad argument #4 'scale': expected a finite number")
+    fails_with(function() attn.sdpa(q, k, v, { scale = math.huge }) end, "'scale'", "finite")
+    fails_with(function() attn.sdpa(q, k, v, { scale = "big" }) end, "'scale'")
+    fails_with(function() attn.sdpa(q, k, v, { causal_align = "bottom" }) end, "causal_align", "'top_left', 'bottom_right'")
+    fails_with(function() attn.sdpa(q, k, v, { gate_act = "relu" }) end, "gate_act")
+    fails_with(function() attn.sdpa(q, k, v, { casual = true }) end, "unknown option 'casual' to attn.sdpa (did you mean 'causal'?)")
+    fails_with(function() attn.sdpa(q, k, v, 5) end, "opts")
+  end)
+
+  it("rejects masks that do not broadcast", function()
+    fails_with(function() attn.sdpa(q, k, v, { mask = rnd({ 5, 6 }, 5) }) end,
+      "bad argument #4 'mask': expected a mask broadcastable to [B,Hq,L,S] = [2,4,5,7]", "got [5,6]")
+    fails_with(function() attn.sdpa(q, k, v, { mask = rnd({ 3, 5, 7 }, 5) }) end, "'mask'")
+    fails_with(function() attn.sdpa(q, k, v, { mask = { { 1, 2 } } }) end, "'mask'", "booleans")
+  end)
+
+  it("backward rejects missing extras, mismatched dout and gradients of another call", function()
+    local out, ex = attn.sdpa(q, k, v)
+    local dout = rnd({ 2, 4, 5, 6 }, 9)
+    fails_with(function() attn.sdpa_backward(dout, q, k, v, out, nil) end, "attn.sdpa_backward: bad argument #6 'extras'")
+    fails_with(function() attn.sdpa_backward(dout, q, k, v, out, {}) end, "'extras'", "lse")
+    fails_with(function() attn.sdpa_backward(rnd({ 2, 4, 5, 5 }, 9), q, k, v, out, ex) end, "bad argument #1 'dout'")
+    fails_with(function() attn.sdpa_backward(dout:astype("f32"), q, k, v, out, ex) end, "'dout'")
+    fails_with(function() attn.sdpa_backward(dout, q, k, v, rnd({ 2, 4, 5, 5 }, 9), ex) end, "bad argument #5 'out'")
+    fails_with(function() attn.sdpa_backward(dout, q, k, v, out, { lse = rnd({ 2, 4, 6 }, 1) }) end, "'extras'", "lse")
+    fails_with(function() attn.sdpa_backward(dout, q, k, v, out, ex, { window = 0 }) end, "'window'")
+  end)
+
+  it("gate_scores rejects bad layouts and shapes", function()
+    local x = rnd({ 2, 3, 5 }, 1)
+    fails_with(function() attn.gate_scores(x, rnd({ 5, 11 }, 2), { heads = 4, head_dim = 3 }) end,
+      "attn.gate_scores: bad argument #2 'w_gate'", "[5,12]")
+    fails_with(function() attn.gate_scores(x, rnd({ 6, 12 }, 2), { heads = 4, head_dim = 3 }) end, "'w_gate'")
+    fails_with(function() attn.gate_scores(x, rnd({ 5, 12 }, 2), { head_dim = 3 }) end, "'heads'")
+    fails_with(function() attn.gate_scores(x, rnd({ 5, 12 }, 2), { heads = 4, head_dim = 3, kv_heads = 3 }) end, "'kv_heads'")
+    fails_with(function() attn.gate_scores(x, rnd({ 5, 12 }, 2), { heads = 4, head_dim = 3, layout = "fused" }) end, "layout")
+    fails_with(function() attn.gate_scores(x, rnd({ 5, 24 }, 2), { heads = 4, head_dim = 3, layout = "per_head", shared = true }) end, "'shared'")
+    fails_with(function() attn.gate_scores(rnd({ 5 }, 1), rnd({ 5, 12 }, 2), { heads = 4, head_dim = 3 }) end, "'x'")
+  end)
+
+  it("sink_stats and massive_activation reject bad input", function()
+    fails_with(function() attn.sink_stats(rnd({ 2, 3, 5, 3 }, 1), k) end, "attn.sink_stats: bad argument #2 'k'")
+    fails_with(function() attn.sink_stats(q, k, { gate = rnd({ 2, 4, 5, 1 }, 2) }) end, "'gate'")
+    fails_with(function() attn.massive_activation({}) end, "attn.massive_activation: bad argument #1 'h'")
+    fails_with(function() attn.massive_activation({ q, 3 }) end, "'h'", "[2]")
+    fails_with(function() attn.massive_activation("x") end, "'h'")
+  end)
+
+  it("non-finite inputs give non-finite outputs, not crashes", function()
+    for _, dt in ipairs { "f64", "f32" } do
+      local qd, kd, vd = q:astype(dt), k:astype(dt), v:astype(dt)
+      local qn = qd:clone()
+      qn:set(1, 1, 1, 1, 0 / 0)
+      local out, ex = attn.sdpa(qn, kd, vd)
+      local x, l = out:get(1, 1, 1, 1), ex.lse:get(1, 1, 1)
+      assert.is_true(x ~= x and l ~= l)
+      assert.equal(out:get(1, 1, 2, 1), attn.sdpa(qd, kd, vd):get(1, 1, 2, 1))
+    end
+  end)
+end)
