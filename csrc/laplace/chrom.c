@@ -104,7 +104,15 @@ static double complex inlet_hat(const ml_chrom_params *p, double complex s) {
     switch (p->injection) {
     case ML_CHROM_PULSE: return phi1(s * p->width);
     case ML_CHROM_GAUSSIAN: {
-        double sg = p->width;
+        /* exp(-s t0 + s^2 sigma^2/2) is the transform of the untruncated Gaussian; it
+         * grows without bound for Re s >> t0/sigma^2, where the truncated profile's
+         * transform behaves like g(0)/(s - t0/sigma^2) (local exponential at t = 0).
+         * Such s only occur when inverting at t << t0, where the response is ~0. */
+        double sg = p->width, a = p->t0 / (sg * sg);
+        if (creal(s) > 2 * a) {
+            double g0 = exp(-0.5 * p->t0 * a) / (sg * sqrt(2 * M_PI));
+            return g0 / (s - a);
+        }
         return cexp(-s * p->t0 + 0.5 * s * s * sg * sg);
     }
     default: {

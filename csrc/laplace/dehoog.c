@@ -6,6 +6,17 @@
 #include <stdlib.h>
 #include "lp_internal.h"
 
+/* a/b by Smith's algorithm, inline (avoids the libgcc call on the hot path). */
+static inline double complex cdiv(double complex a, double complex b) {
+    double br = creal(b), bi = cimag(b), ar = creal(a), ai = cimag(a);
+    if (fabs(br) >= fabs(bi)) {
+        double r = bi / br, d = br + bi * r;
+        return ((ar + ai * r) + I * (ai - ar * r)) / d;
+    }
+    double r = br / bi, d = bi + br * r;
+    return ((ar * r + ai) + I * (ai * r - ar)) / d;
+}
+
 /* Continued-fraction coefficients d[0..2M] from the 2M+1 values fp (QD rhombus rules). */
 static int qd_table(int M, const double complex *fp, double complex *d) {
     int np = 2 * M + 1;
@@ -18,15 +29,15 @@ static int qd_table(int M, const double complex *fp, double complex *d) {
     }
 #define E(i, r) e[(size_t)(i) * (M + 1) + (r)]
 #define Q(i, r) q[(size_t)(i) * M + (r)]
-    Q(0, 0) = fp[1] / (fp[0] / 2);
-    for (int i = 1; i < 2 * M; i++) Q(i, 0) = fp[i + 1] / fp[i];
+    Q(0, 0) = cdiv(fp[1], fp[0] / 2);
+    for (int i = 1; i < 2 * M; i++) Q(i, 0) = cdiv(fp[i + 1], fp[i]);
     for (int r = 1; r <= M; r++) {
         int mr = 2 * (M - r) + 1;
         for (int i = 0; i < mr; i++) E(i, r) = Q(i + 1, r - 1) - Q(i, r - 1) + E(i + 1, r - 1);
         if (r < M) {
             int mq = 2 * (M - r - 1) + 3;
             for (int i = 0; i < mq && i + 1 < 2 * M; i++)
-                Q(i, r) = Q(i + 1, r - 1) * E(i + 1, r) / E(i, r);
+                Q(i, r) = cdiv(Q(i + 1, r - 1) * E(i + 1, r), E(i, r));
         }
     }
     d[0] = fp[0] / 2;
@@ -53,7 +64,7 @@ static double cf_eval(int M, const double complex *d, double t, double T, double
     double complex rem = brem * (csqrt(1.0 + d[2 * M] * z / (brem * brem)) - 1.0);
     /* -h(1 - sqrt(1 + d z / h^2)) of eq. 23 (sign as in mpmath's powm1 form) */
     double complex A = A1 + rem * A0, B = B1 + rem * B0;
-    return exp(gamma * t) / T * creal(A / B);
+    return exp(gamma * t) / T * creal(cdiv(A, B));
 }
 
 static int one_set(int M, const ml_laplace_fn *fn, double a, double T, double tol, size_t nt,
