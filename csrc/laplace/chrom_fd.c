@@ -9,7 +9,7 @@
 #include "moonlab/chrom.h"
 
 ml_chrom_fd_opts ml_chrom_fd_defaults(void) {
-    ml_chrom_fd_opts o = {400, 0.0, 0.4, ML_CHROM_KOREN};
+    ml_chrom_fd_opts o = {400, 0.0, 0.4, ML_CHROM_KOREN, ML_CHROM_KIN_AUTO};
     return o;
 }
 
@@ -120,12 +120,51 @@ int ml_chrom_fd(const ml_chrom_params *p, const ml_chrom_fd_opts *o, size_t nout
         }
         dtmax = o->dt;
     }
+    if (o->kinetics < 0 || o->kinetics > ML_CHROM_KIN_COUPLED) {
+        free(buf);
+        return ml_fail(ML_EINVAL, "unknown kinetics treatment %d", o->kinetics);
+    }
+    double lam = p->Da + p->kappa;
+    int coupled = o->kinetics == ML_CHROM_KIN_COUPLED ||
+                  (o->kinetics == ML_CHROM_KIN_AUTO && lam * dtmax <= 1.0);
+    if (coupled && lam * dtmax > 2.0) {
+        free(buf);
+        return ml_fail(ML_EINVAL, "coupled kinetics need (Da+kappa) dt <= 2, got %g (use split)", lam * dtmax);
+    }
+    double *q1 = malloc(sizeof(double) * 2 * (size_t)n);
+    if (!q1) {
+        free(buf);
+        return ml_fail(ML_ENOMEM, "out of memory for nx = %d", n);
+    }
+    double *q2 = q1 + n;
     double t = 0;
     for (size_t j = 0; j < nout; j++) {
         double span = t_out[j] - t;
         long steps = span > 0 ? (long)ceil(span / dtmax - 1e-9) : 0;
         double h = steps ? span / steps : 0;
-        for (long k = 0; k < steps; k++) {
+        for (long k = 0; k < steps && coupled; k++) {
+            /* SSP-RK3 on the coupled system: c' = T(c) - (Da c - kappa q), q' = Da c - kappa q */
+            transport_rhs(&x, c, t, r);
+            for (int i = 0; i < n; i++) {
+                double e = p->Da * c[i] - p->kappa * q[i];
+                c1[i] = c[i] + h * (r[i] - e);
+                q1[i] = q[i] + h * e;
+            }
+            transport_rhs(&x, c1, t + h, r);
+            for (int i = 0; i < n; i++) {
+                double e = p->Da * c1[i] - p->kappa * q1[i];
+                c2[i] = 0.75 * c[i] + 0.25 * (c1[i] + h * (r[i] - e));
+                q2[i] = 0.75 * q[i] + 0.25 * (q1[i] + h * e);
+            }
+            transport_rhs(&x, c2, t + h / 2, r);
+            for (int i = 0; i < n; i++) {
+                double e = p->Da * c2[i] - p->kappa * q2[i];
+                c[i] = c[i] / 3 + 2.0 / 3 * (c2[i] + h * (r[i] - e));
+                q[i] = q[i] / 3 + 2.0 / 3 * (q2[i] + h * e);
+            }
+            t = t_out[j] - (steps - k - 1) * h;
+        }
+        for (long k = 0; k < steps && !coupled; k++) {
             kinetics(p, n, c, q, h / 2);
             transport_rhs(&x, c, t, r);
             for (int i = 0; i < n; i++) c1[i] = c[i] + h * r[i];
@@ -140,11 +179,13 @@ int ml_chrom_fd(const ml_chrom_params *p, const ml_chrom_fd_opts *o, size_t nout
         c_out[j] = p->scale * outlet_value(&x, c);
         if (!isfinite(c_out[j])) {
             free(buf);
+            free(q1);
             return ml_fail(ML_ENUMERIC, "FD solution became non-finite at t = %g", t);
         }
     }
     if (profile)
         for (int i = 0; i < x.nout; i++) profile[i] = p->scale * c[i];
     free(buf);
+    free(q1);
     return ML_OK;
 }

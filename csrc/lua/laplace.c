@@ -351,6 +351,7 @@ static int l_suite_jumpdist(lua_State *L) {
  * too); injection data are copied into *data (caller frees). */
 static const char *const inj_choices[] = {"pulse", "gaussian", "data", NULL};
 static const char *const scheme_choices[] = {"upwind", "koren", "kappa3", NULL};
+static const char *const kinetics_choices[] = {"auto", "split", "coupled", NULL};
 
 static void read_column(lua_State *L, int idx, const char *fname, ml_chrom_params *p,
                         double **data) {
@@ -448,6 +449,7 @@ static void read_fd_opts(lua_State *L, int idx, const char *fname, ml_chrom_fd_o
                          {"dt", MLL_NUMBER, &o->dt, NULL},
                          {"cfl", MLL_NUMBER, &o->cfl, NULL},
                          {"scheme", MLL_ENUM, &o->scheme, scheme_choices},
+                         {"kinetics", MLL_ENUM, &o->kinetics, kinetics_choices},
                          {0}});
     if (nx < 4 || nx > 10000000) luaL_error(L, "%s: option 'nx' = %d, expected 4..1e7", fname, (int)nx);
     o->nx = (int)nx;

@@ -49,13 +49,18 @@ int ml_chrom_moments(const ml_chrom_params *p, double *mass, double *mean, doubl
 
 /* Finite-difference solution of the full PDEs (finite volumes; upwind, Koren
  * flux-limited or linear kappa=1/3 advection; central dispersion; SSP-RK3 in time;
- * exact exponential kinetics by Strang splitting). */
+ * kinetics exact-exponential by Strang splitting or coupled into the RK stages). */
 typedef enum { ML_CHROM_UPWIND = 0, ML_CHROM_KOREN, ML_CHROM_KAPPA3 } ml_chrom_scheme;
+/* Kinetics: exact exponential by Strang splitting (any stiffness, O(dt^2) splitting
+ * error), coupled into the SSP-RK3 stages (third order, needs (Da+kappa) dt <= 1),
+ * or auto = coupled when (Da+kappa) dt <= 1, else split. */
+typedef enum { ML_CHROM_KIN_AUTO = 0, ML_CHROM_KIN_SPLIT, ML_CHROM_KIN_COUPLED } ml_chrom_kinetics;
 typedef struct ml_chrom_fd_opts {
-    int nx;           /* cells (400) */
+    int nx;           /* cells per column length (400) */
     double dt;        /* time step (0 = from cfl) */
     double cfl;       /* max u dt/dx (0.4) */
     int scheme;       /* ml_chrom_scheme (KOREN) */
+    int kinetics;     /* ml_chrom_kinetics (AUTO) */
 } ml_chrom_fd_opts;
 ml_chrom_fd_opts ml_chrom_fd_defaults(void);
 /* c_out[j] = outlet concentration at t_out[j] (given, increasing, >= 0); if

@@ -1,0 +1,34 @@
+-- Tour section: numerical Laplace inversion and the gas-chromatography column (moonlab.laplace, moonlab.chrom).
+local T = require "moonlab.tensor"
+local L = require "moonlab.laplace"
+
+return function(ctx)
+  local root = os.getenv("MOONLAB_ROOT") or "."
+  -- 1. the suite: worst error per method and kind
+  local rows = { "| method | smooth | oscillatory | H(t-1) |", "|---|---:|---:|---:|" }
+  for _, m in ipairs(L.methods) do
+    local w = { smooth = 0, oscillatory = 0 }
+    local step
+    for _, r in ipairs(L.rate({ method = m })) do
+      if w[r.kind] then w[r.kind] = math.max(w[r.kind], r.err) end
+      if r.name == "H(t-1)" then step = r.err end
+    end
+    local function f(e) return e >= 1 and ">1" or ("%.0e"):format(e) end
+    rows[#rows + 1] = ("| %s | %s | %s | %s |"):format(m, f(w.smooth), f(w.oscillatory), f(step))
+  end
+  ctx.log(("Worst relative error on the %d-pair suite (40 times in [0.5, 10]; full table in docs/laplace-accuracy.md):"):format(#L.suite()))
+  ctx.log(table.concat(rows, "\n"))
+  -- 2. a Lua-function transform and invert_many
+  local function F(re, im) -- 1/(s^2+1)
+    local ar, ai = re * re - im * im + 1, 2 * re * im
+    local d = ar * ar + ai * ai
+    return ar / d, -ai / d
+  end
+  local t = T.linspace(0.1, 10, 500)
+  local f, nev = L.invert_many(F, t, { method = "dehoog" })
+  ctx.log(("A Lua function F(s) = 1/(s^2+1) inverted at 500 times with %d calls of F (de Hoog, shared per band): max |f - sin t| = %.1e."):format(
+    nev, (f - t:sin()):abs():max()))
+  -- 3. the chromatography example (coarser grids to keep the tour short)
+  local run = assert(loadfile(root .. "/examples/chromatography.lua"))()
+  run(ctx.outdir, ctx.log, ctx.figure, { grids = { 200, 400, 800 } })
+end
