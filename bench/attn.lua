@@ -19,13 +19,28 @@ local function inputs(B, Hq, Hkv, L, S, gated)
   return q, k, v, g
 end
 
+-- Median time of fn and median sgemm-1024 rate, interleaved run by run so that both see the same
+-- machine load (the VM is shared); returns seconds, sgemm GFLOP/s.
+local function interleaved(fn)
+  fn()
+  core.bench_gemm("f32", 1024, 1)
+  local ts, gs = {}, {}
+  for i = 1, RUNS do
+    local t0 = bench.now()
+    fn()
+    ts[i] = bench.now() - t0
+    gs[i] = 2 * 1024 ^ 3 / core.bench_gemm("f32", 1024, 1)[1] / 1e9
+  end
+  return bench.median_of(ts), bench.median_of(gs)
+end
+
 local function fwd_rate(Hkv, gated, L)
   L = L or 2048
   local q, k, v, g = inputs(1, H, Hkv, L, L, gated)
   local o = { causal = true, gate = g }
   local fl = attn.flops(1, H, L, L, E, o)
-  local s = bench.median(function() attn.sdpa(q, k, v, o) end, { runs = RUNS, warmup = 1 })
-  return fl / s / 1e9, s
+  local s, sg = interleaved(function() attn.sdpa(q, k, v, o) end)
+  return fl / s / 1e9, s, sg
 end
 
 local function self_cmd(args, env)
@@ -35,12 +50,12 @@ end
 
 -- Child: forward at L = S = n with RSS before (inputs allocated) and peak after.
 if arg[1] == "--mem" then
-  local n = tonumber(arg[2])
-  local q, k, v = inputs(1, H, H, n, n, false)
+  local n, gated = tonumber(arg[2]), arg[3] == "gated"
+  local q, k, v, g = inputs(1, H, H, n, n, gated)
   collectgarbage(); collectgarbage()
   local before = bench.peak_rss_kib()
   local t0 = bench.now()
-  local out, ex = attn.sdpa(q, k, v)
+  local out, ex = attn.sdpa(q, k, v, { gate = g, causal = gated })
   local dt = bench.now() - t0
   local after = bench.peak_rss_kib()
   local outkib = (out:numel() + ex.lse:numel()) * 4 / 1024
@@ -50,8 +65,7 @@ end
 
 -- Child: the headline forward and sgemm under the inherited OPENBLAS_CORETYPE.
 if arg[1] == "--coretype" then
-  local sg = bench.gemm_gflops("f32", 1024)
-  local r = fwd_rate(H, true)
+  local r, _, sg = fwd_rate(H, true)
   print(("CORETYPE %.3f %.3f"):format(r, sg))
   os.exit(0)
 end
@@ -60,7 +74,8 @@ local info = core.info()
 print(("# attn bench: %d threads, BLAS %s (core %s), AVX2 %s"):format(info.threads, info.blas,
   info.blas_core, tostring(info.cpu_avx2)))
 local sg = bench.gemm_gflops("f32", 1024)
-bench.report("sgemm f32 1024", sg, "GFLOP/s", "reference for the ratios below")
+bench.report("sgemm f32 1024", sg, "GFLOP/s",
+  "reference; each ratio below uses sgemm runs interleaved with that figure's runs")
 
 -- PyTorch reference: matmul -> softmax -> matmul -> sigmoid gate, same thread count.
 local torch_ok = bench.python_has("torch")
@@ -99,14 +114,30 @@ print("TORCH", ts[len(ts)//2], peak-base)
 end
 
 local fl2048 = attn.flops(1, H, 2048, 2048, E, { causal = true })
+
+-- Our peak RSS growth for the L=2048 causal gated forward (outputs included, as for torch).
+local function own_peak_mib()
+  local p = io.popen(self_cmd("--mem 2048 gated"))
+  local outp = p:read("a")
+  p:close()
+  local before, after = outp:match("MEM%s+(%d+)%s+(%d+)")
+  return before and (tonumber(after) - tonumber(before)) / 1024 or nil
+end
 local function fwd_line(name, Hkv, gated)
-  local r, s = fwd_rate(Hkv, gated)
-  local refs = ("%.2fx sgemm %.1f"):format(r / sg, sg)
+  local r, s, sgi = fwd_rate(Hkv, gated)
+  local refs = ("%.2fx sgemm %.1f"):format(r / sgi, sgi)
   if torch_ok then
     local tt, tmem = torch_fwd(Hkv, gated)
     if tt then
       local tr = fl2048 / tt / 1e9
-      refs = refs .. ("; %.2fx torch %.1f, torch peak +%.0f MiB"):format(tt / s, tr, (tmem or 0) / 1024)
+      refs = refs .. ("; %.2fx torch %.1f"):format(tt / s, tr)
+      if gated and Hkv == H then
+        local own = own_peak_mib()
+        if own and tmem then
+          refs = refs .. ("; peak memory +%.1f MiB vs torch +%.0f MiB = 1/%.0f"):format(own, tmem / 1024,
+            tmem / 1024 / math.max(own, 0.1))
+        end
+      end
     else
       refs = refs .. "; torch failed"
     end
@@ -127,10 +158,10 @@ do
   local o = { causal = true, gate = g }
   local out, ex = attn.sdpa(q, k, v, o)
   local dout = T.randn(out:shape(), { seed = 5, dtype = "f32" })
-  local s = bench.median(function() attn.sdpa_backward(dout, q, k, v, out, ex, o) end, { runs = RUNS })
+  local s, sgi = interleaved(function() attn.sdpa_backward(dout, q, k, v, out, ex, o) end)
   local r = 2.5 * fl2048 / s / 1e9
   bench.report("attn.sdpa_backward f32 L=2048 causal gated", r, "GFLOP/s",
-    ("%.2fx sgemm %.1f; 2.5x forward FLOPs in %.1f ms"):format(r / sg, sg, s * 1e3))
+    ("%.2fx sgemm %.1f; 2.5x forward FLOPs in %.1f ms"):format(r / sgi, sgi, s * 1e3))
 end
 
 -- Same headline figure with OPENBLAS_CORETYPE set for this CPU (a fresh process: OpenBLAS reads it at load).
