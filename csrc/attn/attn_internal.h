@@ -6,8 +6,12 @@
 #include <stdint.h>
 #include "moonlab/attn.h"
 
+#ifndef ATTN_BQ
 #define ATTN_BQ 64 /* query rows per block */
+#endif
+#ifndef ATTN_BK
 #define ATTN_BK 64 /* keys per block */
+#endif
 
 /* Everything a kernel needs to know about one call. */
 typedef struct attn_geom {
