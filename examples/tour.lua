@@ -21,6 +21,11 @@ local function section_files()
   local files = {}
   for f in p:lines() do files[#files + 1] = f end
   p:close()
+  -- the foundation first, then the cores in alphabetical order
+  table.sort(files, function(a, b)
+    if (a == "tour_tensor.lua") ~= (b == "tour_tensor.lua") then return a == "tour_tensor.lua" end
+    return a < b
+  end)
   return files
 end
 
