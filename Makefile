@@ -14,7 +14,7 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BUILD     ?= build
 CPPFLAGS  += -Icsrc/include -Icsrc -I$(LUA_INC) -I/usr/include/$(MULTIARCH)
 CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra $(OPT) $(XCFLAGS)
-LDLIBS    += -lopenblas -lfftw3 -lm
+LDLIBS    += -lopenblas -lfftw3 -lquadmath -lm
 LDFLAGS   += -fopenmp $(XLDFLAGS)
 
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
@@ -52,10 +52,11 @@ $(LIBA): $(LIB_OBJ)
 $(LIBSO): $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The Lua module carries the library inside it, so it installs as one file.
+# The Lua module carries the library inside it, so it installs as one file. It is never unloaded
+# (-z nodelete): lua_close() would otherwise unmap it, and libgomp with it, under live OpenMP workers.
 $(COREMOD): $(LUA_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
 
 $(EMBED): examples/embed.c $(LIBA) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS) -llua5.4

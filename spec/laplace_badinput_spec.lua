@@ -49,8 +49,25 @@ describe("laplace bad input", function()
   it("order M out of range", function()
     has(err(L.invert, F, 1.0, { method = "talbot", M = 1 }), "option 'M' = 1 out of range", "talbot")
     has(err(L.invert, F, 1.0, { method = "stehfest", M = 15 }), "even")
-    has(err(L.invert, F, 1.0, { method = "stehfest", M = 60 }), "out of range")
+    has(err(L.invert, F, 1.0, { method = "stehfest", M = 62 }), "out of range", "[2, 60]")
     has(err(L.invert, F, 1.0, { method = "euler", M = 1000 }), "out of range")
+  end)
+  it("precision: unknown value, quad without a quad evaluator or for a method without it", function()
+    has(err(L.invert, F, 1.0, { precision = "long" }), "option 'precision' = 'long' is not one of", "'quad'")
+    has(err(L.invert, F, 1.0, { method = "euler", precision = "quad" }), "laplace.invert", "quad", "Lua functions are double")
+    local e = L.suite()[4]
+    has(err(L.invert, e.F, 1.0, { method = "dehoog", precision = "quad" }), "quad", "talbot, euler and stehfest", "dehoog")
+    has(err(L.invert_many, e.F, T.linspace(1, 2, 3), { method = "weeks", precision = "quad" }), "laplace.invert_many", "weeks")
+  end)
+  it("non-finite results raise instead of returning inf/NaN (Talbot on a delay)", function()
+    local step = L.suite()[20] -- exp(-s)/s
+    for _, prec in ipairs { "double", "quad" } do
+      local ok, msg = pcall(L.invert, step.F, T.linspace(0.5, 10, 40), { method = "talbot", precision = prec })
+      if not ok then has(tostring(msg), "laplace.invert", "not finite") end
+      if ok then -- finite garbage is allowed (documented), non-finite is not
+        for i = 1, 40 do assert.is_true(msg:get(i) == msg:get(i) and math.abs(msg:get(i)) < math.huge) end
+      end
+    end
   end)
   it("bad method parameters", function()
     has(err(L.invert, F, 1.0, { method = "dehoog", tol = 2 }), "tol")

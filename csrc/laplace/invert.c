@@ -18,6 +18,7 @@ ml_laplace_opts ml_laplace_defaults(void) {
     o.b = NAN;
     o.tol = NAN;
     o.T = NAN;
+    o.precision = ML_LAPLACE_PREC_AUTO;
     return o;
 }
 
@@ -33,12 +34,35 @@ int ml_laplace_default_order(int method) {
     }
 }
 
+/* Measured on the suite (examples/laplace_accuracy.lua): the smallest orders
+ * whose discretisation error is below the goals once F is exact to ~1e-34. */
+int ml_laplace_default_order_quad(int method) {
+    switch (method) {
+    case ML_LAPLACE_TALBOT: return 40;
+    case ML_LAPLACE_EULER: return 32;
+    case ML_LAPLACE_STEHFEST: return 38;
+    default: return ml_laplace_default_order(method);
+    }
+}
+
+static int is_pert(int method) {
+    return method == ML_LAPLACE_TALBOT || method == ML_LAPLACE_EULER ||
+           method == ML_LAPLACE_STEHFEST;
+}
+
+int ml_laplace_uses_quad(const ml_laplace_opts *o, const ml_laplace_fn *fn) {
+    if (!ML_LAPLACE_HAVE_QUAD || !o || !fn || !fn->evalq || !is_pert(o->method)) return 0;
+    if (o->precision == ML_LAPLACE_PREC_QUAD) return 1;
+    if (o->precision == ML_LAPLACE_PREC_DOUBLE) return 0;
+    return o->method == ML_LAPLACE_EULER || o->method == ML_LAPLACE_STEHFEST;
+}
+
 void ml_laplace_order_range(int method, int *lo, int *hi) {
     int l = 1, h = 1;
     switch (method) {
     case ML_LAPLACE_TALBOT: l = 4; h = 200; break;
     case ML_LAPLACE_EULER: l = 2; h = 60; break;
-    case ML_LAPLACE_STEHFEST: l = 2; h = 40; break;
+    case ML_LAPLACE_STEHFEST: l = 2; h = ML_LP_STEHFEST_NMAX; break;
     case ML_LAPLACE_DEHOOG: l = 2; h = 200; break;
     case ML_LAPLACE_WEEKS: l = 4; h = 1 << 16; break;
     case ML_LAPLACE_FOURIER: l = 16; h = 1 << 24; break;
@@ -121,11 +145,12 @@ int ml_lp_eval(const ml_laplace_fn *fn, double shift, size_t n, const double com
  * V_k = (-1)^{k+N/2} sum_{j=floor((k+1)/2)}^{min(k,N/2)} j^{N/2} (2j)! /
  *       ((N/2-j)! j! (j-1)! (k-j)! (2j-k)!). */
 int ml_laplace_stehfest_weights(int N, long double *V) {
-    if (N < 2 || N > 40 || N % 2)
-        return ml_fail(ML_EINVAL, "Stehfest N = %d, expected an even number in [2, 40]", N);
-    long double fact[81];
+    if (N < 2 || N > ML_LP_STEHFEST_NMAX || N % 2)
+        return ml_fail(ML_EINVAL, "Stehfest N = %d, expected an even number in [2, %d]", N,
+                       ML_LP_STEHFEST_NMAX);
+    long double fact[2 * ML_LP_STEHFEST_NMAX + 1];
     fact[0] = 1.0L;
-    for (int i = 1; i <= 80; i++) fact[i] = fact[i - 1] * i;
+    for (int i = 1; i <= 2 * N; i++) fact[i] = fact[i - 1] * i;
     int h = N / 2;
     for (int k = 1; k <= N; k++) {
         long double sum = 0;
@@ -184,9 +209,9 @@ static int pattern(int method, int M, double complex *alpha, double complex *w,
     return M;
 }
 
-static int check_order(int method, int *M) {
+static int check_order(int method, int quad, int *M) {
     int lo, hi;
-    if (*M == 0) *M = ml_laplace_default_order(method);
+    if (*M == 0) *M = quad ? ml_laplace_default_order_quad(method) : ml_laplace_default_order(method);
     ml_laplace_order_range(method, &lo, &hi);
     if (*M < lo || *M > hi)
         return ml_fail(ML_EINVAL, "order M = %d out of range [%d, %d] for method '%s'", *M, lo,
@@ -239,6 +264,13 @@ static int invert_pert(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M,
                 f[c0 + i] = (double)acc / ti * exp(a * ti);
             }
         }
+        for (size_t i = 0; i < m; i++)
+            if (!isfinite(f[c0 + i])) {
+                rc = ml_fail(ML_ENUMERIC, "%s: result %g at t = %g is not finite (F grows left "
+                             "of the contour? delays need dehoog or fourier)",
+                             ml_laplace_method_name(method), f[c0 + i], t[c0 + i]);
+                break;
+            }
     }
 done:
     free(alpha);
@@ -254,14 +286,28 @@ static int dispatch(const ml_laplace_opts *o, const ml_laplace_fn *fn, size_t nt
     if (!o || !fn || (nt && (!t || !f))) return ml_fail(ML_EINVAL, "NULL argument");
     if (o->method < 0 || o->method >= ML_LAPLACE_NMETHODS)
         return ml_fail(ML_EINVAL, "unknown method %d", o->method);
+    if (o->precision < ML_LAPLACE_PREC_AUTO || o->precision > ML_LAPLACE_PREC_QUAD)
+        return ml_fail(ML_EINVAL, "unknown precision %d", o->precision);
+    int quad = ml_laplace_uses_quad(o, fn);
+    if (o->precision == ML_LAPLACE_PREC_QUAD && !quad) {
+        if (!is_pert(o->method))
+            return ml_fail(ML_EINVAL, "precision 'quad' is available for talbot, euler and "
+                                      "stehfest, not for method '%s'",
+                           ml_laplace_method_name(o->method));
+        return ml_fail(ML_EINVAL, "precision 'quad' needs a C transform with a quad-precision "
+                                  "evaluator%s",
+                       ML_LAPLACE_HAVE_QUAD ? " (this F has none; Lua functions are double)"
+                                            : " (not available in this build)");
+    }
     int M = o->M;
-    int rc = check_order(o->method, &M);
+    int rc = check_order(o->method, quad, &M);
     if (rc) return rc;
     double a = ml_lp_shift(o, fn);
     if (!isfinite(a)) return ml_fail(ML_EINVAL, "abscissa %g is not finite", a);
     if (nevals) *nevals = 0;
     rc = ml_lp_check_times(nt, t, NULL, NULL);
     if (rc || nt == 0) return rc;
+    if (quad) return ml_lp_pert_quad(o, fn, M, nt, t, f, nevals);
     switch (o->method) {
     case ML_LAPLACE_TALBOT:
         if (many) return ml_lp_talbot_shared(o, fn, M, nt, t, f, nevals);

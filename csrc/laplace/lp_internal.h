@@ -4,6 +4,10 @@
 
 #include "moonlab/laplace.h"
 
+/* Largest Gaver-Stehfest order (quad evaluation needs up to ~40; the weights
+ * stay representable far beyond). */
+#define ML_LP_STEHFEST_NMAX 60
+
 /* out[i] = F(s[i] + shift) for i < n; batches (parallel when fn->threadsafe);
  * rejects non-finite F values with ML_ENUMERIC. s is not modified. */
 int ml_lp_eval(const ml_laplace_fn *fn, double shift, size_t n, const double complex *s,
@@ -21,6 +25,9 @@ int ml_lp_weeks(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t
                 const double *t, double *f, size_t *nevals);
 int ml_lp_fourier(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t nt,
                   const double *t, double *f, size_t *nevals);
+/* Talbot/Euler/Stehfest per time in quad precision (fn->evalq; quad.c). */
+int ml_lp_pert_quad(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, size_t nt,
+                    const double *t, double *f, size_t *nevals);
 int ml_lp_talbot_shared(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, size_t nt,
                         const double *t, double *f, size_t *nevals);
 

@@ -78,8 +78,64 @@ static int suite_eval(void *params, size_t n, const double complex *s, double co
     return 0;
 }
 
+#if ML_LAPLACE_HAVE_QUAD
+#define EULER_GAMMAQ 0.577215664901532860606512090082402431Q
+
+static __complex128 cq(__float128 re, __float128 im) {
+    __complex128 z;
+    __real__ z = re;
+    __imag__ z = im;
+    return z;
+}
+
+/* The same transforms in quad precision (libquadmath), for the per-t methods. */
+static __complex128 Fq(int id, __complex128 s) {
+    const __complex128 iq = cq(0, 1);
+    switch (id) {
+    case 0: return 1 / s;
+    case 1: return 1 / (s * s);
+    case 2: return 1 / (s * s * s);
+    case 3: return 1 / (s + 1);
+    case 4: return 1 / ((s + 1) * (s + 1));
+    case 5: return 1 / (s * (s + 1));
+    case 6: return 1 / (s - 0.5Q);
+    case 7: return 1 / csqrtq(s);
+    case 8: return 1 / (s * csqrtq(s));
+    case 9: return -(EULER_GAMMAQ + clogq(s)) / s;
+    case 10: return cexpq(-2 * csqrtq(s)) / s;
+    case 11: return cexpq(-csqrtq(s));
+    case 12: return clogq(1 + 1 / s);
+    case 13: return 1 / (s * s + 1);
+    case 14: return s / (s * s + 1);
+    case 15: return 2 * s / ((s * s + 1) * (s * s + 1));
+    case 16: return 1 / (csqrtq(s - iq) * csqrtq(s + iq));
+    case 17: return 1 / ((s + 1) * (s + 1) + 1);
+    case 18: return catanq(1 / s);
+    case 19: return cexpq(-s) / s;
+    default: {
+        if (crealq(s) >= 0) {
+            __complex128 e = cexpq(-s);
+            return (1 - e) / ((1 + e) * s);
+        }
+        __complex128 e = cexpq(s);
+        return (e - 1) / ((e + 1) * s);
+    }
+    }
+}
+
+static int suite_evalq(void *params, size_t n, const __complex128 *s, __complex128 *out) {
+    int id = *(const int *)params;
+    for (size_t i = 0; i < n; i++) out[i] = Fq(id, s[i]);
+    return 0;
+}
+#define SUITE_EVALQ suite_evalq
+#else
+#define SUITE_EVALQ NULL
+#endif
+
 ml_laplace_fn ml_lsuite_fn(int i) {
-    ml_laplace_fn fn = {suite_eval, (void *)&ids[i < 0 || i >= NENTRIES ? 0 : i], 0, 1};
+    ml_laplace_fn fn = {suite_eval, (void *)&ids[i < 0 || i >= NENTRIES ? 0 : i], 0, 1,
+                        SUITE_EVALQ};
     if (i >= 0 && i < NENTRIES) fn.abscissa = entries[i].abscissa;
     return fn;
 }

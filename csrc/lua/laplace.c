@@ -62,6 +62,13 @@ static int lfn_abscissa(lua_State *L) {
     return 1;
 }
 
+/* F:has_quad() -> true when the transform also evaluates in quad precision. */
+static int lfn_has_quad(lua_State *L) {
+    lfn_ud *u = luaL_checkudata(L, 1, LFN_MT);
+    lua_pushboolean(L, ML_LAPLACE_HAVE_QUAD && u->fn.evalq != NULL);
+    return 1;
+}
+
 /* ---- Lua-function transforms: called only from this thread, errors caught by
  * lua_pcall and reported after the C method has freed its scratch. ---- */
 typedef struct {
@@ -105,6 +112,7 @@ static int luafn_eval(void *params, size_t n, const double complex *s, double co
 
 static const char *const method_choices[] = {"talbot", "euler", "stehfest", "dehoog",
                                              "weeks", "fourier", NULL};
+static const char *const precision_choices[] = {"auto", "double", "quad", NULL};
 
 /* Reads F at idx into *fn (C transform or Lua function wrapped with ctx). */
 static void check_F(lua_State *L, int idx, const char *fname, ml_laplace_fn *fn, luafn_ctx *ctx) {
@@ -125,6 +133,7 @@ static void check_F(lua_State *L, int idx, const char *fname, ml_laplace_fn *fn,
     fn->params = ctx;
     fn->abscissa = 0;
     fn->threadsafe = 0;
+    fn->evalq = NULL;
 }
 
 static void read_invert_opts(lua_State *L, int idx, const char *fname, ml_laplace_opts *o,
@@ -138,6 +147,7 @@ static void read_invert_opts(lua_State *L, int idx, const char *fname, ml_laplac
                          {"b", MLL_NUMBER, &o->b, NULL},
                          {"tol", MLL_NUMBER, &o->tol, NULL},
                          {"T", MLL_NUMBER, &o->T, NULL},
+                         {"precision", MLL_ENUM, &o->precision, precision_choices},
                          {0}});
     o->method = method;
     int lo, hi;
@@ -263,9 +273,11 @@ static int l_weeks_coeffs(lua_State *L) {
 
 static int l_stehfest_weights(lua_State *L) {
     lua_Integer N = luaL_checkinteger(L, 1);
-    long double V[40];
-    if (N < 2 || N > 40 || N % 2)
-        return mlL_argerror(L, 1, "laplace.stehfest_weights", "N", "expected an even integer in [2, 40], got %d", (int)N);
+    long double V[64];
+    int lo, hi;
+    ml_laplace_order_range(ML_LAPLACE_STEHFEST, &lo, &hi);
+    if (N < lo || N > hi || N % 2)
+        return mlL_argerror(L, 1, "laplace.stehfest_weights", "N", "expected an even integer in [%d, %d], got %d", lo, hi, (int)N);
     ml_laplace_stehfest_weights((int)N, V);
     lua_createtable(L, (int)N, 0);
     for (int i = 0; i < N; i++) {
@@ -280,9 +292,14 @@ static int l_defaults(lua_State *L) {
     for (int m = 0; m < ML_LAPLACE_NMETHODS; m++) {
         int lo, hi;
         ml_laplace_order_range(m, &lo, &hi);
-        lua_createtable(L, 0, 3);
+        lua_createtable(L, 0, 4);
         lua_pushinteger(L, ml_laplace_default_order(m));
         lua_setfield(L, -2, "M");
+        if (ML_LAPLACE_HAVE_QUAD && (m == ML_LAPLACE_TALBOT || m == ML_LAPLACE_EULER ||
+                                     m == ML_LAPLACE_STEHFEST)) {
+            lua_pushinteger(L, ml_laplace_default_order_quad(m));
+            lua_setfield(L, -2, "M_quad");
+        }
         lua_pushinteger(L, lo);
         lua_setfield(L, -2, "M_min");
         lua_pushinteger(L, hi);
@@ -614,6 +631,8 @@ void mlL_open_laplace(lua_State *L) {
         lua_newtable(L);
         lua_pushcfunction(L, lfn_abscissa);
         lua_setfield(L, -2, "abscissa");
+        lua_pushcfunction(L, lfn_has_quad);
+        lua_setfield(L, -2, "has_quad");
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);

@@ -12,7 +12,9 @@ M.methods = { "talbot", "euler", "stehfest", "dehoog", "weeks", "fourier" }
 
 --- f(t) = L^-1[F](t) for a number t or a tensor of times t > 0.
 -- opts: method ("talbot"), M (method default, see M.defaults()), abscissa (F's own, or 0),
--- sigma, b (Weeks; automatic), tol (de Hoog 1e-14, Fourier 1e-8), T (period; automatic).
+-- sigma, b (Weeks; automatic), tol (de Hoog 1e-14, Fourier 1e-8), T (period; automatic),
+-- precision ("auto" | "double" | "quad"; auto = quad for euler/stehfest when F is a C transform
+-- with a quad evaluator, see F:has_quad(); the default M then is M_quad of M.defaults()).
 function M.invert(F, t, opts)
   local f = core.laplace_invert(F, t, opts, false)
   return f
@@ -25,7 +27,8 @@ function M.invert_many(F, t, opts)
   return core.laplace_invert(F, t, opts, true)
 end
 
---- Default order M and its valid range per method: {talbot = {M=24, M_min=4, M_max=200}, ...}.
+--- Default order M and its valid range per method: {talbot = {M=24, M_quad=40, M_min=4, M_max=200}, ...}
+-- (M_quad: default when the method runs in quad precision).
 function M.defaults() return core.laplace_defaults() end
 
 --- Gaver–Stehfest weights V_1..V_N (computed in long double, returned as doubles).

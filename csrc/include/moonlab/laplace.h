@@ -20,12 +20,33 @@ extern "C" {
 typedef int (*ml_laplace_evalfn)(void *params, size_t n, const double complex *s,
                                  double complex *out);
 
+/* Quad precision (GCC __float128 / __complex128 with libquadmath) where the
+ * compiler has it: a transform may also provide F(s) in quad precision, which
+ * the per-t methods (Talbot, Euler, Gaver-Stehfest) use to get past the
+ * roundoff amplification of their weights (10^{M/3}, sum|V_k|). */
+#if defined(__SIZEOF_FLOAT128__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(ML_LAPLACE_NO_QUAD)
+#define ML_LAPLACE_HAVE_QUAD 1
+#include <quadmath.h>
+typedef int (*ml_laplace_evalqfn)(void *params, size_t n, const __complex128 *s,
+                                  __complex128 *out);
+#else
+#define ML_LAPLACE_HAVE_QUAD 0
+typedef int (*ml_laplace_evalqfn)(void *params, size_t n, const void *s, void *out);
+#endif
+
 typedef struct ml_laplace_fn {
     ml_laplace_evalfn eval;
     void *params;
     double abscissa;   /* real part of the rightmost singularity of F (0 if none/unknown) */
-    int threadsafe;    /* 1: eval may run concurrently from OpenMP threads */
+    int threadsafe;    /* 1: eval (and evalq) may run concurrently from OpenMP threads */
+    ml_laplace_evalqfn evalq; /* optional: out[i] = F(s[i]) in quad precision (NULL = none);
+                                 same contract as eval */
 } ml_laplace_fn;
+
+/* Working precision of the per-t methods (opts.precision). AUTO: quad for Euler
+ * and Gaver-Stehfest when fn->evalq exists, double otherwise (and for Talbot). */
+typedef enum { ML_LAPLACE_PREC_AUTO = 0, ML_LAPLACE_PREC_DOUBLE, ML_LAPLACE_PREC_QUAD } ml_laplace_precision;
 
 typedef enum {
     ML_LAPLACE_TALBOT = 0, /* fixed Talbot, Abate & Valko 2004, eq. (3.2)-(3.4) */
@@ -49,11 +70,18 @@ typedef struct ml_laplace_opts {
     double tol;        /* de Hoog / Fourier damping: gamma = a - ln(tol)/(2T) (1e-14 / 1e-8) */
     double T;          /* de Hoog/Fourier half period; NaN = 2*t per time (dehoog invert),
                           2*t_band (dehoog invert_many), 2*t_max (fourier) */
+    int precision;     /* ml_laplace_precision (AUTO); QUAD needs fn->evalq and a per-t method */
 } ml_laplace_opts;
 
 ml_laplace_opts ml_laplace_defaults(void);
-/* Default order for a method (see ml_laplace_opts.M). */
+/* Default order for a method (see ml_laplace_opts.M) in double precision. */
 int ml_laplace_default_order(int method);
+/* Default order for a method evaluated in quad precision (Talbot, Euler,
+ * Stehfest); the double default for the other methods. */
+int ml_laplace_default_order_quad(int method);
+/* 1 when the inversion of fn by o would run in quad precision (o->precision,
+ * the method, and whether fn has evalq). */
+int ml_laplace_uses_quad(const ml_laplace_opts *o, const ml_laplace_fn *fn);
 /* Valid order range [lo, hi] for a method. */
 void ml_laplace_order_range(int method, int *lo, int *hi);
 const char *ml_laplace_method_name(int method);
@@ -85,8 +113,12 @@ int ml_laplace_fourier_grid(const ml_laplace_opts *o, const ml_laplace_fn *fn, d
 int ml_laplace_weeks_coeffs(const ml_laplace_fn *fn, int N, double sigma, double b,
                             double complex *a);
 
-/* Gaver-Stehfest weights V_1..V_N (N even) in long double. */
+/* Gaver-Stehfest weights V_1..V_N (N even, 2..60) in long double. */
 int ml_laplace_stehfest_weights(int N, long double *V);
+#if ML_LAPLACE_HAVE_QUAD
+/* The same weights in quad precision. */
+int ml_laplace_stehfest_weightsq(int N, __float128 *V);
+#endif
 
 /* ---- the test suite (Davies & Martin 1979 style) ---- */
 typedef enum { ML_LSUITE_SMOOTH = 0, ML_LSUITE_OSCILLATORY, ML_LSUITE_JUMP } ml_lsuite_kind;
