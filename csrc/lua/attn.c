@@ -1,5 +1,4 @@
 /* Lua bindings of the gated-attention core (core.attn_*; wrapped by lua/moonlab/attn.lua). */
-#include <dlfcn.h>
 #include <math.h>
 #include <string.h>
 #include "mlua.h"
@@ -84,7 +83,7 @@ static int l_sdpa(lua_State *L) {
     if (a.return_probs) {
         int64_t n;
         if (ml_shape_numel(4, ps, &n) != ML_OK || n > ((int64_t)1 << 31))
-            return luaL_error(L, "%s: return_probs would materialise %lld weights; use it for small problems",
+            return mlL_error(L, "%s: return_probs would materialise %lld weights; use it for small problems",
                               fn, (long long)(ps[0] * ps[1] * ps[2] * ps[3]));
         probs = mlL_newtensor(L, q->dtype, 4, ps);
     } else lua_pushnil(L);
@@ -212,11 +211,6 @@ static int l_gate_value(lua_State *L) {
 }
 
 void mlL_open_attn(lua_State *L) {
-    /* Keep libgomp mapped for the life of the process: lua_close() dlclose()s core.so, and if that
-     * unmaps libgomp while its idle worker threads still run, they crash at exit (seen as SIGSEGV
-     * after busted finishes). RTLD_NOLOAD only promotes the already-loaded library to NODELETE.
-     * (Belongs in the module's open function / -Wl,-z,nodelete; asked the lead.) */
-    (void)dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
     static const luaL_Reg fns[] = {
         {"attn_sdpa", l_sdpa},
         {"attn_sdpa_backward", l_sdpa_backward},
