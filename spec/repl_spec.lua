@@ -48,5 +48,8 @@ describe("moonlab.help", function()
     assert.matches("^### moonlab%.info%(%)", help.text(require("moonlab").info))
     assert.matches("^### tensor%.load%(path%)", help.text("tensor.load"))
     assert.equal("help: not a moonlab function", help.text(print))
+    assert.matches("^### attn%.sdpa%(q, k, v, opts%)", help.text(require("moonlab.attn").sdpa))
+    -- pages that list functions in a table give that row
+    assert.matches("^`laplace%.invert%(F, t, opts%)`\n  f%(t%)", help.text(require("moonlab.laplace").invert))
   end)
 end)

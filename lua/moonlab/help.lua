@@ -53,6 +53,19 @@ local function section(file, mod, name, method)
       end
     end
   end
+  -- pages that list functions in a table: | `mod.name(args)` | what it returns |
+  for _, pat in ipairs(pats) do
+    for _, l in ipairs(lines) do
+      if l:match("^|") and l:find(pat) then
+        local cells = {}
+        for c in l:gmatch("|([^|]*)") do
+          c = c:match("^%s*(.-)%s*$")
+          if c ~= "" then cells[#cells + 1] = c end
+        end
+        return table.concat(cells, "\n  ")
+      end
+    end
+  end
 end
 
 --- text(fn_or_name) -> the documentation of a moonlab function, as a string.
