@@ -17,8 +17,32 @@ for _, f in ipairs { function() return T.zeros { -1 } end, function() return T.l
   function() return T.zeros { 1e15 // 1 } end } do
   assert(not pcall(f))
 end
-for _, core in ipairs { "attn", "laplace" } do
-  local ok = pcall(require, "moonlab." .. core)
-  io.stderr:write(("valgrind smoke: moonlab.%s %s\n"):format(core, ok and "loaded" or "absent"))
+-- attention: forward and backward with a gate, GQA, a window, and a bad call
+local attn = ml.attn
+for _, dt in ipairs { "f32", "f64" } do
+  local q = T.randn({ 1, 4, 7, 5 }, { seed = 1, dtype = dt })
+  local k = T.randn({ 1, 2, 9, 5 }, { seed = 2, dtype = dt })
+  local v = T.randn({ 1, 2, 9, 3 }, { seed = 3, dtype = dt })
+  local g = T.randn({ 1, 4, 7, 3 }, { seed = 4, dtype = dt })
+  local opts = { causal = true, causal_align = "bottom_right", window = 4, gate = g }
+  local out, ex = attn.sdpa(q, k, v, opts)
+  local grads = attn.sdpa_backward(out * 0 + 1, q, k, v, out, ex, opts)
+  assert(grads.dq and grads.dk and grads.dv and grads.dgate)
+  attn.sink_stats(q, k, { causal = true })
+  assert(not pcall(attn.sdpa, q, q, v))
 end
+-- Laplace inversion: every method on a C transform and a Lua function, and chromatography
+local laplace = ml.laplace
+local suite = laplace.suite()
+local t = T.linspace(0.5, 5, 6)
+for _, m in ipairs(laplace.methods) do
+  laplace.invert(suite[1].F, t, { method = m })
+  laplace.invert(function(re, im) local d = re * re + im * im return re / d, -im / d end, 1.5, { method = m })
+end
+laplace.invert_many(suite[4].F, t, { method = "dehoog" })
+assert(not pcall(laplace.invert, function() error("boom") end, 1.0))
+local chrom = ml.chrom
+local col = chrom.column { Da = 5, kappa = 2, injection = { kind = "pulse", width = 0.1 } }
+col:outlet(t)
+col:moments()
 print("valgrind smoke: ok")
