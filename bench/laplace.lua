@@ -20,21 +20,38 @@ local function maxabs(a, b)
   return d:max()
 end
 
--- 1. throughput per method on a C transform (J0: oscillatory, branch points)
+-- 1. throughput per method on a C transform (J0: oscillatory, branch points). Euler and
+-- Stehfest run in quad precision by default for C transforms (precision = "auto"); each is also
+-- measured with precision = "double" (its double default M) to show the cost of quad.
 local e = entry("J0(t)")
 local t = T.linspace(0.5, 10, N)
 local exact = e.exact(t)
-local rates = {}
+local defaults = L.defaults()
+local runs_of = {}
 for _, m in ipairs(L.methods) do
-  for _, many in ipairs { false, true } do
-    local fn = many and L.invert_many or L.invert
-    if not many or m == "talbot" or m == "dehoog" or m == "weeks" or m == "fourier" then
-      local f
-      local s = bench.median(function() f = fn(e.F, t, { method = m }) end, { runs = RUNS, warmup = 1 })
-      local label = ("laplace.%s %s J0 10^4 t in [0.5,10]"):format(many and "invert_many" or "invert", m)
-      rates[m .. (many and "_many" or "")] = N / s
-      bench.report(label, N / s, "points/s", ("max abs err %.1e"):format(maxabs(f, exact)))
+  local variants = { { many = false } }
+  if m == "talbot" or m == "dehoog" or m == "weeks" or m == "fourier" then variants[#variants + 1] = { many = true } end
+  if defaults[m].M_quad then
+    variants[#variants + 1] = { many = false, precision = m == "talbot" and "quad" or "double" }
+  end
+  for _, v in ipairs(variants) do
+    local fn = v.many and L.invert_many or L.invert
+    local o = { method = m, precision = v.precision }
+    local f
+    local s = bench.median(function() f = fn(e.F, t, o) end, { runs = RUNS, warmup = 1 })
+    local prec = v.precision or ((m == "euler" or m == "stehfest") and "quad" or "double")
+    local M = prec == "quad" and defaults[m].M_quad or defaults[m].M
+    local label = ("laplace.%s %s %s M=%d J0 10^4 t in [0.5,10]"):format(v.many and "invert_many" or "invert", m, prec, M)
+    local key = m .. (v.many and "_many" or "") .. "_" .. prec
+    runs_of[key] = N / s
+    local extra = ""
+    local other = runs_of[m .. "_double"]
+    if prec == "double" and runs_of[m .. "_quad"] then
+      extra = ("; quad costs %.0fx"):format((N / s) / runs_of[m .. "_quad"])
+    elseif prec == "quad" and other then
+      extra = ("; quad costs %.0fx"):format(other / (N / s))
     end
+    bench.report(label, N / s, "points/s", ("max abs err %.1e%s"):format(maxabs(f, exact), extra))
   end
 end
 
@@ -61,35 +78,47 @@ do
     ("%.1fx slower than the C transform %.3g points/s"):format(sl / sc, 2000 / sc))
 end
 
--- 3. mpmath.invertlaplace on the same function and times
+-- 3. mpmath.invertlaplace (its default method, talbot, at its default 15 digits) on the same
+-- function and the SAME 1000 times; every error against J0 from mpmath at 30 digits.
 if bench.python_has("mpmath") then
-  local ts = T.linspace(0.5, 10, 20)
-  local tl = ts:totable()
-  for _, pair in ipairs { { "talbot", "talbot" }, { "dehoog", "dehoog" }, { "weeks", "talbot" } } do
-    local ours, m = pair[1], pair[2]
-    local script = ([[
+  local NM = 1000
+  local ts = T.linspace(0.5, 10, NM)
+  local tl = {}
+  for i = 1, NM do tl[i] = ("%.17g"):format(ts:get(i)) end
+  local script = ([[
 import mpmath as mp, time
-ts = %s
+ts = [%s]
 f = lambda s: 1/(mp.sqrt(s-1j)*mp.sqrt(s+1j))
-best = []
-for r in range(3):
-    t0 = time.perf_counter()
-    vals = [mp.invertlaplace(f, t, method="%s") for t in ts]
-    best.append(time.perf_counter() - t0)
-best.sort()
-err = max(abs(float(mp.re(v)) - float(mp.besselj(0, t))) for v, t in zip(vals, ts))
-print(best[1] / len(ts), err)
-]]):format("[" .. table.concat(tl, ",") .. "]", m)
-    local p = io.popen("/usr/bin/python3 -c '" .. script .. "'")
-    local out = p:read("a")
-    p:close()
-    local per, err = out:match("(%S+)%s+(%S+)")
-    per, err = tonumber(per), tonumber(err)
+t0 = time.perf_counter()
+vals = [mp.invertlaplace(f, t) for t in ts]
+el = time.perf_counter() - t0
+print(el / len(ts))
+with mp.workdps(30):
+    refs = [mp.besselj(0, mp.mpf(t)) for t in ts]
+for v, r in zip(vals, refs):
+    print(repr(float(mp.re(v))), repr(float(r)))
+]]):format(table.concat(tl, ","))
+  local p = io.popen("/usr/bin/python3 -c '" .. script .. "'")
+  local out = p:read("a")
+  p:close()
+  local it = out:gmatch("[^\n]+")
+  local per = tonumber(it())
+  local mpv, ref = T.zeros({ NM }), T.zeros({ NM })
+  for i = 1, NM do
+    local a, b = it():match("(%S+)%s+(%S+)")
+    mpv:set(i, tonumber(a))
+    ref:set(i, tonumber(b))
+  end
+  local mperr = maxabs(mpv, ref)
+  for _, o in ipairs { { method = "weeks" }, { method = "dehoog" }, { method = "euler" }, { method = "talbot", precision = "quad" } } do
     local f
-    local s = bench.median(function() f = L.invert(e.F, ts, { method = ours }) end, { runs = RUNS, warmup = 1 })
-    local sp = s / 20
-    bench.report(("laplace.invert %s J0 20 t vs mpmath.invertlaplace(%s, dps=15)"):format(ours, m), per / sp, "x faster",
-      ("moonlab %.3g s/point err %.1e; mpmath %.3g s/point err %.1e"):format(sp, maxabs(f, e.exact(ts)), per, err))
+    local s = bench.median(function() f = L.invert_many(e.F, ts, o) end, { runs = RUNS, warmup = 1 })
+    local err = maxabs(f, ref)
+    local verdict = err <= mperr and "equal or better accuracy"
+      or (err <= 1e-14 and "mpmath-level accuracy (<= 1e-14) but above mpmath's own error" or "LOWER accuracy than mpmath")
+    bench.report(("laplace.invert_many %s%s J0 %d t vs mpmath.invertlaplace(talbot, dps=15) same t"):format(
+      o.method, o.precision and (" " .. o.precision) or (o.method == "euler" and " quad" or ""), NM), per / (s / NM), "x faster",
+      ("moonlab %.3g s total, max abs err %.2e; mpmath %.3g s/point, max abs err %.2e; %s"):format(s, err, per, mperr, verdict))
   end
 else
   print("skipped: python3-mpmath not installed")
