@@ -14,10 +14,12 @@ return function(ctx)
       if r.name == "H(t-1)" then step = r.err end
     end
     local function f(e) return e >= 1 and ">1" or ("%.0e"):format(e) end
-    rows[#rows + 1] = ("| %s | %s | %s | %s |"):format(m, f(w.smooth), f(w.oscillatory), f(step))
+    local label = (m == "euler" or m == "stehfest") and (m .. " (quad F)") or m
+    rows[#rows + 1] = ("| %s | %s | %s | %s |"):format(label, f(w.smooth), f(w.oscillatory), f(step))
   end
   ctx.log(("Worst relative error on the %d-pair suite (40 times in [0.5, 10]; full table in docs/laplace-accuracy.md):"):format(#L.suite()))
   ctx.log(table.concat(rows, "\n"))
+  ctx.log("Euler and Gaver-Stehfest evaluate the suite's C transforms in quad precision by default (precision = \"auto\"); a Lua function F runs them in double.")
   -- 2. a Lua-function transform and invert_many
   local function F(re, im) -- 1/(s^2+1)
     local ar, ai = re * re - im * im + 1, 2 * re * im
