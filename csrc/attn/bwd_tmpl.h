@@ -1,19 +1,7 @@
 /* moonlab attn — backward kernel body, instantiated for float and double by backward.c.
  * Expects REAL, SFX(name), GEMM, EXPSUM. Not a public header. */
 
-static void SFX(bmask)(const attn_geom *g, int64_t b, int64_t h, int64_t i0, int mq, int64_t j0,
-                       int nk, REAL *sb) {
-    for (int r = 0; r < mq; r++) {
-        int64_t lo, hi;
-        attn_key_range(g, i0 + r, &lo, &hi);
-        REAL *row = sb + (int64_t)r * nk;
-        for (int j = 0; j < nk; j++) {
-            int64_t jj = j0 + j;
-            if (jj < lo || jj >= hi) row[j] = (REAL)-INFINITY;
-            else if (g->mask) row[j] += (REAL)attn_mask_add(g, b, h, i0 + r, jj);
-        }
-    }
-}
+#include "mask_tmpl.h"
 
 /* Per-thread scratch of the backward. */
 typedef struct SFX(bwd_scratch) {
@@ -88,7 +76,7 @@ static void SFX(bwd_block)(const attn_geom *g, SFX(bwd_scratch) *w, int64_t b, i
         }
         memset(P, 0, sizeof(REAL) * (size_t)mq * nk);
         GEMM(mq, nk, (int)E, Qs, (int)E, Kt, nk, P, nk);
-        if (g->mask || j0 < lo1 || j0 + nk > hi0) SFX(bmask)(g, b, h, i0, mq, j0, nk, P);
+        if (g->mask || j0 < lo1 || j0 + nk > hi0) SFX(apply_mask)(g, b, h, i0, mq, j0, nk, P);
         for (int r = 0; r < mq; r++) {
             REAL *pr = P + (int64_t)r * nk;
             if (Lr[r] == (REAL)-INFINITY) memset(pr, 0, sizeof(REAL) * nk);
