@@ -39,42 +39,29 @@ const ml_lsuite_entry *ml_lsuite_get(int i) {
     return i >= 0 && i < NENTRIES ? &entries[i] : NULL;
 }
 
-static double complex Fs(int id, double complex s) {
-    switch (id) {
-    case 0: return 1 / s;
-    case 1: return 1 / (s * s);
-    case 2: return 1 / (s * s * s);
-    case 3: return 1 / (s + 1);
-    case 4: return 1 / ((s + 1) * (s + 1));
-    case 5: return 1 / (s * (s + 1));
-    case 6: return 1 / (s - 0.5);
-    case 7: return 1 / csqrt(s);
-    case 8: return 1 / (s * csqrt(s));
-    case 9: return -(EULER_GAMMA + clog(s)) / s;
-    case 10: return cexp(-2 * csqrt(s)) / s;
-    case 11: return cexp(-csqrt(s));
-    case 12: return clog(1 + 1 / s);
-    case 13: return 1 / (s * s + 1);
-    case 14: return s / (s * s + 1);
-    case 15: return 2 * s / ((s * s + 1) * (s * s + 1));
-    case 16: return 1 / (csqrt(s - I) * csqrt(s + I));
-    case 17: return 1 / ((s + 1) * (s + 1) + 1);
-    case 18: return catan(1 / s);
-    case 19: return cexp(-s) / s;
-    default: { /* tanh(s/2)/s = (1 - e^{-s})/((1 + e^{-s}) s), stable for Re s > 0 */
-        if (creal(s) >= 0) {
-            double complex e = cexp(-s);
-            return (1 - e) / ((1 + e) * s);
-        }
-        double complex e = cexp(s);
-        return (e - 1) / ((e + 1) * s);
-    }
-    }
-}
+#define CT double complex
+#define SFX(name) name##_d
+#define CSQRT csqrt
+#define CEXP cexp
+#define CLOG clog
+#define CATAN catan
+#define CREAL creal
+#define GAMMA EULER_GAMMA
+#define UNIT_I I
+#include "suite_tmpl.h"
+#undef CT
+#undef SFX
+#undef CSQRT
+#undef CEXP
+#undef CLOG
+#undef CATAN
+#undef CREAL
+#undef GAMMA
+#undef UNIT_I
 
 static int suite_eval(void *params, size_t n, const double complex *s, double complex *out) {
     int id = *(const int *)params;
-    for (size_t i = 0; i < n; i++) out[i] = Fs(id, s[i]);
+    for (size_t i = 0; i < n; i++) out[i] = F_d(id, s[i]);
     return 0;
 }
 
@@ -89,43 +76,29 @@ static __complex128 cq(__float128 re, __float128 im) {
 }
 
 /* The same transforms in quad precision (libquadmath), for the per-t methods. */
-static __complex128 Fq(int id, __complex128 s) {
-    const __complex128 iq = cq(0, 1);
-    switch (id) {
-    case 0: return 1 / s;
-    case 1: return 1 / (s * s);
-    case 2: return 1 / (s * s * s);
-    case 3: return 1 / (s + 1);
-    case 4: return 1 / ((s + 1) * (s + 1));
-    case 5: return 1 / (s * (s + 1));
-    case 6: return 1 / (s - 0.5Q);
-    case 7: return 1 / csqrtq(s);
-    case 8: return 1 / (s * csqrtq(s));
-    case 9: return -(EULER_GAMMAQ + clogq(s)) / s;
-    case 10: return cexpq(-2 * csqrtq(s)) / s;
-    case 11: return cexpq(-csqrtq(s));
-    case 12: return clogq(1 + 1 / s);
-    case 13: return 1 / (s * s + 1);
-    case 14: return s / (s * s + 1);
-    case 15: return 2 * s / ((s * s + 1) * (s * s + 1));
-    case 16: return 1 / (csqrtq(s - iq) * csqrtq(s + iq));
-    case 17: return 1 / ((s + 1) * (s + 1) + 1);
-    case 18: return catanq(1 / s);
-    case 19: return cexpq(-s) / s;
-    default: {
-        if (crealq(s) >= 0) {
-            __complex128 e = cexpq(-s);
-            return (1 - e) / ((1 + e) * s);
-        }
-        __complex128 e = cexpq(s);
-        return (e - 1) / ((e + 1) * s);
-    }
-    }
-}
+#define CT __complex128
+#define SFX(name) name##_q
+#define CSQRT csqrtq
+#define CEXP cexpq
+#define CLOG clogq
+#define CATAN catanq
+#define CREAL crealq
+#define GAMMA EULER_GAMMAQ
+#define UNIT_I cq(0, 1)
+#include "suite_tmpl.h"
+#undef CT
+#undef SFX
+#undef CSQRT
+#undef CEXP
+#undef CLOG
+#undef CATAN
+#undef CREAL
+#undef GAMMA
+#undef UNIT_I
 
 static int suite_evalq(void *params, size_t n, const __complex128 *s, __complex128 *out) {
     int id = *(const int *)params;
-    for (size_t i = 0; i < n; i++) out[i] = Fq(id, s[i]);
+    for (size_t i = 0; i < n; i++) out[i] = F_q(id, s[i]);
     return 0;
 }
 #define SUITE_EVALQ suite_evalq
