@@ -41,7 +41,7 @@ ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char 
 
 /* The collector sees only the small userdata, not the storage behind it: report
  * large allocations as a GC step of their size so garbage tensors are freed in time. */
-static void account(lua_State *L, const ml_tensor *t)
+void mlL_account(lua_State *L, const ml_tensor *t)
 {
     size_t kib = (size_t)t->numel * ml_dtype_size(t->dtype) / 1024;
     if (kib >= 64) lua_gc(L, LUA_GCSTEP, (int)(kib > (1u << 30) ? (1u << 30) : kib));
@@ -52,8 +52,8 @@ ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *sha
     ml_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
     memset(t, 0, sizeof *t);
     luaL_setmetatable(L, MLL_TENSOR_MT);
-    if (ml_tensor_init(t, dt, ndim, shape) != ML_OK) luaL_error(L, "%s", ml_errmsg());
-    account(L, t);
+    if (ml_tensor_init(t, dt, ndim, shape) != ML_OK) mlL_error(L, "%s", ml_errmsg());
+    mlL_account(L, t);
     return t;
 }
 
@@ -63,13 +63,13 @@ ml_tensor *mlL_pushtensor(lua_State *L, ml_tensor *src)
     *t = *src;
     memset(src, 0, sizeof *src);
     luaL_setmetatable(L, MLL_TENSOR_MT);
-    account(L, t);
+    mlL_account(L, t);
     return t;
 }
 
 int mlL_raise(lua_State *L, const char *fname)
 {
-    return luaL_error(L, "%s: %s", fname, ml_errmsg());
+    return mlL_error(L, "%s: %s", fname, ml_errmsg());
 }
 
 /* Edit distance, for "did you mean" suggestions on option-name typos. */
@@ -119,7 +119,7 @@ static void read_opt(lua_State *L, const char *fname, const mlL_opt *o)
             int isnum;
             lua_Integer v = lua_tointegerx(L, -1, &isnum);
             if (!isnum)
-                luaL_error(L, "%s: option '%s' must be an integer, got %s", fname, o->name,
+                mlL_error(L, "%s: option '%s' must be an integer, got %s", fname, o->name,
                            lua_tostring(L, -1));
             *(int64_t *)o->dst = v;
         }
@@ -146,7 +146,7 @@ static void read_opt(lua_State *L, const char *fname, const mlL_opt *o)
                 luaL_addchar(&b, '\'');
             }
             luaL_pushresult(&b);
-            luaL_error(L, "%s: option '%s' = '%s' is not one of %s", fname, o->name, s, lua_tostring(L, -1));
+            mlL_error(L, "%s: option '%s' = '%s' is not one of %s", fname, o->name, s, lua_tostring(L, -1));
         }
         break;
     case MLL_TENSOR:
@@ -155,7 +155,7 @@ static void read_opt(lua_State *L, const char *fname, const mlL_opt *o)
     default: break;
     }
     if (!ok)
-        luaL_error(L, "%s: option '%s' must be %s, got %s", fname, o->name, kind_name(o->kind),
+        mlL_error(L, "%s: option '%s' must be %s, got %s", fname, o->name, kind_name(o->kind),
                    luaL_typename(L, -1));
 }
 
@@ -164,14 +164,14 @@ void mlL_opts(lua_State *L, int idx, const char *fname, const mlL_opt *opts)
     if (lua_isnoneornil(L, idx)) return;
     idx = lua_absindex(L, idx);
     if (!lua_istable(L, idx))
-        luaL_error(L, "%s: bad argument #%d 'opts': expected an options table, got %s", fname, idx,
+        mlL_error(L, "%s: bad argument #%d 'opts': expected an options table, got %s", fname, idx,
                    luaL_typename(L, idx));
     /* unknown keys first, so a typo is reported even when other keys are fine */
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "%s: option keys must be strings, got %s", fname, luaL_typename(L, -1));
+            mlL_error(L, "%s: option keys must be strings, got %s", fname, luaL_typename(L, -1));
         const char *k = lua_tostring(L, -1);
         const char *best = NULL;
         int bestd = 99, found = 0;
@@ -185,8 +185,8 @@ void mlL_opts(lua_State *L, int idx, const char *fname, const mlL_opt *opts)
         }
         if (!found) {
             if (best && bestd <= 2)
-                luaL_error(L, "unknown option '%s' to %s (did you mean '%s'?)", k, fname, best);
-            luaL_error(L, "unknown option '%s' to %s", k, fname);
+                mlL_error(L, "unknown option '%s' to %s (did you mean '%s'?)", k, fname, best);
+            mlL_error(L, "unknown option '%s' to %s", k, fname);
         }
     }
     for (const mlL_opt *o = opts; o->kind != MLL_END; o++) {

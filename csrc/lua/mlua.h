@@ -14,6 +14,8 @@ ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char 
 ml_tensor *mlL_testtensor(lua_State *L, int idx);
 /* Pushes a new zeroed tensor userdata (raises a Lua error on failure). */
 ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape);
+/* Tells the collector about t's storage (large tensors advance the GC by their size). */
+void mlL_account(lua_State *L, const ml_tensor *t);
 /* Pushes a tensor userdata that takes over *t (t is emptied). */
 ml_tensor *mlL_pushtensor(lua_State *L, ml_tensor *t);
 

@@ -47,6 +47,17 @@ static int check_shape(lua_State *L, int idx, const char *fname, int64_t *shape)
     return n;
 }
 
+/* A new tensor whose size the user chose: a failed allocation names fname and the shape argument. */
+static ml_tensor *newsized(lua_State *L, const char *fname, int arg, ml_dtype dt, int nd, const int64_t *shape)
+{
+    ml_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    luaL_setmetatable(L, MLL_TENSOR_MT);
+    if (ml_tensor_init(t, dt, nd, shape) != ML_OK) mlL_argerror(L, arg, fname, "shape", "%s", ml_errmsg());
+    mlL_account(L, t);
+    return t;
+}
+
 static ml_tensor *newlike(lua_State *L, const ml_tensor *a)
 {
     return mlL_newtensor(L, a->dtype, a->ndim, a->shape);
@@ -109,7 +120,7 @@ static int l_new(lua_State *L)
         int last = lua_type(L, top) == LUA_TSTRING ? top - 1 : top;
         if (last > ML_MAXDIM) mlL_argerror(L, 1, "tensor.new", "shape", "at most %d dims", ML_MAXDIM);
         for (int i = 1; i <= last; i++) shape[nd++] = check_size(L, i, i, "tensor.new", "shape", i);
-        mlL_newtensor(L, dt, nd, shape);
+        newsized(L, "tensor.new", 1, dt, nd, shape);
         return 1;
     }
     if (!lua_istable(L, 1))
@@ -117,7 +128,7 @@ static int l_new(lua_State *L)
                             luaL_typename(L, 1));
     ml_dtype dt = check_dtype(L, 2, "tensor.new");
     int nd = nested_shape(L, 1, shape);
-    ml_tensor *t = mlL_newtensor(L, dt, nd, shape);
+    ml_tensor *t = newsized(L, "tensor.new", 1, dt, nd, shape);
     int64_t pos = 0;
     char path[128] = "";
     fill_nested(L, 1, 0, shape, nd, t, &pos, path, sizeof path);
@@ -128,7 +139,7 @@ static int l_zeros(lua_State *L)
 {
     int64_t shape[ML_MAXDIM];
     int nd = check_shape(L, 1, "tensor.zeros", shape);
-    mlL_newtensor(L, check_dtype(L, 2, "tensor.zeros"), nd, shape);
+    newsized(L, "tensor.zeros", 1, check_dtype(L, 2, "tensor.zeros"), nd, shape);
     return 1;
 }
 
@@ -137,7 +148,7 @@ static int l_full(lua_State *L)
     int64_t shape[ML_MAXDIM];
     int nd = check_shape(L, 1, "tensor.full", shape);
     double v = luaL_checknumber(L, 2);
-    ml_tensor *t = mlL_newtensor(L, check_dtype(L, 3, "tensor.full"), nd, shape);
+    ml_tensor *t = newsized(L, "tensor.full", 1, check_dtype(L, 3, "tensor.full"), nd, shape);
     ml_tensor_fill(t, v);
     return 1;
 }
@@ -161,7 +172,7 @@ static int l_arange(lua_State *L)
     if (!(n >= 1)) mlL_argerror(L, 2, "tensor.arange", "stop", "empty range [%g, %g) with step %g", a, b, step);
     if (n > 1e15) mlL_argerror(L, 3, "tensor.arange", "step", "range has %.3g elements", n);
     int64_t shape[1] = {(int64_t)n};
-    ml_tensor *t = mlL_newtensor(L, check_dtype(L, 4, "tensor.arange"), 1, shape);
+    ml_tensor *t = newsized(L, "tensor.arange", 2, check_dtype(L, 4, "tensor.arange"), 1, shape);
     ml_tensor_arange(t, a, step);
     return 1;
 }
@@ -170,7 +181,7 @@ static int l_linspace(lua_State *L)
 {
     double a = check_finite(L, 1, "tensor.linspace", "start"), b = check_finite(L, 2, "tensor.linspace", "stop");
     int64_t shape[1] = {check_size(L, 3, 3, "tensor.linspace", "n", 1)};
-    ml_tensor *t = mlL_newtensor(L, check_dtype(L, 4, "tensor.linspace"), 1, shape);
+    ml_tensor *t = newsized(L, "tensor.linspace", 3, check_dtype(L, 4, "tensor.linspace"), 1, shape);
     ml_tensor_linspace(t, a, b);
     return 1;
 }
@@ -200,7 +211,7 @@ static int random_tensor(lua_State *L, int normal)
     if (!isfinite(p1) || !isfinite(p2) || (normal && p2 < 0) || (!normal && !(p2 > p1)))
         return mlL_argerror(L, 2, fname, "opts", normal ? "mean and std must be finite, std >= 0"
                                                          : "lo and hi must be finite with lo < hi");
-    ml_tensor *t = mlL_newtensor(L, (ml_dtype)dt, nd, shape);
+    ml_tensor *t = newsized(L, fname, 1, (ml_dtype)dt, nd, shape);
     if (normal) ml_tensor_randn(t, (uint64_t)seed, p1, p2);
     else ml_tensor_rand(t, (uint64_t)seed, p1, p2);
     return 1;
