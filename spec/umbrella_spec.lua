@@ -33,14 +33,13 @@ describe("moonlab umbrella", function()
       pending("CPU has no AVX2: nothing to warn about")
       return
     end
-    local root = os.getenv("MOONLAB_ROOT") or "."
-    local cmd = ("OPENBLAS_CORETYPE=Prescott %s -e 'print(require(\"moonlab\").info().warning)'"):format("lua5.4")
-    local p = io.popen(cmd)
+    local p = io.popen("OPENBLAS_CORETYPE=Prescott lua5.4 -e 'print(require(\"moonlab\").info().warning)'")
     local out = p:read("a")
     p:close()
     assert.matches("generic 'Prescott' kernel", out, 1, true)
-    assert.matches("OPENBLAS_CORETYPE=" .. (i.cpu_avx512 and "" or ""), out, 1, true)
-    assert.is_truthy(root)
+    local hints = i.cpu_avx512 and { "SkylakeX", "Cooperlake" } or { "Zen", "Haswell" }
+    local named = out:match("OPENBLAS_CORETYPE=(%w+)")
+    assert.is_truthy(named == hints[1] or named == hints[2], "hint " .. tostring(named))
   end)
 
   it("set_threads changes the thread count", function()
