@@ -7,6 +7,9 @@
 #include "moonlab/runtime.h"
 #include "moonlab/error.h"
 
+/* LAPACK's own version query (Fortran symbol, provided by OpenBLAS). */
+extern void ilaver_(int *major, int *minor, int *patch);
+
 /* OpenBLAS kernels that use neither AVX2 nor AVX-512 (its generic fallbacks). */
 static int core_is_pre_avx2(const char *core)
 {
@@ -32,7 +35,9 @@ void ml_get_info(ml_info *info)
     info->version = ML_VERSION;
     snprintf(info->blas, sizeof info->blas, "%s", openblas_get_config());
     snprintf(info->blas_core, sizeof info->blas_core, "%s", openblas_get_corename());
-    snprintf(info->lapack, sizeof info->lapack, "OpenBLAS (reference LAPACK routines)");
+    int lmaj = 0, lmin = 0, lpat = 0;
+    ilaver_(&lmaj, &lmin, &lpat);
+    snprintf(info->lapack, sizeof info->lapack, "LAPACK %d.%d.%d (in OpenBLAS)", lmaj, lmin, lpat);
     snprintf(info->fftw, sizeof info->fftw, "%s", fftw_version);
     info->omp_threads = omp_get_max_threads();
     info->blas_threads = openblas_get_num_threads();

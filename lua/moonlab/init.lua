@@ -24,7 +24,7 @@ local info_mt = {
     local lines = {
       ("moonlab %s on %s"):format(i.version, i.lua),
       ("BLAS    %s (kernel %s, %d threads)"):format(i.blas, i.blas_core, i.blas_threads),
-      ("LAPACK  %s"):format(i.lapack),
+      i.lapack,
       ("FFTW    %s"):format(i.fftw),
       ("OpenMP  %d threads; CPU AVX2 %s, AVX-512 %s"):format(i.threads, tostring(i.cpu_avx2),
         tostring(i.cpu_avx512)),
