@@ -70,6 +70,12 @@ void attn_gate_apply_f32(int act, int op, const float *z, int64_t gdim, const fl
 void attn_gate_apply_f64(int act, int op, const double *z, int64_t gdim, const double *y,
                          double *out, int64_t n);
 
+/* 1 when the CPU runs AVX2+FMA (kernels.c). */
+int attn_have_avx2(void);
+/* f32 forward with AVX2+FMA micro-kernels (fwd_avx2.c); only call when attn_have_avx2(). */
+int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, const float *v,
+                          const float *z, float *out, float *lse, float *y);
+
 /* Gate helpers (gate.c). */
 double attn_gate_fn(int act, double z);
 double attn_gate_dfn(int act, double z);

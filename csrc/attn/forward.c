@@ -58,8 +58,12 @@ int ml_attn_forward(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *
     if (y && (rc = check_out(y, "y", q->dtype, 4, oshape))) return rc;
     if (probs && (rc = check_out(probs, "probs", q->dtype, 4, pshape))) return rc;
     if (q->dtype == ML_F32) {
-        rc = forward_f32(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
-                         ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
+        if (attn_have_avx2())
+            rc = attn_forward_f32_avx2(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
+                                       ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
+        else
+            rc = forward_f32(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
+                             ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
         if (!rc && probs) probs_f32(&g, ml_f32(q), ml_f32(k), ml_f32(lse), ml_f32(probs));
     } else {
         rc = forward_f64(&g, ml_f64(q), ml_f64(k), ml_f64(v), gate ? ml_f64(gate) : NULL,

@@ -16,6 +16,8 @@ static int have_avx2(void) {
 #endif
 }
 
+int attn_have_avx2(void) { return have_avx2(); }
+
 /* ---- portable versions ---- */
 
 #define GEMM_GENERIC(T, NAME)                                                                 \
