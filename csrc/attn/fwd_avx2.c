@@ -30,14 +30,13 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INL inline __attribute__((always_inline))
 
-/* exp(x) for 8 floats with x <= 0 (or NaN, which propagates): exp2 of x·log2(e) split as 2^n·2^f,
- * f in [-1/2, 1/2], degree-5 minimax polynomial (relative error 2.4e-7 in fp32 evaluation). Inputs
- * below -88 (including -inf) give exactly 0: n = -127 yields the scale bits 0. */
-AVX2 static INL __m256 exp8n(__m256 x) {
+/* 2^t for 8 floats with t <= 1/2 (or NaN, which propagates): 2^n·2^f, f in [-1/2, 1/2], degree-5
+ * minimax polynomial (relative error 2.4e-7 in fp32 evaluation). t below -126.5 (including -inf)
+ * gives exactly 0: n = -127 yields the scale bits 0. */
+AVX2 static INL __m256 exp2n(__m256 t) {
     const __m256 magic = _mm256_set1_ps(12582912.0f + 127.0f); /* 1.5·2^23 + bias */
-    __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
-    t = _mm256_max_ps(_mm256_set1_ps(-127.0f), t); /* max(lo, NaN) = NaN */
-    __m256 r = _mm256_add_ps(t, magic);            /* low mantissa bits: round(t) + 127 */
+    t = _mm256_max_ps(_mm256_set1_ps(-127.0f), t);             /* max(lo, NaN) = NaN */
+    __m256 r = _mm256_add_ps(t, magic);                         /* low mantissa bits: round(t) + 127 */
     __m256 f = _mm256_sub_ps(t, _mm256_sub_ps(r, magic));
     __m256 p = _mm256_set1_ps(1.327647129073739e-3f);
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.675540961325169e-3f));
@@ -49,11 +48,16 @@ AVX2 static INL __m256 exp8n(__m256 x) {
     return _mm256_mul_ps(p, sc);
 }
 
-AVX2 static INL float hmax8(__m256 v) {
-    v = _mm256_max_ps(v, _mm256_permute2f128_ps(v, v, 1));
-    v = _mm256_max_ps(v, _mm256_permute_ps(v, 0x4E));
-    v = _mm256_max_ps(v, _mm256_permute_ps(v, 0xB1));
-    return _mm256_cvtss_f32(v);
+/* Lane r of the result = max over the 8 lanes of v[r] (a transposing reduction; NaN may or may not
+ * survive, the exp pass propagates it anyway). */
+AVX2 static INL __m256 rowmax8(const __m256 *v) {
+    __m256 m01 = _mm256_max_ps(_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
+    __m256 m23 = _mm256_max_ps(_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
+    __m256 m45 = _mm256_max_ps(_mm256_unpacklo_ps(v[4], v[5]), _mm256_unpackhi_ps(v[4], v[5]));
+    __m256 m67 = _mm256_max_ps(_mm256_unpacklo_ps(v[6], v[7]), _mm256_unpackhi_ps(v[6], v[7]));
+    __m256 a = _mm256_max_ps(_mm256_shuffle_ps(m01, m23, 0x44), _mm256_shuffle_ps(m01, m23, 0xEE));
+    __m256 b = _mm256_max_ps(_mm256_shuffle_ps(m45, m67, 0x44), _mm256_shuffle_ps(m45, m67, 0xEE));
+    return _mm256_max_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
 }
 
 AVX2 static INL float hsum8(__m256 v) {
@@ -165,7 +169,7 @@ AVX2 static void pv_strip(int R, int Ev, const float *p, int k0, int k1, const f
 
 /* Per-thread state of one query block. */
 typedef struct fwd_ws {
-    float *Qs, *O, *lv, *m, *sb;
+    float *Qs, *O, *lv, *M, *sb; /* M: running row max in log2 units (ATTN_FWD_BQ + 8) */
 } fwd_ws;
 
 /* One query block: rows i0..i0+mq-1 of head (b, h). */
@@ -175,14 +179,12 @@ AVX2 static void fwd_block(const attn_geom *g, fwd_ws *w, const float *q, const 
     const int64_t E = g->E, Ev = g->Ev, L = g->L, S = g->S, hk = h / g->rep;
     const int64_t nkb = (S + ATTN_FWD_BK - 1) / ATTN_FWD_BK;
     const float scale = (float)g->scale;
-    float *Qs = w->Qs, *O = w->O, *lv = w->lv, *m = w->m, *sb = w->sb;
+    float *Qs = w->Qs, *O = w->O, *lv = w->lv, *M = w->M, *sb = w->sb;
     const float *qp = q + ((b * g->Hq + h) * L + i0) * E;
     for (int64_t x = 0; x < (int64_t)mq * E; x++) Qs[x] = qp[x] * scale;
     memset(O, 0, sizeof(float) * (size_t)(mq * Evp));
-    for (int r = 0; r < mq; r++) {
-        m[r] = -INFINITY;
-        _mm256_store_ps(lv + 8 * r, _mm256_setzero_ps());
-    }
+    for (int r = 0; r < mq; r++) _mm256_store_ps(lv + 8 * r, _mm256_setzero_ps());
+    for (int r = 0; r < ATTN_FWD_BQ + 8; r++) M[r] = -INFINITY;
     int64_t js, je, dummy;
     attn_key_range(g, i0, &js, &dummy);
     attn_key_range(g, i0 + mq - 1, &dummy, &je);
@@ -230,27 +232,33 @@ AVX2 static void fwd_block(const attn_geom *g, fwd_ws *w, const float *q, const 
                     }
                 }
             }
-            /* Online softmax: m_new = max(m, row max), α = exp(m - m_new), P = exp(s - m_new). */
-            float mo[8], mu[8], al[8];
-            for (int r = 0; r < 8; r++) mo[r] = mu[r] = 0;
+            /* Online softmax in log2 units: M_new = max(M, c·row max), α = 2^(M - M_new),
+             * P = 2^(c·s - M_new) with c = log2(e); M is a float shift shared by α and P, so its
+             * rounding cancels in the normalisation. */
+            __m256 mxv[8];
+            const __m256 ninf = _mm256_set1_ps(-INFINITY);
+            for (int r = 0; r < 8; r++) mxv[r] = ninf;
             for (int r = 0; r < R; r++) {
                 const float *row = sb + r * ATTN_FWD_BK;
                 __m256 mx = _mm256_load_ps(row + t0);
                 for (int c = t0 + 8; c < t1; c += 8) mx = _mm256_max_ps(mx, _mm256_load_ps(row + c));
-                float mn = hmax8(mx), mold = m[r0 + r];
-                if (mold > mn || mold != mold) mn = mold; /* a NaN max sticks */
-                mo[r] = mold;
-                mu[r] = mn == -INFINITY ? 0.0f : mn; /* nothing visible yet: P = 0, α = 0 */
-                m[r0 + r] = mn;
+                mxv[r] = mx;
             }
-            _mm256_storeu_ps(al, exp8n(_mm256_sub_ps(_mm256_loadu_ps(mo), _mm256_loadu_ps(mu))));
+            const __m256 c2 = _mm256_set1_ps(1.44269504088896341f);
+            __m256 Mold = _mm256_loadu_ps(M + r0), cand = _mm256_mul_ps(rowmax8(mxv), c2);
+            __m256 Mnew = _mm256_or_ps(_mm256_max_ps(Mold, cand), _mm256_cmp_ps(Mold, cand, _CMP_UNORD_Q));
+            __m256 Mu = _mm256_andnot_ps(_mm256_cmp_ps(Mnew, ninf, _CMP_EQ_OQ), Mnew); /* -inf: use 0 */
+            float mu[8], al[8];
+            _mm256_storeu_ps(M + r0, Mnew); /* lanes >= R keep their value (max with -inf) */
+            _mm256_storeu_ps(mu, Mu);
+            _mm256_storeu_ps(al, exp2n(_mm256_sub_ps(Mold, Mu)));
             int rescale = 0;
             for (int r = 0; r < R; r++) {
                 float *row = sb + r * ATTN_FWD_BK;
-                const __m256 vm = _mm256_set1_ps(mu[r]);
+                const __m256 nm = _mm256_set1_ps(-mu[r]);
                 __m256 s = _mm256_setzero_ps();
                 for (int c = t0; c < t1; c += 8) {
-                    __m256 e = exp8n(_mm256_sub_ps(_mm256_load_ps(row + c), vm));
+                    __m256 e = exp2n(_mm256_fmadd_ps(_mm256_load_ps(row + c), c2, nm));
                     _mm256_store_ps(row + c, e);
                     s = _mm256_add_ps(s, e);
                 }
@@ -268,7 +276,7 @@ AVX2 static void fwd_block(const attn_geom *g, fwd_ws *w, const float *q, const 
         if (l != 0) { /* NaN propagates; only rows with no visible key are zeroed */
             float inv = 1 / l;
             for (int64_t e = 0; e < Ev; e++) o[e] *= inv;
-            lse[idx] = m[r] + logf(l);
+            lse[idx] = (float)(((double)M[r] + log2((double)l)) * 0.69314718055994531);
         } else {
             memset(o, 0, sizeof(float) * Ev);
             lse[idx] = -INFINITY;
@@ -312,9 +320,9 @@ int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, co
         w.Qs = alloc64((size_t)(ATTN_FWD_BQ * E));
         w.O = alloc64((size_t)(ATTN_FWD_BQ * Evp));
         w.lv = alloc64((size_t)ATTN_FWD_BQ * 8);
-        w.m = alloc64(ATTN_FWD_BQ);
+        w.M = alloc64(ATTN_FWD_BQ + 8);
         w.sb = alloc64((size_t)FR * ATTN_FWD_BK);
-        int ok = w.Qs && w.O && w.lv && w.m && w.sb;
+        int ok = w.Qs && w.O && w.lv && w.M && w.sb;
         if (!ok) {
 #pragma omp atomic write
             fail = 1;
@@ -328,7 +336,7 @@ int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, co
             int mq = (int)(L - i0 < ATTN_FWD_BQ ? L - i0 : ATTN_FWD_BQ);
             fwd_block(g, &w, q, kt, v, z, out, lse, y, bh / g->Hq, bh % g->Hq, i0, mq, Evp);
         }
-        free(w.Qs); free(w.O); free(w.lv); free(w.m); free(w.sb);
+        free(w.Qs); free(w.O); free(w.lv); free(w.M); free(w.sb);
     }
     free(kt);
     if (fail) return ml_fail(ML_ENOMEM, "attn: out of memory for per-thread blocks");
