@@ -99,6 +99,27 @@ describe("attn.sdpa forward vs naive f64 reference", function()
     close64(out2, (ref.sdpa(q, k, v, { mask = bt })))
   end)
 
+  it("f32 with additive and keep masks (with gate, GQA, bottom-right causal) within 1e-5", function()
+    local q32, k32, v32 = q:astype("f32"), k:astype("f32"), v:astype("f32")
+    local add = T.zeros({ L, S }, "f32")
+    for i = 1, L do for j = 1, S do
+      if (i * 5 + j) % 7 == 0 then add:set(i, j, -math.huge) else add:set(i, j, ((i * j) % 5) * 0.3 - 0.6) end
+    end end
+    local keep = T.zeros({ B, Hq, 1, S }, "f32")
+    for b = 1, B do for h = 1, Hq do for j = 1, S do keep:set(b, h, 1, j, ((b + h + j) % 4 ~= 0) and 1 or 0) end end end
+    local g32 = gate_e:astype("f32")
+    for _, o in ipairs {
+      { mask = add },
+      { mask = add, causal = true, causal_align = "bottom_right", gate = g32 },
+      { mask = keep, mask_mode = "keep", window = 33, gate = g32, gate_act = "silu" },
+    } do
+      local out, ex = attn.sdpa(q32, k32, v32, o)
+      local ro, rl = ref.sdpa(q32, k32, v32, o)
+      close32(out, ro)
+      close32(ex.lse, rl)
+    end
+  end)
+
   it("return_probs gives the reference weights; rows sum to 1", function()
     local _, ex = attn.sdpa(q, k, v, { causal = true, window = 30, return_probs = true })
     local _, _, rp = ref.sdpa(q, k, v, { causal = true, window = 30 })
