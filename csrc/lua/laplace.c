@@ -115,6 +115,14 @@ static const char *const method_choices[] = {"talbot", "euler", "stehfest", "deh
 static const char *const precision_choices[] = {"auto", "double", "quad", NULL};
 
 /* Reads F at idx into *fn (C transform or Lua function wrapped with ctx). */
+/* Raises the error of a failed inversion: the Lua callback's own message when F is a Lua
+ * function that failed, the library's message otherwise. */
+static int raise_failure(lua_State *L, const char *fname, int rc, const ml_laplace_fn *fn,
+                         const luafn_ctx *ctx) {
+    if (rc == ML_ECALLBACK && fn->eval == luafn_eval) return mlL_error(L, "%s: %s", fname, ctx->msg);
+    return mlL_raise(L, fname);
+}
+
 static void check_F(lua_State *L, int idx, const char *fname, ml_laplace_fn *fn, luafn_ctx *ctx) {
     lfn_ud *u = luaL_testudata(L, idx, LFN_MT);
     if (u) {
@@ -208,11 +216,7 @@ static int l_invert(lua_State *L) {
     size_t nev = 0;
     int rc = many ? ml_laplace_invert_many(&o, &fn, nt, t, f, &nev)
                   : ml_laplace_invert(&o, &fn, nt, t, f);
-    if (rc != ML_OK) {
-        if (rc == ML_ECALLBACK && fn.eval == luafn_eval)
-            return luaL_error(L, "%s: %s", fname, ctx.msg);
-        return mlL_raise(L, fname);
-    }
+    if (rc != ML_OK) return raise_failure(L, fname, rc, &fn, &ctx);
     if (!tt) lua_pushnumber(L, fnum);
     else lua_pushvalue(L, out_idx);
     lua_pushinteger(L, (lua_Integer)nev);
@@ -238,10 +242,7 @@ static int l_fourier_grid(lua_State *L) {
     ml_tensor *tt = mlL_newtensor(L, ML_F64, 1, sh);
     ml_tensor *ff = mlL_newtensor(L, ML_F64, 1, sh);
     int rc = ml_laplace_fourier_grid(&o, &fn, T, (size_t)n, ml_f64(tt), ml_f64(ff));
-    if (rc != ML_OK) {
-        if (rc == ML_ECALLBACK && fn.eval == luafn_eval) return luaL_error(L, "%s: %s", fname, ctx.msg);
-        return mlL_raise(L, fname);
-    }
+    if (rc != ML_OK) return raise_failure(L, fname, rc, &fn, &ctx);
     return 2;
 }
 
@@ -259,8 +260,7 @@ static int l_weeks_coeffs(lua_State *L) {
     int rc = ml_laplace_weeks_coeffs(&fn, (int)N, sigma, b, a);
     if (rc != ML_OK) {
         free(a);
-        if (rc == ML_ECALLBACK && fn.eval == luafn_eval) return luaL_error(L, "%s: %s", fname, ctx.msg);
-        return mlL_raise(L, fname);
+        return raise_failure(L, fname, rc, &fn, &ctx);
     }
     lua_createtable(L, (int)N, 0);
     for (lua_Integer i = 0; i < N; i++) {
