@@ -26,7 +26,7 @@ local function locate(fn)
     end
   end
   local mt = require "moonlab.tensor".Tensor
-  for k, v in pairs(mt.__index) do
+  for k, v in pairs(mt.methods or mt.__index) do
     if v == fn then return "tensor", k, true end
   end
 end
