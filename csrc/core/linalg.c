@@ -36,7 +36,7 @@ int ml_tensor_transpose(const ml_tensor *a, ml_tensor *out)
     if (a->ndim < 2) return ml_fail(ML_EINVAL, "transpose: needs at least 2 dims, got %d", a->ndim);
     if (out->numel != a->numel || out->dtype != a->dtype || out->data == a->data)
         return ml_fail(ML_EINVAL, "transpose: output must be a distinct tensor of the same size");
-    ml_tensor v;
+    ml_tensor v = {0};
     ml_tensor_transpose_view(&v, a, a->ndim - 2, a->ndim - 1);
     int rc = ml_tensor_copy(out, &v);
     ml_tensor_release(&v);

@@ -69,7 +69,7 @@ int ml_linalg_solve(const ml_tensor *a, const ml_tensor *b, ml_tensor *x)
     if (!A || !B || !piv) rc = nomem();
     else {
         dgesv_(&n, &k, A, &n, piv, B, &n, &info);
-        if (info > 0) rc = ml_fail(ML_ENUMERIC, "solve: the matrix is singular (U[%d,%d] = 0)", info, info);
+        if (info > 0) rc = ml_fail(ML_ENUMERIC, "the matrix is singular (U[%d,%d] = 0)", info, info);
         else from_colmajor(B, n, x);
     }
     free(A);
@@ -82,7 +82,7 @@ int ml_linalg_inv(const ml_tensor *a, ml_tensor *out)
 {
     int rc = check_square(a, "inv");
     if (rc) return rc;
-    ml_tensor eye;
+    ml_tensor eye = {0};
     if ((rc = ml_tensor_init0(&eye, ML_F64, 2, a->shape))) return rc;
     for (int64_t i = 0; i < a->shape[0]; i++) ml_f64(&eye)[i * a->shape[0] + i] = 1;
     rc = ml_linalg_solve(a, &eye, out);
@@ -98,7 +98,7 @@ int ml_linalg_cholesky(const ml_tensor *a, ml_tensor *l)
     double *A = to_colmajor(a, n, n);
     if (!A) return nomem();
     dpotrf_("L", &n, A, &n, &info, 1);
-    if (info > 0) rc = ml_fail(ML_ENUMERIC, "cholesky: the matrix is not positive definite (leading minor %d)", info);
+    if (info > 0) rc = ml_fail(ML_ENUMERIC, "the matrix is not positive definite (leading minor %d)", info);
     else {
         for (lapack_int j = 0; j < n; j++)
             for (lapack_int i = 0; i < j; i++) A[i + (int64_t)j * n] = 0;
@@ -149,7 +149,7 @@ int ml_linalg_eigh(const ml_tensor *a, ml_tensor *w, ml_tensor *v)
     if (!work || !iwork) rc = nomem();
     else {
         dsyevd_("V", "L", &n, A, &n, W, work, &lwork, iwork, &liwork, &info, 1, 1);
-        if (info != 0) rc = ml_fail(ML_ENUMERIC, "eigh: the eigensolver did not converge (info %d)", info);
+        if (info != 0) rc = ml_fail(ML_ENUMERIC, "the eigensolver did not converge (info %d)", info);
         else {
             for (lapack_int i = 0; i < n; i++) ml_tensor_setd(w, i, W[i]);
             from_colmajor(A, n, v);
@@ -166,8 +166,8 @@ int ml_linalg_svd(const ml_tensor *a, int full, ml_tensor *u, ml_tensor *s, ml_t
 {
     char sh[96];
     if (a->ndim != 2 || !ml_dtype_is_float(a->dtype))
-        return ml_fail(ML_EINVAL, "svd: expected an f32/f64 [m,n] matrix, got %s %s", ml_dtype_name(a->dtype), ml_shape_str(a, sh, sizeof sh));
-    if (a->shape[0] > LA_MAX || a->shape[1] > LA_MAX) return ml_fail(ML_EINVAL, "svd: matrix too large for LAPACK");
+        return ml_fail(ML_EINVAL, "expected an f32/f64 [m,n] matrix, got %s %s", ml_dtype_name(a->dtype), ml_shape_str(a, sh, sizeof sh));
+    if (a->shape[0] > LA_MAX || a->shape[1] > LA_MAX) return ml_fail(ML_EINVAL, "matrix too large for LAPACK");
     lapack_int m = (lapack_int)a->shape[0], n = (lapack_int)a->shape[1], k = m < n ? m : n, info = 0, lwork = -1;
     lapack_int ucols = full ? m : k, vrows = full ? n : k;
     const char *job = full ? "A" : "S";
@@ -186,7 +186,7 @@ int ml_linalg_svd(const ml_tensor *a, int full, ml_tensor *u, ml_tensor *s, ml_t
         if (!work) rc = nomem();
         else {
             dgesdd_(job, &m, &n, A, &lda, S, U, &ldu, VT, &ldvt, work, &lwork, iwork, &info, 1);
-            if (info != 0) rc = ml_fail(ML_ENUMERIC, "svd: did not converge (info %d)", info);
+            if (info != 0) rc = ml_fail(ML_ENUMERIC, "did not converge (info %d)", info);
             else {
                 for (lapack_int i = 0; i < k; i++) ml_tensor_setd(s, i, S[i]);
                 from_colmajor(U, m, u);
@@ -207,8 +207,8 @@ int ml_linalg_lstsq(const ml_tensor *a, const ml_tensor *b, double rcond, ml_ten
 {
     char sh[96];
     if (a->ndim != 2 || !ml_dtype_is_float(a->dtype))
-        return ml_fail(ML_EINVAL, "lstsq: expected an f32/f64 [m,n] matrix, got %s", ml_shape_str(a, sh, sizeof sh));
-    if (a->shape[0] > LA_MAX || a->shape[1] > LA_MAX) return ml_fail(ML_EINVAL, "lstsq: matrix too large for LAPACK");
+        return ml_fail(ML_EINVAL, "expected an f32/f64 [m,n] matrix, got %s", ml_shape_str(a, sh, sizeof sh));
+    if (a->shape[0] > LA_MAX || a->shape[1] > LA_MAX) return ml_fail(ML_EINVAL, "matrix too large for LAPACK");
     lapack_int m = (lapack_int)a->shape[0], n = (lapack_int)a->shape[1], k = b->ndim == 2 ? (lapack_int)b->shape[1] : 1;
     lapack_int ldb = m > n ? m : n, mn = m < n ? m : n, info = 0, lwork = -1, r = 0, iq = 0;
     double *A = to_colmajor(a, m, n), *B = to_colmajor(b, ldb, k), *S = malloc(sizeof *S * (size_t)(mn ? mn : 1)), q;
@@ -225,7 +225,7 @@ int ml_linalg_lstsq(const ml_tensor *a, const ml_tensor *b, double rcond, ml_ten
         if (!work || !iwork) rc = nomem();
         else {
             dgelsd_(&m, &n, &k, A, &lda, B, &ldb, S, &rcond, &r, work, &lwork, iwork, &info);
-            if (info != 0) rc = ml_fail(ML_ENUMERIC, "lstsq: the SVD did not converge (info %d)", info);
+            if (info != 0) rc = ml_fail(ML_ENUMERIC, "the SVD did not converge (info %d)", info);
             else {
                 from_colmajor(B, ldb, x);
                 if (rank) *rank = r;

@@ -170,7 +170,7 @@ int ml_npy_finish(const char *path, ml_tensor *t, int swap, int fortran)
     if (swap) byteswap(t->data, ml_dtype_size(t->dtype), t->numel);
     if (t->dtype == ML_BOOL && check_bool(path, t)) return ML_EFORMAT;
     if (fortran && t->ndim > 1) { /* column-major data: read it through column-major strides */
-        ml_tensor v, out;
+        ml_tensor v = {0}, out = {0};
         ml_tensor_share(&v, t);
         int64_t s = 1;
         for (int i = 0; i < t->ndim; i++) {

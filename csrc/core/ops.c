@@ -95,7 +95,7 @@ int ml_tensor_binary(ml_binop op, const ml_tensor *a, const ml_tensor *b, double
     if ((b && a->dtype != b->dtype) || out->dtype != a->dtype)
         return ml_fail(ML_EINVAL, "dtypes differ: %s, %s and output %s (promote first)", ml_dtype_name(a->dtype),
                        ml_dtype_name(b ? b->dtype : a->dtype), ml_dtype_name(out->dtype));
-    ml_tensor sc;
+    ml_tensor sc = {0};
     double buf;
     if (!b) {
         scalar_tensor(&sc, a->dtype, s, &buf);
@@ -109,7 +109,7 @@ int ml_tensor_compare(ml_cmpop op, const ml_tensor *a, const ml_tensor *b, doubl
 {
     if ((b && a->dtype != b->dtype) || out->dtype != ML_BOOL)
         return ml_fail(ML_EINVAL, "compare: operands must share a dtype and the output must be bool");
-    ml_tensor sc;
+    ml_tensor sc = {0};
     double buf;
     if (!b) {
         scalar_tensor(&sc, a->dtype, s, &buf);

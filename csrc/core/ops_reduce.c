@@ -307,7 +307,7 @@ static int rows_reduce(ml_reduce op, const ml_tensor *a, int64_t outer, int64_t 
 int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
 {
     if (!ml_tensor_is_contiguous(a)) {
-        ml_tensor c;
+        ml_tensor c = {0};
         int rc = ml_tensor_contiguous(&c, a);
         if (!rc) rc = ml_tensor_reduce(op, &c, dim, out);
         ml_tensor_release(&c);
@@ -383,7 +383,7 @@ int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
 int ml_tensor_cumulate(int prod, const ml_tensor *a, int dim, ml_tensor *out)
 {
     if (!ml_tensor_is_contiguous(a)) {
-        ml_tensor c;
+        ml_tensor c = {0};
         int rc = ml_tensor_contiguous(&c, a);
         if (!rc) rc = ml_tensor_cumulate(prod, &c, dim, out);
         ml_tensor_release(&c);

@@ -8,7 +8,7 @@ int ml_tensor_cat(const ml_tensor *const *ts, int n, int dim, ml_tensor *out)
 {
     int64_t off = 0;
     for (int k = 0; k < n; k++) {
-        ml_tensor dst;
+        ml_tensor dst = {0};
         int rc = ml_tensor_narrow(&dst, out, dim, off, ts[k]->shape[dim]);
         if (!rc) rc = ml_tensor_copy(&dst, ts[k]);
         ml_tensor_release(&dst);
@@ -21,7 +21,7 @@ int ml_tensor_cat(const ml_tensor *const *ts, int n, int dim, ml_tensor *out)
 int ml_tensor_flip(const ml_tensor *a, int dim, ml_tensor *out)
 {
     if (a->shape[dim] == 0) return ML_OK;
-    ml_tensor v;
+    ml_tensor v = {0};
     ml_tensor_share(&v, a);
     v.data = (char *)a->data + (a->shape[dim] - 1) * a->strides[dim] * (int64_t)ml_dtype_size(a->dtype);
     v.strides[dim] = -a->strides[dim]; /* a negative stride: read backwards */
@@ -36,7 +36,7 @@ int ml_tensor_roll(const ml_tensor *a, int64_t shift, int dim, ml_tensor *out)
     if (n == 0) return ML_OK;
     int64_t s = ((shift % n) + n) % n;
     if (s == 0) return ml_tensor_copy(out, a);
-    ml_tensor src1, dst1, src2, dst2;
+    ml_tensor src1 = {0}, dst1 = {0}, src2 = {0}, dst2 = {0};
     int rc = ml_tensor_narrow(&src1, a, dim, 0, n - s);
     if (!rc) rc = ml_tensor_narrow(&dst1, out, dim, s, n - s);
     if (!rc) rc = ml_tensor_copy(&dst1, &src1);
@@ -71,7 +71,7 @@ int ml_tensor_index_select(const ml_tensor *a, int dim, const ml_tensor *idx, ml
     int rc = check_idx(idx, a->shape[dim]);
     if (rc) return rc;
     for (int64_t i = 0; i < idx->numel; i++) {
-        ml_tensor s, d;
+        ml_tensor s = {0}, d = {0};
         rc = ml_tensor_select(&s, a, dim, idx_at(idx, i));
         if (!rc) rc = ml_tensor_select(&d, out, dim, i);
         if (!rc) rc = ml_tensor_copy(&d, &s);
@@ -90,10 +90,10 @@ int ml_tensor_index_put(ml_tensor *a, int dim, const ml_tensor *idx, const ml_te
     int64_t shape[ML_MAXDIM];
     memcpy(shape, a->shape, sizeof shape);
     shape[dim] = idx->numel;
-    ml_tensor e;
+    ml_tensor e = {0};
     if ((rc = ml_tensor_expand(&e, src, a->ndim, shape))) return rc;
     for (int64_t i = 0; i < idx->numel && !rc; i++) {
-        ml_tensor s, d;
+        ml_tensor s = {0}, d = {0};
         rc = ml_tensor_select(&s, &e, dim, i);
         if (!rc) rc = ml_tensor_select(&d, a, dim, idx_at(idx, i));
         if (!rc) rc = ml_tensor_copy(&d, &s);
@@ -106,7 +106,7 @@ int ml_tensor_index_put(ml_tensor *a, int dim, const ml_tensor *idx, const ml_te
 
 int64_t ml_tensor_count(const ml_tensor *mask)
 {
-    ml_tensor c;
+    ml_tensor c = {0};
     if (ml_tensor_contiguous(&c, mask)) return -1;
     const uint8_t *p = c.data;
     int64_t n = 0;
@@ -120,7 +120,7 @@ int ml_tensor_masked_select(const ml_tensor *a, const ml_tensor *mask, ml_tensor
 {
     if (mask->dtype != ML_BOOL || !ml_tensor_same_shape(a, mask))
         return ml_fail(ML_EINVAL, "masked_select: mask must be bool of the tensor's shape");
-    ml_tensor ca, cm;
+    ml_tensor ca = {0}, cm = {0};
     int rc = ml_tensor_contiguous(&ca, a);
     if (rc) return rc;
     if ((rc = ml_tensor_contiguous(&cm, mask))) {

@@ -13,20 +13,19 @@ static void recount(ml_tensor *t)
     t->numel = n;
 }
 
-static int check_dim(const ml_tensor *t, int dim, const char *what)
+static int check_dim(const ml_tensor *t, int dim)
 {
-    if (dim < 0 || dim >= t->ndim)
-        return ml_fail(ML_EINVAL, "%s: dim %d out of range 1..%d", what, dim + 1, t->ndim);
+    if (dim < 0 || dim >= t->ndim) return ml_fail(ML_EINVAL, "dim %d out of range 1..%d", dim + 1, t->ndim);
     return ML_OK;
 }
 
 int ml_tensor_select(ml_tensor *dst, const ml_tensor *src, int dim, int64_t i)
 {
-    if (check_dim(src, dim, "select")) return ML_EINVAL;
+    if (check_dim(src, dim)) return ML_EINVAL;
     if (i < 0 || i >= src->shape[dim])
-        return ml_fail(ML_EINVAL, "select: index %lld out of range 1..%lld for dim %d", (long long)i + 1,
+        return ml_fail(ML_EINVAL, "index %lld out of range 1..%lld for dim %d", (long long)i + 1,
                        (long long)src->shape[dim], dim + 1);
-    ml_tensor v;
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     v.data = elem(src, i * src->strides[dim]);
     v.offset += i * src->strides[dim];
@@ -42,12 +41,12 @@ int ml_tensor_select(ml_tensor *dst, const ml_tensor *src, int dim, int64_t i)
 
 int ml_tensor_slice(ml_tensor *dst, const ml_tensor *src, int dim, int64_t start, int64_t stop, int64_t step)
 {
-    if (check_dim(src, dim, "slice")) return ML_EINVAL;
-    if (step <= 0) return ml_fail(ML_EINVAL, "slice: step %lld must be positive", (long long)step);
+    if (check_dim(src, dim)) return ML_EINVAL;
+    if (step <= 0) return ml_fail(ML_EINVAL, "step %lld must be positive", (long long)step);
     if (start < 0 || stop > src->shape[dim] || start > stop)
-        return ml_fail(ML_EINVAL, "slice: range %lld..%lld out of 1..%lld for dim %d", (long long)start + 1,
+        return ml_fail(ML_EINVAL, "range %lld..%lld out of 1..%lld for dim %d", (long long)start + 1,
                        (long long)stop, (long long)src->shape[dim], dim + 1);
-    ml_tensor v;
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     if (stop > start) { /* an empty slice keeps data at the start */
         v.data = elem(src, start * src->strides[dim]);
@@ -62,9 +61,9 @@ int ml_tensor_slice(ml_tensor *dst, const ml_tensor *src, int dim, int64_t start
 
 int ml_tensor_narrow(ml_tensor *dst, const ml_tensor *src, int dim, int64_t start, int64_t len)
 {
-    if (len < 0) return ml_fail(ML_EINVAL, "narrow: length %lld is negative", (long long)len);
+    if (len < 0) return ml_fail(ML_EINVAL, "length %lld is negative", (long long)len);
     if (start < 0 || (dim >= 0 && dim < src->ndim && len > src->shape[dim] - start))
-        return ml_fail(ML_EINVAL, "narrow: start %lld, length %lld out of 1..%lld for dim %d", (long long)start + 1,
+        return ml_fail(ML_EINVAL, "start %lld, length %lld out of 1..%lld for dim %d", (long long)start + 1,
                        (long long)len, (long long)(dim >= 0 && dim < src->ndim ? src->shape[dim] : 0), dim + 1);
     return ml_tensor_slice(dst, src, dim, start, start + len, 1);
 }
@@ -74,9 +73,9 @@ int ml_tensor_permute(ml_tensor *dst, const ml_tensor *src, const int *perm)
     int seen[ML_MAXDIM] = {0};
     for (int i = 0; i < src->ndim; i++) {
         if (perm[i] < 0 || perm[i] >= src->ndim || seen[perm[i]]++)
-            return ml_fail(ML_EINVAL, "permute: not a permutation of 1..%d", src->ndim);
+            return ml_fail(ML_EINVAL, "not a permutation of 1..%d", src->ndim);
     }
-    ml_tensor v;
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     for (int i = 0; i < src->ndim; i++) {
         v.shape[i] = src->shape[perm[i]];
@@ -88,7 +87,7 @@ int ml_tensor_permute(ml_tensor *dst, const ml_tensor *src, const int *perm)
 
 int ml_tensor_transpose_view(ml_tensor *dst, const ml_tensor *src, int d1, int d2)
 {
-    if (check_dim(src, d1, "transpose") || check_dim(src, d2, "transpose")) return ML_EINVAL;
+    if (check_dim(src, d1) || check_dim(src, d2)) return ML_EINVAL;
     int perm[ML_MAXDIM];
     for (int i = 0; i < src->ndim; i++) perm[i] = i;
     perm[d1] = d2;
@@ -98,10 +97,10 @@ int ml_tensor_transpose_view(ml_tensor *dst, const ml_tensor *src, int d1, int d
 
 int ml_tensor_unsqueeze(ml_tensor *dst, const ml_tensor *src, int dim)
 {
-    if (src->ndim >= ML_MAXDIM) return ml_fail(ML_EINVAL, "unsqueeze: already %d dims", ML_MAXDIM);
+    if (src->ndim >= ML_MAXDIM) return ml_fail(ML_EINVAL, "already %d dims", ML_MAXDIM);
     if (dim < 0 || dim > src->ndim)
-        return ml_fail(ML_EINVAL, "unsqueeze: dim %d out of range 1..%d", dim + 1, src->ndim + 1);
-    ml_tensor v;
+        return ml_fail(ML_EINVAL, "dim %d out of range 1..%d", dim + 1, src->ndim + 1);
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     for (int k = src->ndim; k > dim; k--) {
         v.shape[k] = src->shape[k - 1];
@@ -117,11 +116,11 @@ int ml_tensor_unsqueeze(ml_tensor *dst, const ml_tensor *src, int dim)
 int ml_tensor_squeeze(ml_tensor *dst, const ml_tensor *src, int dim)
 {
     if (dim >= 0) {
-        if (check_dim(src, dim, "squeeze")) return ML_EINVAL;
+        if (check_dim(src, dim)) return ML_EINVAL;
         if (src->shape[dim] != 1)
-            return ml_fail(ML_EINVAL, "squeeze: dim %d has size %lld, not 1", dim + 1, (long long)src->shape[dim]);
+            return ml_fail(ML_EINVAL, "dim %d has size %lld, not 1", dim + 1, (long long)src->shape[dim]);
     }
-    ml_tensor v;
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     int nd = 0;
     for (int k = 0; k < src->ndim; k++) {
@@ -138,15 +137,15 @@ int ml_tensor_squeeze(ml_tensor *dst, const ml_tensor *src, int dim)
 int ml_tensor_expand(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t *shape)
 {
     if (ndim < src->ndim || ndim > ML_MAXDIM)
-        return ml_fail(ML_EINVAL, "expand: cannot expand %d dims to %d", src->ndim, ndim);
-    ml_tensor v;
+        return ml_fail(ML_EINVAL, "cannot expand %d dims to %d", src->ndim, ndim);
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     int lead = ndim - src->ndim;
     for (int d = 0; d < ndim; d++) {
         int sd = d - lead;
         if (shape[d] < 0) {
             ml_tensor_release(&v);
-            return ml_fail(ML_EINVAL, "expand: size %lld of dim %d is negative", (long long)shape[d], d + 1);
+            return ml_fail(ML_EINVAL, "size %lld of dim %d is negative", (long long)shape[d], d + 1);
         }
         if (sd >= 0 && src->shape[sd] == shape[d]) {
             v.shape[d] = shape[d];
@@ -156,7 +155,7 @@ int ml_tensor_expand(ml_tensor *dst, const ml_tensor *src, int ndim, const int64
             v.strides[d] = 0;
         } else {
             ml_tensor_release(&v);
-            return ml_fail(ML_EINVAL, "expand: dim %d has size %lld, which cannot expand to %lld (only size 1 can)",
+            return ml_fail(ML_EINVAL, "dim %d has size %lld, which cannot expand to %lld (only size 1 can)",
                            sd + 1, (long long)src->shape[sd], (long long)shape[d]);
         }
     }
@@ -168,9 +167,9 @@ int ml_tensor_expand(ml_tensor *dst, const ml_tensor *src, int ndim, const int64
 
 int ml_tensor_diagonal(ml_tensor *dst, const ml_tensor *src, int d1, int d2)
 {
-    if (check_dim(src, d1, "diagonal") || check_dim(src, d2, "diagonal")) return ML_EINVAL;
-    if (d1 == d2) return ml_fail(ML_EINVAL, "diagonal: the two dims must differ");
-    ml_tensor v;
+    if (check_dim(src, d1) || check_dim(src, d2)) return ML_EINVAL;
+    if (d1 == d2) return ml_fail(ML_EINVAL, "the two dims must differ");
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     int nd = 0;
     for (int k = 0; k < src->ndim; k++) {
@@ -216,15 +215,15 @@ int ml_tensor_view(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t
                     view_d--;
                 }
                 if (view_numel != tensor_numel)
-                    return ml_fail(ML_EINVAL, "view: the strides of this tensor do not allow that shape without a copy "
+                    return ml_fail(ML_EINVAL, "the strides of this tensor do not allow that shape without a copy "
                                               "(use reshape, or contiguous first)");
                 chunk = 1;
             }
         }
         if (view_d != -1)
-            return ml_fail(ML_EINVAL, "view: the strides of this tensor do not allow that shape without a copy");
+            return ml_fail(ML_EINVAL, "the strides of this tensor do not allow that shape without a copy");
     }
-    ml_tensor v;
+    ml_tensor v = {0};
     ml_tensor_share(&v, src);
     v.ndim = ndim;
     for (int i = 0; i < ndim; i++) {
@@ -243,7 +242,7 @@ int ml_tensor_contiguous(ml_tensor *dst, const ml_tensor *src)
         ml_tensor_set_contiguous_strides(dst);
         return ML_OK;
     }
-    ml_tensor out;
+    ml_tensor out = {0};
     int rc = ml_tensor_init0(&out, src->dtype, src->ndim, src->shape);
     if (rc) return rc;
     if ((rc = ml_tensor_copy(&out, src))) {

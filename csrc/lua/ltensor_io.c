@@ -146,7 +146,7 @@ static int l_load(lua_State *L)
         fclose(fp);
     }
     if (!memcmp(magic, "PK\3\4", 4) || !memcmp(magic, "PK\5\6", 4)) return load_npz(L, path, "tensor.load");
-    ml_tensor tmp;
+    ml_tensor tmp = {0};
     if (ml_npy_load(path, &tmp)) return mlL_raise(L, "tensor.load");
     mlL_pushtensor(L, &tmp);
     return 1;
@@ -227,7 +227,7 @@ static int l_read_csv(lua_State *L)
         if (!lua_isnil(L, -1)) dt = lt_checkdtype(L, lua_gettop(L), fn, -1);
         lua_pop(L, 2);
     }
-    ml_tensor tmp;
+    ml_tensor tmp = {0};
     char **names = NULL;
     int nc = 0;
     if (ml_csv_read(path, delim, header, dt, &tmp, &names, &nc)) return mlL_raise(L, fn);

@@ -30,7 +30,7 @@ static int l_matmul(lua_State *L)
     ml_tensor *ca = lt_contig(L, lt_as(L, a, dt, fn), fn), *cb = lt_contig(L, lt_as(L, b, dt, fn), fn);
     /* as 2-D/3-D operands: a 1-D a is a row [1,K], a 1-D b a column [K,1]; [B,M,K]x[K,N] folds B into M */
     int64_t B = na == 3 ? a->shape[0] : 1, M = na == 1 ? 1 : a->shape[na - 2], N = nb == 1 ? 1 : b->shape[nb - 1];
-    ml_tensor va, vb, vo;
+    ml_tensor va = {0}, vb = {0}, vo = {0};
     int64_t sha[3], shb[3], sho[3];
     int batched = na == 3 && nb == 3;
     if (batched) {

@@ -63,7 +63,7 @@ static ml_tensor *result(lua_State *L, ml_tensor *out, int outidx, const char *f
                          const int64_t *shape)
 {
     if (!out) return lt_newout(L, fname, dt, nd, shape);
-    ml_tensor want;
+    ml_tensor want = {0};
     memset(&want, 0, sizeof want);
     want.ndim = nd;
     memcpy(want.shape, shape, sizeof(int64_t) * (size_t)nd);
@@ -176,7 +176,7 @@ static int l_where(lua_State *L)
     int nd, nd2;
     int64_t s1[ML_MAXDIM], s2[ML_MAXDIM];
     if (ml_broadcast_shape(a, b, &nd, s1)) return mlL_argerror(L, 3, fname, "b", "%s", ml_errmsg());
-    ml_tensor ab;
+    ml_tensor ab = {0};
     memset(&ab, 0, sizeof ab);
     ab.ndim = nd;
     memcpy(ab.shape, s1, sizeof s1);
@@ -250,7 +250,7 @@ static int reduce(lua_State *L, ml_reduce op, const char *fname)
         if (lua_istable(L, 2)) keepdim_opt(L, 2, fname);
         if (t->numel == 0 && op != ML_SUM && op != ML_PROD && op != ML_ANY && op != ML_ALL)
             return mlL_argerror(L, 1, fname, "self", "reduction of an empty tensor has no identity");
-        ml_tensor one;
+        ml_tensor one = {0};
         union { double d; int64_t i; float f; uint8_t b; } v;
         ml_tensor_wrap(&one, odt, 0, NULL, &v);
         if (ml_tensor_reduce(op, t, -1, &one)) return mlL_raise(L, fname);
@@ -344,7 +344,7 @@ static int l_topk(lua_State *L)
     if (ml_tensor_sort(t, d, largest, v, ix)) return mlL_raise(L, fname);
     int64_t *p = ix->data;
     for (int64_t i = 0; i < ix->numel; i++) p[i]++;
-    ml_tensor nv, ni;
+    ml_tensor nv = {0}, ni = {0};
     ml_tensor_narrow(&nv, v, d, 0, k);
     ml_tensor_narrow(&ni, ix, d, 0, k);
     lt_pushview(L, &nv);
@@ -410,7 +410,7 @@ static int l_flip(lua_State *L)
     if (lua_isnil(L, 2)) { /* every dim */
         ml_tensor_copy(o, t);
         for (int d = 0; d < t->ndim; d++) {
-            ml_tensor tmp;
+            ml_tensor tmp = {0};
             if (ml_tensor_init0(&tmp, o->dtype, o->ndim, o->shape) || ml_tensor_copy(&tmp, o) || ml_tensor_flip(&tmp, d, o)) {
                 ml_tensor_release(&tmp);
                 return mlL_raise(L, fname);
@@ -434,7 +434,7 @@ static int l_roll(lua_State *L)
     ml_tensor *o = lt_newout(L, fname, t->dtype, t->ndim, t->shape);
     if (lua_isnil(L, 3)) {
         ml_tensor *c = lt_contig(L, t, fname);
-        ml_tensor fa, fo;
+        ml_tensor fa = {0}, fo = {0};
         int64_t n = t->numel;
         ml_tensor_view(&fa, c, 1, &n);
         ml_tensor_view(&fo, o, 1, &n);
@@ -470,7 +470,7 @@ static ml_tensor *index_arg(lua_State *L, int idx, int64_t n, const char *fname)
     if (it->ndim > 1) mlL_argerror(L, idx, fname, "index", "expected a 1-D index tensor, got %d dims", it->ndim);
     int64_t sh[1] = {it->numel};
     ml_tensor *z = lt_newout(L, fname, ML_I64, 1, sh);
-    ml_tensor flat;
+    ml_tensor flat = {0};
     if (ml_tensor_view(&flat, it, 1, sh) == ML_OK) {
         ml_tensor_copy(z, &flat);
         ml_tensor_release(&flat);
@@ -529,7 +529,7 @@ static ml_tensor *mask_arg(lua_State *L, int idx, ml_tensor *t, const char *fnam
     ml_tensor *m = lt_check(L, idx, fname, "mask");
     char s1[96], s2[96];
     if (m->dtype != ML_BOOL) mlL_argerror(L, idx, fname, "mask", "expected a bool tensor, got %s", ml_dtype_name(m->dtype));
-    ml_tensor e;
+    ml_tensor e = {0};
     if (ml_tensor_expand(&e, m, t->ndim, t->shape))
         mlL_argerror(L, idx, fname, "mask", "shape %s does not broadcast to the tensor's %s", ml_shape_str(m, s1, sizeof s1),
                      ml_shape_str(t, s2, sizeof s2));

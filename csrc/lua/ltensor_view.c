@@ -198,7 +198,7 @@ static int l_flatten(lua_State *L)
 /* Applies one index-table entry at stack idx to *v along dim *d (view updated in place). */
 static void apply_entry(lua_State *L, ml_tensor *v, int *d, int idx, int k, const char *fn)
 {
-    ml_tensor w;
+    ml_tensor w = {0};
     if (*d >= v->ndim)
         mlL_error(L, "%s: bad argument #2 'index': entry %d indexes dim %d of a %d-dim tensor", fn, k, *d + 1, v->ndim);
     if (lua_type(L, idx) == LUA_TNUMBER) {
@@ -248,6 +248,7 @@ static void index_view(lua_State *L, ml_tensor *h, int key, const char *fn)
         return;
     }
     int n = (int)luaL_len(L, key);
+    if (n > h->ndim) mlL_error(L, "%s: bad argument #2 'index': the index has %d entries for a %d-dim tensor", fn, n, h->ndim);
     for (int k = 1; k <= n; k++) {
         lua_geti(L, key, k);
         apply_entry(L, h, &d, lua_gettop(L), k, fn);
@@ -301,13 +302,13 @@ static void assign(lua_State *L, ml_tensor *dst, int idx, const char *fn)
         return;
     }
     if (!src->data) mlL_error(L, "%s: the value tensor was closed", fn);
-    ml_tensor e;
+    ml_tensor e = {0};
     char s1[96], s2[96];
     if (ml_tensor_expand(&e, src, dst->ndim, dst->shape))
         mlL_error(L, "%s: value of shape %s does not broadcast to the indexed shape %s", fn, ml_shape_str(src, s1, sizeof s1),
                   ml_shape_str(dst, s2, sizeof s2));
     if (src->storage && src->storage == dst->storage) { /* overlapping: copy the source first */
-        ml_tensor c;
+        ml_tensor c = {0};
         if (ml_tensor_init0(&c, src->dtype, e.ndim, e.shape) || ml_tensor_copy(&c, &e)) {
             ml_tensor_release(&e);
             mlL_raise(L, fn);
