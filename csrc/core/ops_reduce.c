@@ -121,12 +121,23 @@ static void reduce_line(ml_reduce op, const ml_tensor *a, int64_t base, int64_t 
             return;
         }
         int64_t j = 0; /* first NaN, else first element equal to the extreme */
-        if (nan) {
-            while (j < len && getd(a, base + j) == getd(a, base + j)) j++;
-        } else if (dt == ML_I64) {
-            while (j < len && ((const int64_t *)p)[j] != mi) j++;
-        } else {
-            while (j < len && getd(a, base + j) != m) j++;
+        switch (dt) {
+        case ML_F32: {
+            const float *x = (const float *)p;
+            float mf = (float)m;
+            if (nan) while (j < len && x[j] == x[j]) j++;
+            else while (j < len && x[j] != mf) j++;
+            break;
+        }
+        case ML_F64: {
+            const double *x = (const double *)p;
+            if (nan) while (j < len && x[j] == x[j]) j++;
+            else while (j < len && x[j] != m) j++;
+            break;
+        }
+        case ML_I32: while (j < len && ((const int32_t *)p)[j] != mi) j++; break;
+        case ML_I64: while (j < len && ((const int64_t *)p)[j] != mi) j++; break;
+        default: while (j < len && ((const uint8_t *)p)[j] != mi) j++; break;
         }
         *q = j;
         *d = (double)j;
@@ -343,6 +354,25 @@ int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
             return ml_fail(ML_ENOMEM, "out of memory in a reduction");
         }
         ml_reduce lop = op == ML_MAX || op == ML_ARGMAX ? ML_ARGMAX : ML_ARGMIN;
+        int arg = op == ML_ARGMAX || op == ML_ARGMIN;
+        if (!arg && ml_dtype_is_float(a->dtype)) { /* values only: chunk extremes, NaN wins */
+#pragma omp parallel for schedule(static)
+            for (int64_t c = 0; c < nc; c++) {
+                int64_t s = c * CHUNK, n = len - s < CHUNK ? len - s : CHUNK;
+                int64_t q = 0;
+                reduce_line(op, a, s, n, &pd[c], &q);
+            }
+            double m = pd[0];
+            for (int64_t c = 1; c < nc; c++) {
+                double x = pd[c];
+                if (m != m) break;
+                if (x != x || (op == ML_MAX ? x > m : x < m)) m = x;
+            }
+            free(pd);
+            free(pq);
+            store(out, 0, m, 0);
+            return ML_OK;
+        }
 #pragma omp parallel for schedule(static)
         for (int64_t c = 0; c < nc; c++) {
             int64_t s = c * CHUNK, n = len - s < CHUNK ? len - s : CHUNK;

@@ -19,7 +19,7 @@ ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char 
 /* The tensor at idx (contiguous, as for mlL_checktensor), or NULL when it is not a tensor. */
 ml_tensor *mlL_testtensor(lua_State *L, int idx);
 /* t (the tensor userdata at idx) itself when contiguous, else its refreshed contiguous copy. */
-ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t);
+ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t, const char *fname);
 /* Pushes a new zeroed tensor userdata (raises a Lua error on failure). */
 ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape);
 /* Tells the collector about t's storage (large tensors advance the GC by their size). */

@@ -53,6 +53,8 @@ int ml_shape_numel(int ndim, const int64_t *shape, int64_t *numel);
 int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
 /* Like ml_tensor_init but sizes may be 0 (an empty tensor, numel 0). */
 int ml_tensor_init0(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
+/* Like ml_tensor_init0 but the contents are left unset: for outputs the caller overwrites entirely. */
+int ml_tensor_init_uninit(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
 /* Like ml_shape_numel but sizes may be 0. */
 int ml_shape_numel0(int ndim, const int64_t *shape, int64_t *numel);
 /* Sets t->strides to the row-major strides of t->shape. */
