@@ -17,6 +17,38 @@ for _, f in ipairs { function() return T.zeros { -1 } end, function() return T.l
   function() return T.zeros { 1e15 // 1 } end } do
   assert(not pcall(f))
 end
+-- tensor step 2: dtypes, views, indexing, broadcasting, sorting, files, linear algebra
+do
+  local x = T.arange(24):reshape { 2, 3, 4 }
+  local v = x:permute(3, 1, 2):narrow(1, 2, 2)
+  v[{ 1, {}, 2 }] = T.new { -1, -2 }
+  local m = x:gt(5)
+  x[m] = x[m]:mul(2)
+  local s, i = (x + T.new { 1, 2, 3, 4 }):astype("f32"):sort(3, { descending = true })
+  assert(i:dtype() == "i64" and s:numel() == 24)
+  assert(T.where(m, x, 0):sum() > 0)
+  local ids = T.new({ 3, 1 }, "i64")
+  assert(x:index(2, ids):shape()[2] == 2)
+  x:index_put(2, ids, 0)
+  assert(T.cat({ x, x }, 3):shape()[3] == 8 and T.stack({ x, x }):ndim() == 4)
+  local A = T.new { { 4, 1 }, { 1, 3 } }
+  T.linalg.solve(A, T.new { 1, 2 })
+  T.linalg.eigh(A)
+  T.linalg.svd(A)
+  T.linalg.lstsq(A, T.new { 1, 2 })
+  assert(T.einsum("ij,jk->ik", A, A):sum() > 0)
+  local q = os.tmpname()
+  T.save_npz(q, { a = A, b = T.new({ true }, "bool") }, { compressed = true })
+  assert(T.load_npz(q).b:item() == true)
+  A:to_csv(q)
+  assert(T.read_csv(q, { header = false }):numel() == 4)
+  os.remove(q)
+  assert(tostring(x:transpose():flip(1)):find("tensor", 1, true))
+  for _, f in ipairs { function() return x[{ 9 }] end, function() return x:view(5, 5) end,
+    function() return x + T.zeros { 5 } end, function() return T.linalg.cholesky(T.new { { 1, 2 }, { 2, 1 } }) end } do
+    assert(not pcall(f))
+  end
+end
 -- attention: forward and backward with a gate, GQA, a window, and a bad call
 local attn = ml.attn
 for _, dt in ipairs { "f32", "f64" } do
