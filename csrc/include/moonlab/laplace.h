@@ -7,7 +7,7 @@
 #ifndef MOONLAB_LAPLACE_H
 #define MOONLAB_LAPLACE_H
 
-#include <complex.h>
+#include "moonlab/cplx.h"
 #include <stddef.h>
 #include "moonlab/error.h"
 
@@ -17,8 +17,8 @@ extern "C" {
 
 /* Writes F(s[i]) into out[i] for i < n. Returns ML_OK or an error code
  * (with ml_fail's message set) which aborts the inversion. */
-typedef int (*ml_laplace_evalfn)(void *params, size_t n, const double complex *s,
-                                 double complex *out);
+typedef int (*ml_laplace_evalfn)(void *params, size_t n, const ml_complex *s,
+                                 ml_complex *out);
 
 /* Quad precision (GCC __float128 / __complex128 with libquadmath) where the
  * compiler has it: a transform may also provide F(s) in quad precision, which
@@ -111,7 +111,7 @@ int ml_laplace_fourier_grid(const ml_laplace_opts *o, const ml_laplace_fn *fn, d
 /* Weeks coefficients a[0..N-1] for (sigma, b) (Weideman 1999, eq. 2.9 via one
  * FFT of length 2N); f(t) = e^{(sigma-b)t} sum a_n L_n(2bt). */
 int ml_laplace_weeks_coeffs(const ml_laplace_fn *fn, int N, double sigma, double b,
-                            double complex *a);
+                            ml_complex *a);
 
 /* Gaver-Stehfest weights V_1..V_N (N even, 2..60) in long double. */
 int ml_laplace_stehfest_weights(int N, long double *V);
