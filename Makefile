@@ -7,9 +7,12 @@ LUA_INC   ?= /usr/include/lua5.4
 CC        ?= gcc
 OPT       ?= -O3 -g
 PREFIX    ?= /usr/local
-LUA_LMOD  ?= $(PREFIX)/share/lua/5.4
-LUA_CMOD  ?= $(PREFIX)/lib/x86_64-linux-gnu/lua/5.4
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+# Where Debian's lua5.4 looks by default (lua5.4 -e 'print(package.path, package.cpath)'): modules in
+# PREFIX/share/lua/5.4 for /usr and /usr/local; C modules in /usr/lib/<multiarch>/lua/5.4 for /usr and in
+# /usr/local/lib/lua/5.4 for /usr/local. Other prefixes need LUA_PATH/LUA_CPATH (make install prints them).
+LUA_LMOD  ?= $(PREFIX)/share/lua/5.4
+LUA_CMOD  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/$(MULTIARCH)/lua/5.4,$(PREFIX)/lib/lua/5.4)
 
 BUILD     ?= build
 CPPFLAGS  += -Icsrc/include -Icsrc -I$(LUA_INC) -I/usr/include/$(MULTIARCH)
@@ -39,7 +42,7 @@ TESTENV   = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.l
 
 .PHONY: all spec asan-run install-rock deps deps-bench test asan valgrind demo bench install uninstall clean
 
-all: $(LIBA) $(LIBSO) $(COREMOD) $(EMBED)
+all: $(LIBA) $(LIBSO) $(COREMOD) $(EMBED) $(BUILD)/moonlab.pc
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -107,9 +110,20 @@ demo: deps all
 bench: deps-bench all
 	@for b in bench/*.lua; do $(TESTENV) $(LUA) $$b || exit 1; done
 
+# pkg-config file, written from LDLIBS/LDFLAGS so the link line stays right. The build tree's copy points at
+# the sources and the build folder (PKG_CONFIG_PATH=build); make install writes one for PREFIX.
+PC_LIBS   = -fopenmp $(LDLIBS)
+define pc_file
+prefix=$(1)\nincludedir=$(2)\nlibdir=$(3)\n\nName: moonlab\nDescription: numerical research cores (tensor, gated attention, Laplace inversion, chromatography) with Lua bindings\nVersion: $(shell sed -n 's/.*ML_VERSION "\(.*\)".*/\1/p' csrc/include/moonlab/runtime.h)\nCflags: -I$${includedir}\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -lmoonlab $(PC_LIBS)\n
+endef
+$(BUILD)/moonlab.pc: Makefile csrc/include/moonlab/runtime.h
+	@mkdir -p $(dir $@)
+	printf '$(call pc_file,$(CURDIR),$(CURDIR)/csrc/include,$(CURDIR)/$(BUILD))' > $@
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/moonlab $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/moonlab $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(LIBA) $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	printf '$(call pc_file,$(PREFIX),$${prefix}/include,$${prefix}/lib)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/moonlab.pc
 	install -m 644 csrc/include/moonlab/*.h $(DESTDIR)$(PREFIX)/include/moonlab/
 	install -d $(DESTDIR)$(LUA_CMOD)/moonlab $(DESTDIR)$(LUA_LMOD)/moonlab
 	install -m 755 $(COREMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/core.so
@@ -117,12 +131,25 @@ install: all
 	install -m 755 bin/moonlab $(DESTDIR)$(PREFIX)/bin/moonlab
 	install -d $(DESTDIR)$(PREFIX)/share/doc/moonlab
 	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/moonlab/
+	@case "$(PREFIX)" in /usr|/usr/local) ;; *) \
+	  echo "moonlab: $(PREFIX) is not searched by lua5.4 by default; set"; \
+	  echo "  export LUA_PATH='$(LUA_LMOD)/?.lua;$(LUA_LMOD)/?/init.lua;;'"; \
+	  echo "  export LUA_CPATH='$(LUA_CMOD)/?.so;;'";; esac
 
-# Used by rockspec/moonlab-scm-1.rockspec: Lua modules into the rocks tree, the REPL into its bin.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libmoonlab.a $(DESTDIR)$(PREFIX)/lib/libmoonlab.so \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/moonlab.pc $(DESTDIR)$(PREFIX)/bin/moonlab \
+	  $(DESTDIR)$(LUA_CMOD)/moonlab/core.so
+	rm -rf $(DESTDIR)$(PREFIX)/include/moonlab $(DESTDIR)$(LUA_LMOD)/moonlab $(DESTDIR)$(PREFIX)/share/doc/moonlab
+
+# Used by rockspec/moonlab-scm-1.rockspec: Lua modules (and the docs help() reads, in moonlab/docs/) into the
+# rocks tree, the REPL into its bin.
 install-rock: all
 	install -d $(LUA_CMOD)/moonlab $(LUA_LMOD)/moonlab $(BINDIR)
 	install -m 755 $(COREMOD) $(LUA_CMOD)/moonlab/core.so
 	install -m 644 lua/moonlab/*.lua $(LUA_LMOD)/moonlab/
+	install -d $(LUA_LMOD)/moonlab/docs
+	install -m 644 docs/*.md $(LUA_LMOD)/moonlab/docs/
 	install -m 755 bin/moonlab $(BINDIR)/moonlab
 
 clean:
