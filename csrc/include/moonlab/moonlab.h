@@ -6,6 +6,7 @@
 
 #include "moonlab/error.h"
 #include "moonlab/size.h"
+#include "moonlab/cplx.h"
 #include "moonlab/tensor.h"
 #include "moonlab/runtime.h"
 #include "moonlab/bench.h"
