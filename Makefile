@@ -24,6 +24,8 @@ LDFLAGS   += -fopenmp $(XLDFLAGS)
 DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
              libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind
 DEPS_BENCH := python3-torch
+# Only for make fuzz (libFuzzer comes with clang's runtime libraries; OpenMP for clang from libomp).
+DEPS_FUZZ := clang libclang-rt-14-dev libomp-dev
 
 CORES     := core attn laplace
 LIB_SRC   := $(foreach c,$(CORES),$(wildcard csrc/$(c)/*.c))
@@ -40,7 +42,8 @@ EMBED     := $(BUILD)/embed
 TESTENV   = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
             LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;" MOONLAB_ROOT="$(CURDIR)" MOONLAB_BUILD="$(CURDIR)/$(BUILD)"
 
-.PHONY: all spec asan-run install-rock deps deps-bench test asan valgrind demo bench install uninstall clean
+.PHONY: all spec asan-run install-rock deps deps-bench test asan valgrind demo bench install uninstall clean \
+        deps-fuzz fuzz fuzz-c fuzz-api fuzz-build
 
 all: $(LIBA) $(LIBSO) $(COREMOD) $(EMBED) $(BUILD)/moonlab.pc
 
@@ -152,5 +155,48 @@ install-rock: all
 	install -m 644 docs/*.md $(LUA_LMOD)/moonlab/docs/
 	install -m 755 bin/moonlab $(BINDIR)/moonlab
 
+# ---- fuzzing (docs/moonlab.md "Reliability") ----
+# make fuzz [FUZZ_SECONDS=60] [FUZZ_SEED=1]: each libFuzzer harness fuzz/fuzz_<name>.c for FUZZ_SECONDS (seed
+# inputs fuzz/corpus/<name>/, new ones kept in build-fuzz/corpus/<name>/, crashes in build-fuzz/), then the Lua API
+# fuzzer for FUZZ_SECONDS under the ASan build.
+FUZZ_SECONDS ?= 60
+FUZZ_SEED    ?= 1
+FUZZ_CC      ?= clang
+FUZZ_SRC     := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+
+deps-fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_DEPS="$(DEPS_FUZZ)"
+
+fuzz: fuzz-c fuzz-api
+
+fuzz-build: deps-fuzz
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) \
+	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	  build-fuzz/libmoonlab.a
+	$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/harness.h build-fuzz/libmoonlab.a
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Icsrc/include -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -o $@ $< build-fuzz/libmoonlab.a -fopenmp $(filter-out -lquadmath,$(LDLIBS))
+
+fuzz-c: fuzz-build
+	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
+	  dict=""; [ -f fuzz/$$n.dict ] && dict="-dict=fuzz/$$n.dict"; \
+	  echo "== libFuzzer $$n: $(FUZZ_SECONDS) s, seed $(FUZZ_SEED)"; \
+	  ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/crash-$$n- $$dict build-fuzz/corpus/$$n fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; \
+	  rc=$$?; grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==ERROR|SUMMARY|Test unit written)' build-fuzz/$$n.log; \
+	  [ $$rc -eq 0 ] || { echo "fuzz: $$n failed (exit $$rc): see build-fuzz/$$n.log and build-fuzz/crash-$$n-*"; exit 1; }; \
+	done
+
+fuzz-api: deps
+	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  XLDFLAGS="-fsanitize=address,undefined" build-asan/lua/moonlab/core.so
+	LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MOONLAB_ASAN=1 MOONLAB_QUIET=1 \
+	$(subst $(CURDIR)/$(BUILD)/,$(CURDIR)/build-asan/,$(TESTENV)) $(LUA) tools/fuzz_api.lua --seed $(FUZZ_SEED) \
+	  --seconds $(FUZZ_SECONDS) --report build-asan/fuzz_api_report.txt
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
