@@ -35,9 +35,7 @@ local EXCLUDED = {
   ["progress.new"] = "progress (lead): the message starts with the progress.lua:13 position",
   ["progress:finish"] = "progress (lead): luaL_checkudata says bad argument #1 to '?'",
   ["progress:update"] = "progress (lead): luaL_checkudata / luaL_checknumber say '?'",
-  ["tensor.load"] = "tensor: luaL_checkstring names 'moonlab.tensor.load'",
   ["tensor.ones"] = "tensor: errors of tensor.ones say tensor.full",
-  ["tensor:save"] = "tensor: luaL_checkstring says bad argument #2 to '?'",
 }
 
 describe("public names in error messages", function()

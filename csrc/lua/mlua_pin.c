@@ -25,9 +25,9 @@ const ml_tensor *mlL_pintensor(lua_State *L, const ml_tensor *src, const char *f
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
-    int rc;
-    if (src->storage) { /* shares the storage: one more reference, no copy */
-        rc = ml_tensor_alias(p, src, src->ndim, src->shape);
+    int rc = ML_OK;
+    if (src->storage) { /* shares the storage (same shape, strides, offset): one more reference, no copy */
+        ml_tensor_share(p, src);
     } else { /* borrowed memory (ml_tensor_wrap): a private copy */
         rc = ml_tensor_init(p, src->dtype, src->ndim, src->shape);
         if (rc == ML_OK) rc = ml_tensor_copy(p, src);

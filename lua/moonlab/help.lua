@@ -230,7 +230,7 @@ function M.text(x)
     if not name then return ("help: '%s' is not a function name (try help('attn.sdpa') or help(T.linspace))"):format(x) end
   elseif type(x) == "function" then
     mod, name, method = locate(x)
-    if not mod then return "help: this function is not a moonlab function (help() lists the pages)" end
+    if not mod then return "help: not a moonlab function" end
   else
     return ("help: expected a moonlab function or its name, got %s"):format(type(x))
   end
