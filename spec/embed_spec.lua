@@ -108,3 +108,39 @@ describe("public headers", function()
     assert.are.same({}, failures)
   end)
 end)
+
+describe("docs/c-api.md", function()
+  it("every C example compiles with the pkg-config line of the page and prints the documented results", function()
+    if asan then pending("skipped under AddressSanitizer (the examples link the plain build)") return end
+    local h = assert(io.open(root .. "/docs/c-api.md"))
+    local page = h:read("a")
+    h:close()
+    local ccline = assert(page:match("\n(cc app%.c %$%(pkg%-config %-%-cflags %-%-libs moonlab%))\n"))
+    local dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p " .. dir)
+    local outs, n = {}, 0
+    for code in page:gmatch("```c\n(.-)```") do
+      n = n + 1
+      local f = assert(io.open(dir .. "/app.c", "w"))
+      f:write(code)
+      f:close()
+      local ok, out = sh(("cd %s && export PKG_CONFIG_PATH=%s && %s -Wall -Werror && ./a.out"):format(dir, build_abs, ccline))
+      assert.is_true(ok, ("example %d failed:\n%s\n%s"):format(n, code, out))
+      outs[n] = out
+    end
+    os.execute("rm -rf " .. dir)
+    assert.is_true(n >= 4, "expected one example per landed core")
+    assert.matches("c = [6 6; 15 15]\nML_EINVAL: matmul: cannot multiply", outs[1], 1, true)
+    local lse, expect = outs[2]:match("lse%[0%] = ([%d.-]+) %(expected ([%d.-]+)%), out%[0%] = v%[0%]: yes")
+    assert.is_truthy(lse, outs[2])
+    assert.near(tonumber(expect), tonumber(lse), 1e-4)
+    for t, f, ex in outs[3]:gmatch("f%(([%d.]+)%) = ([%d.]+) %(exact ([%d.]+)%)") do
+      assert.near(tonumber(ex), tonumber(f), 1e-9)
+    end
+    assert.matches("f(4) =", outs[3], 1, true)
+    local mass, mean = outs[4]:match("mass ([%d.]+), mean ([%d.]+)")
+    assert.near(1, tonumber(mass), 1e-6)
+    assert.near(3.025, tonumber(mean), 1e-3) -- 1 + Da for the transport, plus half the 0.05 pulse
+  end)
+end)
