@@ -161,6 +161,7 @@ install-rock: all
 # fuzzer for FUZZ_SECONDS under the ASan build.
 FUZZ_SECONDS ?= 60
 FUZZ_SEED    ?= 1
+FUZZ_TIMEOUT ?= 30
 FUZZ_CC      ?= clang
 FUZZ_SRC     := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
@@ -193,10 +194,10 @@ fuzz-c: fuzz-build
 fuzz-api: deps
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  XLDFLAGS="-fsanitize=address,undefined" build-asan/lua/moonlab/core.so
-	LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
+	LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=4096 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MOONLAB_ASAN=1 MOONLAB_QUIET=1 \
 	$(subst $(CURDIR)/$(BUILD)/,$(CURDIR)/build-asan/,$(TESTENV)) $(LUA) tools/fuzz_api.lua --seed $(FUZZ_SEED) \
-	  --seconds $(FUZZ_SECONDS) --report build-asan/fuzz_api_report.txt
+	  --seconds $(FUZZ_SECONDS) --timeout $(FUZZ_TIMEOUT) --report build-asan/fuzz_api_report.txt
 
 clean:
 	rm -rf build build-asan build-fuzz

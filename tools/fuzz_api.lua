@@ -30,6 +30,7 @@ local SKIP = {
   ["bench.memcpy_gbs"] = "benchmark: legal sizes copy gigabytes",
   ["bench.median"] = "benchmark: calls its argument repeatedly by design",
   ["bench.median_of"] = "benchmark helper",
+  ["bench.python_has"] = "starts python3",
   ["plot.lines"] = "starts gnuplot and writes files",
   ["plot.loglog"] = "starts gnuplot and writes files",
   ["plot.scatter"] = "starts gnuplot and writes files",
@@ -236,6 +237,8 @@ end
 local function parent(o)
   local lua = os.getenv("LUA") or "lua5.4"
   local self = absolute(arg[0])
+  FUNCS_LIST = A.functions(root)
+  OPTNAMES = option_names()
   local t0 = os.time()
   local dir = os.tmpname() -- the children's working folder (t:save('abc') and the like write there)
   os.remove(dir)
@@ -253,8 +256,11 @@ local function parent(o)
   while (o.calls == 0 or stats.calls < o.calls) and (o.seconds == 0 or os.time() - t0 < o.seconds) do
     local n = o.per_child
     if o.calls > 0 then n = math.min(n, o.calls - stats.calls) end
+    -- a child stops at its timeout, or when the session's time is up (then it is not counted as a hang)
+    local left = o.seconds > 0 and math.max(1, o.seconds - (os.time() - t0)) or math.huge
+    local limit = math.min(o.timeout, left + 2)
     local cmd = ("cd %s && MOONLAB_ROOT=%s timeout -s KILL %d %s %s --child %d %d %d > %s 2>&1"):format(dir, root,
-      o.timeout, lua, self, o.seed, first, n, tmp)
+      limit, lua, self, o.seed, first, n, tmp)
     local _, _, code = os.execute(cmd)
     stats.children = stats.children + 1
     local h = io.open(tmp)
@@ -284,7 +290,11 @@ local function parent(o)
     end
     local sanitizer = out:match("ERROR: AddressSanitizer: [^\n]*") or out:match("[^\n]*runtime error: [^\n]*")
       or out:match("ERROR: LeakSanitizer[^\n]*")
-    if code == 137 or code == 124 or (not done and not sanitizer and code == nil) then
+    local killed = code == 137 or code == 124 or (not done and not sanitizer and code == nil)
+    if killed and limit < o.timeout then
+      -- the session ended while this child ran: not a finding (its last call is not counted)
+      last = last - 1
+    elseif killed then
       stats.hang = stats.hang + 1
       local f = build_call(o.seed, last)
       finding("hang", "hang|" .. f.name .. "|" .. last, ("%s did not return within %d s (call %d)\n  reproducer: lua5.4 tools/fuzz_api.lua --repro %d %d"):format(f.name, o.timeout, last, o.seed, last))
@@ -303,10 +313,26 @@ local function parent(o)
   os.execute("rm -rf " .. dir)
   local lines = {}
   lines[#lines + 1] = ("fuzz_api: seed %d, %d calls in %d children, %d s: %d crashes, %d hangs, %d unclear messages "
-    .. "(%d distinct findings), %d calls over the Lua budget"):format(o.seed, stats.calls, stats.children,
+    .. "(%d distinct), %d calls over the Lua budget"):format(o.seed, stats.calls, stats.children,
     os.time() - t0, stats.crash, stats.hang, stats.unclear, #findings, stats.slow)
+  -- crashes and hangs one by one; unclear messages grouped by function (count, up to 3 distinct examples)
+  local groups, order = {}, {}
   for _, f in ipairs(findings) do
-    lines[#lines + 1] = ("[%s x%d] %s"):format(f.kind, f.count, f.text)
+    if f.kind == "unclear" then
+      local name = f.text:match("^([^:]+:?[%w_]*)")
+      name = f.text:match("^([%w_.]+:[%w_]+):") or f.text:match("^([%w_.]+):")
+      local g = groups[name]
+      if not g then g = { n = 0, ex = {} } groups[name] = g order[#order + 1] = name end
+      g.n = g.n + f.count
+      if #g.ex < 3 then g.ex[#g.ex + 1] = f.text end
+    else
+      lines[#lines + 1] = ("[%s x%d] %s"):format(f.kind, f.count, f.text)
+    end
+  end
+  table.sort(order)
+  for _, name in ipairs(order) do
+    lines[#lines + 1] = ("[unclear x%d] %s"):format(groups[name].n, name)
+    for _, e in ipairs(groups[name].ex) do lines[#lines + 1] = "  - " .. e:gsub("\n", "\n  ") end
   end
   local text = table.concat(lines, "\n") .. "\n"
   io.write(text)
