@@ -139,6 +139,32 @@ describe("mlL_opts", function()
   end)
 end)
 
+describe("mlL_check* argument helpers", function()
+  it("name the public function, the argument, the expectation and the value given", function()
+    local ok, out = run [[
+      print(test.checks(3, 1.5, "s"))
+      print(pcall(test.checks, 65, 1, "s"))
+      print(pcall(test.checks, 2.5, 1, "s"))
+      print(pcall(test.checks, 1, 0/0, "s"))
+      print(pcall(test.checks, 1, 1, {}))
+      print(pcall(test.checks, 1, 1, "s", 2^63))
+      print(pcall(test.checks, 1, 1))
+    ]]
+    assert.is_true(ok, out)
+    for _, line in ipairs {
+      "3 1.5 s -7\n",
+      "false\ttest.checks: bad argument #1 'n': expected an integer in 1..64, got 65",
+      "false\ttest.checks: bad argument #1 'n': expected an integer in 1..64, got 2.5",
+      "false\ttest.checks: bad argument #2 'x': expected a finite number, got nan",
+      "false\ttest.checks: bad argument #3 's': expected a string, got table",
+      "false\ttest.checks: bad argument #4 'm': expected an integer, got 9.2233720368548e+18",
+      "false\ttest.checks: bad argument #3 's': expected a string, got no value",
+    } do
+      assert.matches(line, out, 1, true)
+    end
+  end)
+end)
+
 describe("public names", function()
   it("allocation failures from mlL_newtensor name the public function the user called", function()
     local ok, out = run [[

@@ -30,6 +30,26 @@ void mlL_pushvfstring(lua_State *L, const char *fmt, va_list ap);
 /* Raises "fname: bad argument #arg 'argname': <formatted text>". */
 int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname,
                  const char *fmt, ...);
+/* Argument checks that name the public function (instead of luaL_check*, whose messages name the
+ * internal C function: "bad argument #1 to 'laplace_stehfest_weights'"). Each raises
+ * "fname: bad argument #arg 'argname': expected an integer, got 2.5" (a number as given, "nan"
+ * for NaN, else the type name). The opt variants return def for none/nil. mlL_checkinteger
+ * also takes a range [lo, hi] ("expected an integer in 1..64, got 65"). */
+lua_Integer mlL_checkinteger(lua_State *L, int arg, const char *fname, const char *argname,
+                             lua_Integer lo, lua_Integer hi);
+lua_Integer mlL_optinteger(lua_State *L, int arg, const char *fname, const char *argname,
+                           lua_Integer lo, lua_Integer hi, lua_Integer def);
+/* A number; finite_only rejects NaN and ±inf. */
+double mlL_checknumber(lua_State *L, int arg, const char *fname, const char *argname, int finite_only);
+double mlL_optnumber(lua_State *L, int arg, const char *fname, const char *argname, int finite_only,
+                     double def);
+const char *mlL_checkstring(lua_State *L, int arg, const char *fname, const char *argname);
+/* Userdata with metatable tname ("moonlab.LaplaceFn"), else "expected a <what>, got <type>". */
+void *mlL_checkudata(lua_State *L, int arg, const char *tname, const char *fname, const char *argname,
+                     const char *what);
+/* Pushes "2.5" / "nan" / "-inf" for a number at idx, else its type name ("table"). */
+const char *mlL_pushgot(lua_State *L, int idx);
+
 /* Raises "fname: <ml_errmsg()>" after a failed C call (for ML_ECALLBACK the full text kept
  * by mlL_callback_error). */
 int mlL_raise(lua_State *L, const char *fname);

@@ -40,22 +40,10 @@ static const char *kind_name(int kind)
     }
 }
 
-/* "got 2.5" / "got nan" / "got table": a number as given (never truncated or converted), else its type. */
-static const char *got(lua_State *L, int idx)
-{
-    if (lua_type(L, idx) == LUA_TNUMBER) {
-        if (lua_isinteger(L, idx)) return lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
-        double v = lua_tonumber(L, idx);
-        if (isnan(v)) return lua_pushliteral(L, "nan");
-        return lua_pushfstring(L, "%f", v); /* LUAI_NUMFFORMAT: "%.14g" */
-    }
-    return lua_pushstring(L, luaL_typename(L, idx));
-}
-
 static void bad(lua_State *L, const char *fname, const mlL_opt *o)
 {
     mlL_error(L, "%s: option '%s' must be %s, got %s", fname, o->name, kind_name(o->kind),
-              got(L, -1));
+              mlL_pushgot(L, -1));
 }
 
 static void read_enum(lua_State *L, const char *fname, const mlL_opt *o)

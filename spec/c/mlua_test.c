@@ -92,6 +92,17 @@ static int where(lua_State *L)
 /* errfmt(x) raises mlL_error with %g of x: NaN prints as "nan". */
 static int errfmt(lua_State *L) { return mlL_error(L, "test.errfmt: got %g and %s", luaL_checknumber(L, 1), luaL_optstring(L, 2, "")); }
 
+/* checks(n, x, s, [m]) with the mlL_check* helpers */
+static int checks(lua_State *L)
+{
+    lua_Integer n = mlL_checkinteger(L, 1, "test.checks", "n", 1, 64);
+    double x = mlL_checknumber(L, 2, "test.checks", "x", 1);
+    const char *s = mlL_checkstring(L, 3, "test.checks", "s");
+    lua_Integer m = mlL_optinteger(L, 4, "test.checks", "m", LUA_MININTEGER, LUA_MAXINTEGER, -7);
+    lua_pushfstring(L, "%I %f %s %I", (LUAI_UACINT)n, x, s, (LUAI_UACINT)m);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -105,7 +116,8 @@ int main(int argc, char **argv)
     static const luaL_Reg fns[] = {{"pinned_sum", pinned_sum}, {"pinned_error", pinned_error},
                                    {"callback", callback},     {"opts", opts},
                                    {"alloc", alloc},           {"where", where},
-                                   {"errfmt", errfmt},         {NULL, NULL}};
+                                   {"errfmt", errfmt},         {"checks", checks},
+                                   {NULL, NULL}};
     luaL_newlib(L, fns);
     lua_setglobal(L, "test");
     int rc = luaL_dofile(L, argv[1]);
