@@ -163,6 +163,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED    ?= 1
 FUZZ_TIMEOUT ?= 30
 FUZZ_CC      ?= clang
+# The cores whose parsers have harnesses (add a core here when its parser gets one).
+FUZZ_CORES   ?= core
 FUZZ_SRC     := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
@@ -172,7 +174,7 @@ deps-fuzz:
 fuzz: fuzz-c fuzz-api
 
 fuzz-build: deps-fuzz
-	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) \
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) CORES="$(FUZZ_CORES)" \
 	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
 	  build-fuzz/libmoonlab.a
 	$(MAKE) --no-print-directory $(FUZZ_BIN)
