@@ -50,13 +50,16 @@ local function proxy(t) return setmetatable({}, { __index = function(_, k) colle
 local function lenproxy(n) return setmetatable({ 1, 2 }, { __len = function() return n end }) end
 local function errobj() return setmetatable({}, { __tostring = function() return "custom error object" end }) end
 local function closed() local t = T.zeros { 3 } t:close() return t end
+local nfile = 0
+local function file(s) nfile = nfile + 1 local n = ("fuzz%d.dat"):format(nfile) local h = assert(io.open(n, "wb"))
+  h:write(s) h:close() return n end
 ]]
 
 local env -- the environment generated expressions are evaluated in (the preamble's helpers over _G)
 local function make_env()
   local e = setmetatable({}, { __index = _G })
   local helpers = assert(load(PREAMBLE .. "return { T = T, reg = reg, closeall = closeall, proxy = proxy, "
-    .. "lenproxy = lenproxy, errobj = errobj, closed = closed }", "=preamble", "t", e))()
+    .. "lenproxy = lenproxy, errobj = errobj, closed = closed, file = file }", "=preamble", "t", e))()
   for k, v in pairs(helpers) do e[k] = v end
   return e
 end
@@ -92,8 +95,36 @@ local FUNCS = { "function(re, im) local d = (re + 1)^2 + im^2 return (re + 1) / 
   "function(re, im) return 1 / re, 0 end", "function() return 'x', 'y' end",
   "function(...) return ... end" }
 
-local R -- the random generator of the current call (math.random reseeded per call)
 local function pick(t) return t[math.random(#t)] end
+
+-- Files for the parsers reachable from Lua (tensor.load, chrom.read_csv, plot.csv, ...): the seed inputs of
+-- fuzz/corpus/*/ and small CSV texts, mutated (bytes flipped, inserted, deleted, truncated).
+local SEEDS
+local function seeds()
+  if SEEDS then return SEEDS end
+  SEEDS = { "t,signal\n0.1,1\n0.2,2.5\n0.3,1e300\n", "# comment\n0 0\n1 1\n2 4\n", "1;2\n3;4\n", "" }
+  local p = io.popen(("ls %s/fuzz/corpus/*/* 2>/dev/null"):format(root))
+  for f in p:lines() do
+    local h = io.open(f, "rb")
+    if h then SEEDS[#SEEDS + 1] = h:read("a") h:close() end
+  end
+  p:close()
+  return SEEDS
+end
+
+local function file_code()
+  local s = pick(seeds())
+  for _ = 1, math.random(0, 4) do
+    local r, i = math.random(4), math.random(0, #s)
+    if r == 1 and #s > 0 then
+      local j = math.max(i, 1)
+      s = s:sub(1, j - 1) .. string.char(math.random(0, 255)) .. s:sub(j + 1)
+    elseif r == 2 then s = s:sub(1, i) .. pick { "'", ",", "(", ")", "\n", "\0", "999999999999", "-1", "nan", "e" } .. s:sub(i + 1)
+    elseif r == 3 then s = s:sub(1, i) .. s:sub(i + math.random(1, 8))
+    else s = s:sub(1, i) end
+  end
+  return ("file(%q)"):format(s):gsub("\\\n", "\\n")
+end
 
 local function tensor_code()
   local dt = math.random() < 0.5 and "'f32'" or "'f64'"
@@ -134,6 +165,7 @@ local PLAUSIBLE = { "reg(T.randn({1, 2, 5, 4}, {seed = 1}))", "reg(T.randn({1, 2
 
 function value_code(depth)
   depth = depth or 0
+  if depth == 0 and math.random() < 0.04 then return file_code() end
   if depth == 0 and math.random() < 0.5 then return pick(PLAUSIBLE) end
   local r = math.random(100)
   if r <= 30 then return pick(SCALARS)
@@ -259,8 +291,10 @@ local function parent(o)
     -- a child stops at its timeout, or when the session's time is up (then it is not counted as a hang)
     local left = o.seconds > 0 and math.max(1, o.seconds - (os.time() - t0)) or math.huge
     local limit = math.min(o.timeout, left + 2)
-    local cmd = ("cd %s && MOONLAB_ROOT=%s timeout -s KILL %d %s %s --child %d %d %d > %s 2>&1"):format(dir, root,
-      limit, lua, self, o.seed, first, n, tmp)
+    -- memory: ASan children have their allocations capped by ASAN_OPTIONS (make fuzz-api); others get 4 GiB
+    local ulimit = os.getenv("MOONLAB_ASAN") and "" or "ulimit -v 4194304; "
+    local cmd = ("cd %s && %sMOONLAB_ROOT=%s timeout -s KILL %d %s %s --child %d %d %d > %s 2>&1"):format(dir, ulimit,
+      root, limit, lua, self, o.seed, first, n, tmp)
     local _, _, code = os.execute(cmd)
     stats.children = stats.children + 1
     local h = io.open(tmp)
