@@ -123,11 +123,16 @@ end
 -- whose heading names options (e.g. "## Options (every method)") when the signature takes opts.
 local function options_text(lines, name, takes_opts)
   local out = {}
+  -- "**fit options.**", "**Column spec.**", "**read_csv.**": a bold paragraph lead naming the function
+  local first = name:sub(1, 1)
+  local lead = "^%*%*[" .. first:lower() .. first:upper() .. "]" .. name:sub(2):gsub("%p", "%%%0") .. "[%w ]*%.%*%*"
   for i, l in ipairs(lines) do
-    if l:match("^%*%*" .. name .. " options%.%*%*") then
+    if l:match(lead) then
       local para = { l }
       for j = i + 1, #lines do
-        if lines[j]:match("^%s*$") then break end
+        -- the paragraph, and a list that follows it after a blank line
+        if lines[j]:match("^%s*$") and not (lines[j + 1] or ""):match("^%s*[-*] ") then break end
+        if lines[j]:match("^#") or lines[j]:match("^%*%*") then break end
         para[#para + 1] = lines[j]
       end
       out[#out + 1] = table.concat(para, "\n")
