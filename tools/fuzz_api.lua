@@ -382,7 +382,7 @@ local function parent(o)
 end
 
 -- ---- command line ----
-local o = { seed = 1, calls = 0, seconds = 0, per_child = 2000, timeout = 60 }
+local o = { seed = 1, calls = 0, seconds = 0, per_child = 5000, timeout = 60 }
 local i = 1
 while i <= #arg do
   local a = arg[i]
