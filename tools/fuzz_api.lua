@@ -331,6 +331,15 @@ local function parent(o)
     if killed and limit < o.timeout then
       -- the session ended while this child ran: not a finding (its last call is not counted)
       last = last - 1
+    elseif killed and not (function()
+        -- confirm: the call that was running, alone in a fresh child, must time out too (else the child was
+        -- merely slow overall and the call is not a hang)
+        local c = ("cd %s && %sMOONLAB_ROOT=%s timeout -s KILL %d %s %s --child %d %d 1 > /dev/null 2>&1"):format(dir,
+          ulimit, root, o.timeout, lua, self, o.seed, last)
+        local _, _, rc = os.execute(c)
+        return rc == 137 or rc == 124
+      end)() then
+      last = last - 1 -- not a hang: continue with the call that was running
     elseif killed then
       stats.hang = stats.hang + 1
       local f = build_call(o.seed, last)
