@@ -70,7 +70,23 @@ void attn_gate_apply_f32(int act, int op, const float *z, int64_t gdim, const fl
 void attn_gate_apply_f64(int act, int op, const double *z, int64_t gdim, const double *y,
                          double *out, int64_t n);
 
-/* 1 when the CPU runs AVX2+FMA (kernels.c). */
+/* Per-ISA block kernels (kernels_avx2.c, kernels_avx512.c; same contracts as above). Only call
+ * the _avx512 ones when ml_cpu_isa() == ML_ISA_AVX512, the _avx2 ones when it is >= ML_ISA_AVX2. */
+#define ATTN_ISA_DECL(ISA)                                                                        \
+    void attn_gemm_f32_##ISA(int M, int N, int K, const float *A, int lda, const float *B, int ldb, \
+                             float *C, int ldc);                                                   \
+    void attn_gemm_f64_##ISA(int M, int N, int K, const double *A, int lda, const double *B,      \
+                             int ldb, double *C, int ldc);                                         \
+    float attn_expsum_f32_##ISA(float *x, int n, float m);                                         \
+    double attn_expsum_f64_##ISA(double *x, int n, double m);                                      \
+    float attn_max_f32_##ISA(const float *x, int n);                                               \
+    double attn_max_f64_##ISA(const double *x, int n);
+ATTN_ISA_DECL(avx2)
+ATTN_ISA_DECL(avx512)
+void attn_gate_apply_f32_avx2(int act, int op, const float *z, int64_t gdim, const float *y,
+                              float *out, int64_t n);
+
+/* 1 when ml_cpu_isa() allows the AVX2+FMA kernels (kernels.c). */
 int attn_have_avx2(void);
 /* f32 forward with AVX2+FMA micro-kernels (fwd_avx2.c); only call when attn_have_avx2(). */
 int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, const float *v,
