@@ -165,6 +165,10 @@ static int l_gate_scores(lua_State *L) {
         return mlL_argerror(L, 2, fn, "w_gate", "expected dtype %s like x, got %s", ml_dtype_name(x->dtype), ml_dtype_name(w->dtype));
     int64_t G = gran == 1 ? 1 : dh;
     int64_t zs[4] = {x->shape[0], heads, x->shape[1], G}, qs[4] = {x->shape[0], heads, x->shape[1], dh};
+    int64_t nz, nq;
+    if (ml_shape_numel(4, zs, &nz) != ML_OK || ml_shape_numel(4, qs, &nq) != ML_OK)
+        return mlL_argerror(L, 3, fn, "heads", "expected B·heads·L·head_dim below 2^63, got heads = %lld, head_dim = %lld",
+                            (long long)heads, (long long)dh);
     ml_tensor *z = mlL_newtensor(L, x->dtype, 4, zs);
     ml_tensor *qo = NULL;
     if (layout != ML_GATE_LAYOUT_SEPARATE) qo = mlL_newtensor(L, x->dtype, 4, qs); else lua_pushnil(L);
