@@ -57,6 +57,11 @@ void attn_gemm_f32(int M, int N, int K, const float *A, int lda, const float *B,
                    float *C, int ldc);
 void attn_gemm_f64(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                    double *C, int ldc);
+/* C[M×N] += Aᵀ · B with A stored [K×M] (ld lda). */
+void attn_gemm_tn_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                      float *C, int ldc);
+void attn_gemm_tn_f64(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+                      double *C, int ldc);
 /* x[i] = exp(x[i] - m) for i < n; returns the sum. */
 float attn_expsum_f32(float *x, int n, float m);
 double attn_expsum_f64(double *x, int n, double m);
@@ -77,6 +82,10 @@ void attn_gate_apply_f64(int act, int op, const double *z, int64_t gdim, const d
                              float *C, int ldc);                                                   \
     void attn_gemm_f64_##ISA(int M, int N, int K, const double *A, int lda, const double *B,      \
                              int ldb, double *C, int ldc);                                         \
+    void attn_gemm_tn_f32_##ISA(int M, int N, int K, const float *A, int lda, const float *B,      \
+                                int ldb, float *C, int ldc);                                       \
+    void attn_gemm_tn_f64_##ISA(int M, int N, int K, const double *A, int lda, const double *B,   \
+                                int ldb, double *C, int ldc);                                      \
     float attn_expsum_f32_##ISA(float *x, int n, float m);                                         \
     double attn_expsum_f64_##ISA(double *x, int n, double m);                                      \
     float attn_max_f32_##ISA(const float *x, int n);                                               \

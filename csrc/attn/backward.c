@@ -8,16 +8,19 @@
 #define REAL float
 #define SFX(n) n##_f32
 #define GEMM attn_gemm_f32
+#define GEMM_TN attn_gemm_tn_f32
 #define EXPSUM attn_expsum_f32
 #include "bwd_tmpl.h"
 #undef REAL
 #undef SFX
 #undef GEMM
+#undef GEMM_TN
 #undef EXPSUM
 
 #define REAL double
 #define SFX(n) n##_f64
 #define GEMM attn_gemm_f64
+#define GEMM_TN attn_gemm_tn_f64
 #define EXPSUM attn_expsum_f64
 #include "bwd_tmpl.h"
 

@@ -28,6 +28,21 @@ int attn_have_avx2(void) { return ml_cpu_isa() >= ML_ISA_AVX2; }
 GEMM_GENERIC(float, gemm_f32_generic)
 GEMM_GENERIC(double, gemm_f64_generic)
 
+/* C[M×N] += Aᵀ·B, A stored [K×M]. */
+#define GEMM_TN_GENERIC(T, NAME)                                                              \
+    static void NAME(int M, int N, int K, const T *A, int lda, const T *B, int ldb, T *C,     \
+                     int ldc) {                                                              \
+        for (int k = 0; k < K; k++) {                                                        \
+            const T *a = A + (int64_t)k * lda, *b = B + (int64_t)k * ldb;                    \
+            for (int i = 0; i < M; i++) {                                                    \
+                T av = a[i], *c = C + (int64_t)i * ldc;                                      \
+                for (int j = 0; j < N; j++) c[j] += av * b[j];                               \
+            }                                                                                \
+        }                                                                                    \
+    }
+GEMM_TN_GENERIC(float, gemm_tn_f32_generic)
+GEMM_TN_GENERIC(double, gemm_tn_f64_generic)
+
 #ifdef ATTN_X86
 #define DISPATCH(NAME, ...)                                                                   \
     do {                                                                                     \
@@ -49,6 +64,18 @@ void attn_gemm_f64(int M, int N, int K, const double *A, int lda, const double *
                    double *C, int ldc) {
     DISPATCH(attn_gemm_f64, M, N, K, A, lda, B, ldb, C, ldc);
     gemm_f64_generic(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+void attn_gemm_tn_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                      float *C, int ldc) {
+    DISPATCH(attn_gemm_tn_f32, M, N, K, A, lda, B, ldb, C, ldc);
+    gemm_tn_f32_generic(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+void attn_gemm_tn_f64(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+                      double *C, int ldc) {
+    DISPATCH(attn_gemm_tn_f64, M, N, K, A, lda, B, ldb, C, ldc);
+    gemm_tn_f64_generic(M, N, K, A, lda, B, ldb, C, ldc);
 }
 
 float attn_expsum_f32(float *x, int n, float m) {

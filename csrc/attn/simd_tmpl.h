@@ -7,10 +7,12 @@
 
 #define GT_ROWS 6 /* rows of a register tile: 6 × 2 vectors = 12 accumulators */
 
-/* C[R×(W·VL)] += A[R×K]·B[K×(W·VL)] with R, W compile-time constants after inlining. */
-TGT static inline __attribute__((always_inline)) void SFX(gemm_tile)(const int R, const int W, int K,
-                                                                     const T *A, int lda, const T *B,
-                                                                     int ldb, T *C, int ldc) {
+/* C[R×(W·VL)] += A[R×K]·B[K×(W·VL)] with R, W, TA compile-time constants after inlining; TA = 1
+ * reads A transposed (element (r, k) at A[k·lda + r]). */
+TGT static inline __attribute__((always_inline)) void SFX(gemm_tile)(const int R, const int W,
+                                                                     const int TA, int K, const T *A,
+                                                                     int lda, const T *B, int ldb,
+                                                                     T *C, int ldc) {
     V c0[GT_ROWS], c1[GT_ROWS];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
@@ -22,7 +24,7 @@ TGT static inline __attribute__((always_inline)) void SFX(gemm_tile)(const int R
         V b0 = VLOAD(b), b1 = W == 2 ? VLOAD(b + VL) : VZERO();
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
-            V a = VSET1(A[(int64_t)r * lda + k]);
+            V a = VSET1(TA ? A[(int64_t)k * lda + r] : A[(int64_t)r * lda + k]);
             c0[r] = VFMA(a, b0, c0[r]);
             if (W == 2) c1[r] = VFMA(a, b1, c1[r]);
         }
@@ -44,37 +46,49 @@ TGT static inline __attribute__((always_inline)) void SFX(gemm_tile)(const int R
     default: CALL(1); break;                                                                     \
     }
 
-/* C[M×N] += A[M×K]·B[K×N] (row-major): panels of 2·VL columns of B outer (they stay in L1), strips
- * of 6 rows inner; columns left over after whole vectors are done in scalar code. */
-TGT void SFX(gemm)(int M, int N, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) {
+/* C[M×N] += op(A)·B (row-major; op(A) = A [M×K] or, with TA, Aᵀ for A stored [K×M]): panels of
+ * 2·VL columns of B outer (they stay in L1), strips of 6 rows inner; columns left over after whole
+ * vectors are done in scalar code. */
+TGT static inline __attribute__((always_inline)) void SFX(gemm_any)(const int TA, int M, int N, int K,
+                                                                    const T *A, int lda, const T *B,
+                                                                    int ldb, T *C, int ldc) {
     int j = 0;
     for (; j + 2 * VL <= N; j += 2 * VL)
         for (int i = 0; i < M; i += GT_ROWS) {
             const int R = M - i < GT_ROWS ? M - i : GT_ROWS;
-            const T *a = A + (int64_t)i * lda;
+            const T *a = TA ? A + i : A + (int64_t)i * lda;
             T *c = C + (int64_t)i * ldc + j;
-#define GT_CALL(RR) SFX(gemm_tile)(RR, 2, K, a, lda, B + j, ldb, c, ldc)
+#define GT_CALL(RR) SFX(gemm_tile)(RR, 2, TA, K, a, lda, B + j, ldb, c, ldc)
             GT_RCASES(GT_CALL)
 #undef GT_CALL
         }
     for (; j + VL <= N; j += VL)
         for (int i = 0; i < M; i += GT_ROWS) {
             const int R = M - i < GT_ROWS ? M - i : GT_ROWS;
-            const T *a = A + (int64_t)i * lda;
+            const T *a = TA ? A + i : A + (int64_t)i * lda;
             T *c = C + (int64_t)i * ldc + j;
-#define GT_CALL(RR) SFX(gemm_tile)(RR, 1, K, a, lda, B + j, ldb, c, ldc)
+#define GT_CALL(RR) SFX(gemm_tile)(RR, 1, TA, K, a, lda, B + j, ldb, c, ldc)
             GT_RCASES(GT_CALL)
 #undef GT_CALL
         }
     if (j < N)
         for (int i = 0; i < M; i++) {
-            const T *a = A + (int64_t)i * lda;
             T *c = C + (int64_t)i * ldc;
             for (int k = 0; k < K; k++) {
-                const T av = a[k], *b = B + (int64_t)k * ldb;
+                const T av = TA ? A[(int64_t)k * lda + i] : A[(int64_t)i * lda + k];
+                const T *b = B + (int64_t)k * ldb;
                 for (int jj = j; jj < N; jj++) c[jj] += av * b[jj];
             }
         }
+}
+
+TGT void SFX(gemm)(int M, int N, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) {
+    SFX(gemm_any)(0, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/* C[M×N] += Aᵀ·B with A stored [K×M] (ld lda). */
+TGT void SFX(gemm_tn)(int M, int N, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) {
+    SFX(gemm_any)(1, M, N, K, A, lda, B, ldb, C, ldc);
 }
 
 /* x[i] = exp(x[i] - m) for i < n; returns the sum. */
