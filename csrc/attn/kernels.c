@@ -54,29 +54,16 @@ GEMM_TN_GENERIC(double, gemm_tn_f64_generic)
 #define DISPATCH(NAME, ...) do { } while (0)
 #endif
 
-void attn_gemm_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                   float *C, int ldc) {
-    DISPATCH(attn_gemm_f32, M, N, K, A, lda, B, ldb, C, ldc);
-    gemm_f32_generic(M, N, K, A, lda, B, ldb, C, ldc);
-}
-
-void attn_gemm_f64(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
-                   double *C, int ldc) {
-    DISPATCH(attn_gemm_f64, M, N, K, A, lda, B, ldb, C, ldc);
-    gemm_f64_generic(M, N, K, A, lda, B, ldb, C, ldc);
-}
-
-void attn_gemm_tn_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                      float *C, int ldc) {
-    DISPATCH(attn_gemm_tn_f32, M, N, K, A, lda, B, ldb, C, ldc);
-    gemm_tn_f32_generic(M, N, K, A, lda, B, ldb, C, ldc);
-}
-
-void attn_gemm_tn_f64(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
-                      double *C, int ldc) {
-    DISPATCH(attn_gemm_tn_f64, M, N, K, A, lda, B, ldb, C, ldc);
-    gemm_tn_f64_generic(M, N, K, A, lda, B, ldb, C, ldc);
-}
+/* The four block-product entry points: ISA variant or the portable loops. */
+#define GEMM_ENTRY(NAME, T, GENERIC)                                                          \
+    void NAME(int M, int N, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) { \
+        DISPATCH(NAME, M, N, K, A, lda, B, ldb, C, ldc);                                     \
+        GENERIC(M, N, K, A, lda, B, ldb, C, ldc);                                            \
+    }
+GEMM_ENTRY(attn_gemm_f32, float, gemm_f32_generic)
+GEMM_ENTRY(attn_gemm_f64, double, gemm_f64_generic)
+GEMM_ENTRY(attn_gemm_tn_f32, float, gemm_tn_f32_generic)
+GEMM_ENTRY(attn_gemm_tn_f64, double, gemm_tn_f64_generic)
 
 float attn_expsum_f32(float *x, int n, float m) {
     DISPATCH(attn_expsum_f32, x, n, m);
