@@ -32,6 +32,16 @@ typedef struct attn_geom {
 void attn_geom_init(attn_geom *g, const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
                     const ml_tensor *v, const ml_tensor *mask, const ml_tensor *gate);
 
+/* Below this many multiply-adds a call runs on the calling thread: waking OpenMP workers costs
+ * more than it saves (tens of microseconds, far more when the CPUs are busy). */
+#ifndef ATTN_PAR_MIN
+#define ATTN_PAR_MIN 2e6
+#endif
+/* 1 when the call is large enough for OpenMP (the omp `if` clause of every attn region). */
+static inline int attn_parallel(const attn_geom *g) {
+    return (double)g->B * (double)g->Hq * (double)g->L * (double)g->S * (double)(g->E + g->Ev) >= ATTN_PAR_MIN;
+}
+
 /* Keys visible to query i under causal/window: [lo, hi) clipped to [0,S) (lo >= hi: none). */
 static inline void attn_key_range(const attn_geom *g, int64_t i, int64_t *lo, int64_t *hi) {
     int64_t a = 0, b = g->S;

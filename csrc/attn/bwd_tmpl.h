@@ -22,7 +22,7 @@ static int SFX(bwd_scratch_init)(SFX(bwd_scratch) *w, int64_t E, int64_t Ev) {
  * pv[(b,hk)][kb] Ev × BK (ld BK). */
 static void SFX(bwd_pack)(const attn_geom *g, const REAL *k, const REAL *v, REAL *pk, REAL *pv) {
     const int64_t E = g->E, Ev = g->Ev, S = g->S, nkb = (S + ATTN_BK - 1) / ATTN_BK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (attn_parallel(g))
     for (int64_t t = 0; t < g->B * g->Hkv * nkb; t++) {
         int64_t bh = t / nkb, j0 = (t % nkb) * ATTN_BK;
         int nk = (int)(S - j0 < ATTN_BK ? S - j0 : ATTN_BK);
@@ -126,8 +126,8 @@ static int SFX(backward_packed)(const attn_geom *g, const REAL *dout, const REAL
     const int64_t nk_el = npair * S * E, nv_el = npair * S * Ev;
     int nthr = omp_get_max_threads();
     int fail = 0;
-    if (npair >= nthr || nthr == 1) {
-#pragma omp parallel
+    if (npair >= nthr || nthr == 1 || !attn_parallel(g)) {
+#pragma omp parallel if (attn_parallel(g))
         {
             SFX(bwd_scratch) w;
             int ok = SFX(bwd_scratch_init)(&w, E, Ev);
@@ -154,7 +154,7 @@ static int SFX(backward_packed)(const attn_geom *g, const REAL *dout, const REAL
     REAL **acc = calloc((size_t)nthr, sizeof(REAL *));
     if (!acc) return ml_fail(ML_ENOMEM, "attn: out of memory");
     const int64_t nunit = g->B * g->Hq * nqb;
-#pragma omp parallel num_threads(nthr)
+#pragma omp parallel num_threads(nthr) if (attn_parallel(g))
     {
         int tid = omp_get_thread_num();
         SFX(bwd_scratch) w;
@@ -177,7 +177,7 @@ static int SFX(backward_packed)(const attn_geom *g, const REAL *dout, const REAL
     }
     if (!fail) {
         int nt = nthr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (attn_parallel(g))
         for (int64_t i = 0; i < nk_el + nv_el; i++) {
             REAL s = 0;
             for (int t = 0; t < nt; t++)

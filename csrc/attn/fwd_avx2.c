@@ -303,7 +303,7 @@ int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, co
     /* K packed transposed per key block, zero-padded: kt[(b,hk)][kb] is E × BK (ld BK). */
     float *kt = alloc64((size_t)(g->B * g->Hkv * nkb * ATTN_FWD_BK * E));
     if (!kt) return ml_fail(ML_ENOMEM, "attn: out of memory for the packed keys");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (attn_parallel(g))
     for (int64_t t = 0; t < g->B * g->Hkv * nkb; t++) {
         int64_t bh = t / nkb, j0 = (t % nkb) * ATTN_FWD_BK;
         int nk = (int)(S - j0 < ATTN_FWD_BK ? S - j0 : ATTN_FWD_BK);
@@ -314,7 +314,7 @@ int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, co
             for (int j = nk; j < ATTN_FWD_BK; j++) dst[e * ATTN_FWD_BK + j] = 0;
         }
     }
-#pragma omp parallel
+#pragma omp parallel if (attn_parallel(g))
     {
         fwd_ws w;
         w.Qs = alloc64((size_t)(ATTN_FWD_BQ * E));
