@@ -241,6 +241,10 @@ describe("attn.sdpa_backward vs central finite differences (f64)", function()
     if ASAN then fd_check(1, 2, 1, 66, 67, 2, 2, { causal = true, gate = "elementwise", gate_act = "ns_sigmoid" }, 400)
     else fd_check(1, 2, 1, 70, 80, 3, 2, { causal = true, gate = "elementwise", gate_act = "ns_sigmoid" }, 400) end
   end)
+  it("elementwise silu additive and sigmoid gates with Ev = 17 (vector gate kernels and their tails)", function()
+    fd_check(1, 2, 1, 4, 5, 3, 17, { causal = true, gate = "elementwise", gate_act = "silu", gate_op = "add" }, 500)
+    fd_check(1, 1, 1, 3, 4, 2, 17, { gate = "elementwise" }, 600)
+  end)
   it("all-masked rows get zero gradient and no NaN", function()
     local q, k, v = problem(1, 1, 1, 9, 5, 4, 3, "f64", 9)
     local o = { causal = true, causal_align = "bottom_right", gate = rnd({ 1, 1, 9, 3 }, 3) }

@@ -99,17 +99,30 @@ void attn_gate_apply_f64(int act, int op, const double *z, int64_t gdim, const d
     float attn_expsum_f32_##ISA(float *x, int n, float m);                                         \
     double attn_expsum_f64_##ISA(double *x, int n, double m);                                      \
     float attn_max_f32_##ISA(const float *x, int n);                                               \
-    double attn_max_f64_##ISA(const double *x, int n);
+    double attn_max_f64_##ISA(const double *x, int n);                                             \
+    void attn_gate_fwd_f32_##ISA(int act, int op, const float *z, const float *y, float *out,      \
+                                 int64_t n);                                                       \
+    void attn_gate_fwd_f64_##ISA(int act, int op, const double *z, const double *y, double *out,   \
+                                 int64_t n);                                                       \
+    void attn_gate_bwd_f32_##ISA(int act, int op, const float *z, const float *dout,              \
+                                 const float *y, float *dy, float *dz, int64_t n);                 \
+    void attn_gate_bwd_f64_##ISA(int act, int op, const double *z, const double *dout,            \
+                                 const double *y, double *dy, double *dz, int64_t n);
 ATTN_ISA_DECL(avx2)
 ATTN_ISA_DECL(avx512)
-void attn_gate_apply_f32_avx2(int act, int op, const float *z, int64_t gdim, const float *y,
-                              float *out, int64_t n);
 
 /* 1 when ml_cpu_isa() allows the AVX2+FMA kernels (kernels.c). */
 int attn_have_avx2(void);
 /* f32 forward with AVX2+FMA micro-kernels (fwd_avx2.c); only call when attn_have_avx2(). */
 int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, const float *v,
                           const float *z, float *out, float *lse, float *y);
+
+/* Elementwise gate backward of one row (gdim = Ev): dy = dout·act(z) (mul) or dout (add), dz =
+ * (dout·y or dout)·act'(z). */
+void attn_gate_bwd_f32(int act, int op, const float *z, const float *dout, const float *y, float *dy,
+                       float *dz, int64_t n);
+void attn_gate_bwd_f64(int act, int op, const double *z, const double *dout, const double *y,
+                       double *dy, double *dz, int64_t n);
 
 /* Gate helpers (gate.c). */
 double attn_gate_fn(int act, double z);

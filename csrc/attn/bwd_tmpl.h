@@ -1,5 +1,5 @@
 /* moonlab attn — backward kernel body, instantiated for float and double by backward.c.
- * Expects REAL, SFX(name), GEMM, GEMM_TN, EXPSUM. Not a public header. */
+ * Expects REAL, SFX(name), GEMM, GEMM_TN, EXPSUM, GATE_BWD. Not a public header. */
 
 #include "mask_tmpl.h"
 
@@ -58,20 +58,18 @@ static void SFX(bwd_block)(const attn_geom *g, SFX(bwd_scratch) *w, int64_t b, i
         int64_t idx = row0 + r;
         const REAL *dor = dout + idx * Ev, *yr = y + idx * Ev;
         REAL *dyr = dY + (int64_t)r * Ev;
-        if (g->gdim) {
+        if (g->gdim > 1) {
+            GATE_BWD(g->gate_act, g->gate_op, z + idx * Ev, dor, yr, dyr, dz + idx * Ev, Ev);
+        } else if (g->gdim) {
             const REAL *zr = z + idx * g->gdim;
-            double acc = 0;
-            double gv = attn_gate_fn(g->gate_act, zr[0]);
+            double acc = 0, gv = attn_gate_fn(g->gate_act, zr[0]); /* headwise: one gate per row */
             for (int64_t e = 0; e < Ev; e++) {
-                double ze = g->gdim > 1 ? zr[e] : zr[0];
-                if (g->gdim > 1) gv = attn_gate_fn(g->gate_act, ze);
                 double dge;
                 if (g->gate_op == ML_GATE_ADD) { dyr[e] = dor[e]; dge = dor[e]; }
                 else { dyr[e] = (REAL)(dor[e] * gv); dge = (double)dor[e] * yr[e]; }
-                if (g->gdim > 1) dz[idx * Ev + e] = (REAL)(dge * attn_gate_dfn(g->gate_act, ze));
-                else acc += dge;
+                acc += dge;
             }
-            if (g->gdim == 1) dz[idx] = (REAL)(acc * attn_gate_dfn(g->gate_act, zr[0]));
+            dz[idx] = (REAL)(acc * attn_gate_dfn(g->gate_act, zr[0]));
         } else {
             memcpy(dyr, dor, sizeof(REAL) * Ev);
         }

@@ -93,21 +93,29 @@ double attn_max_f64(const double *x, int n) {
     return m;
 }
 
-void attn_gate_apply_f32(int act, int op, const float *z, int64_t gdim, const float *y, float *out,
-                         int64_t n) {
-#ifdef ATTN_X86
-    if (ml_cpu_isa() >= ML_ISA_AVX2) { attn_gate_apply_f32_avx2(act, op, z, gdim, y, out, n); return; }
-#endif
-    for (int64_t e = 0; e < n; e++) {
-        float gv = (float)attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);
-        out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;
+/* Headwise gates (gdim 1) are one scalar per row; elementwise ones use the vector kernels. */
+#define GATE_APPLY_ENTRY(NAME, T)                                                             \
+    void attn_gate_apply_##NAME(int act, int op, const T *z, int64_t gdim, const T *y, T *out, \
+                                int64_t n) {                                                 \
+        if (gdim > 1) DISPATCH(attn_gate_fwd_##NAME, act, op, z, y, out, n);                 \
+        for (int64_t e = 0; e < n; e++) {                                                    \
+            T gv = (T)attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);                            \
+            out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;                              \
+        }                                                                                    \
     }
-}
+GATE_APPLY_ENTRY(f32, float)
+GATE_APPLY_ENTRY(f64, double)
 
-void attn_gate_apply_f64(int act, int op, const double *z, int64_t gdim, const double *y,
-                         double *out, int64_t n) {
-    for (int64_t e = 0; e < n; e++) {
-        double gv = attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);
-        out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;
+#define GATE_BWD_ENTRY(NAME, T)                                                               \
+    void attn_gate_bwd_##NAME(int act, int op, const T *z, const T *dout, const T *y, T *dy,  \
+                              T *dz, int64_t n) {                                            \
+        DISPATCH(attn_gate_bwd_##NAME, act, op, z, dout, y, dy, dz, n);                      \
+        for (int64_t e = 0; e < n; e++) {                                                    \
+            double gv = attn_gate_fn(act, z[e]);                                             \
+            double dge = op == ML_GATE_ADD ? (double)dout[e] : (double)dout[e] * y[e];       \
+            dy[e] = op == ML_GATE_ADD ? dout[e] : (T)(dout[e] * gv);                         \
+            dz[e] = (T)(dge * attn_gate_dfn(act, z[e]));                                     \
+        }                                                                                    \
     }
-}
+GATE_BWD_ENTRY(f32, float)
+GATE_BWD_ENTRY(f64, double)

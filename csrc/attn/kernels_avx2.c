@@ -89,6 +89,9 @@ TGT static inline double hmax_pd(__m256d v) {
 #define VADD _mm256_add_ps
 #define VSUB _mm256_sub_ps
 #define VMAX _mm256_max_ps
+#define VMUL _mm256_mul_ps
+#define VDIV _mm256_div_ps
+#define VMIN _mm256_min_ps
 #define VHSUM hsum_ps
 #define VHMAX hmax_ps
 #define VEXP exp8_ps
@@ -110,6 +113,9 @@ TGT static inline double hmax_pd(__m256d v) {
 #undef VADD
 #undef VSUB
 #undef VMAX
+#undef VMUL
+#undef VDIV
+#undef VMIN
 #undef VHSUM
 #undef VHMAX
 #undef VEXP
@@ -131,6 +137,9 @@ TGT static inline double hmax_pd(__m256d v) {
 #define VADD _mm256_add_pd
 #define VSUB _mm256_sub_pd
 #define VMAX _mm256_max_pd
+#define VMUL _mm256_mul_pd
+#define VDIV _mm256_div_pd
+#define VMIN _mm256_min_pd
 #define VHSUM hsum_pd
 #define VHMAX hmax_pd
 #define VEXP exp4_pd
@@ -141,30 +150,4 @@ TGT static inline double hmax_pd(__m256d v) {
 #define NAN_ANY(a) _mm256_movemask_pd(a)
 #include "simd_tmpl.h"
 
-/* g = act(z) for 8 floats: sigmoid via exp(-|z|) (stable), silu = z·sigmoid, ns = 0.5 + 0.5·sigmoid. */
-TGT static inline __m256 gate8(int act, __m256 z) {
-    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-    __m256 e = exp8_ps(_mm256_or_ps(z, sign)); /* exp(-|z|) */
-    __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e));
-    __m256 neg = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
-    __m256 s = _mm256_blendv_ps(r, _mm256_mul_ps(e, r), neg);
-    if (act == ML_GATE_SILU) return _mm256_mul_ps(z, s);
-    if (act == ML_GATE_NS_SIGMOID) return _mm256_fmadd_ps(_mm256_set1_ps(0.5f), s, _mm256_set1_ps(0.5f));
-    return s;
-}
-
-TGT void attn_gate_apply_f32_avx2(int act, int op, const float *z, int64_t gdim, const float *y,
-                                  float *out, int64_t n) {
-    int64_t e = 0;
-    __m256 gh = _mm256_set1_ps(gdim == 1 ? (float)attn_gate_fn(act, z[0]) : 0.0f);
-    for (; e + 8 <= n; e += 8) {
-        __m256 gv = gdim == 1 ? gh : gate8(act, _mm256_loadu_ps(z + e));
-        __m256 yv = _mm256_loadu_ps(y + e);
-        _mm256_storeu_ps(out + e, op == ML_GATE_ADD ? _mm256_add_ps(yv, gv) : _mm256_mul_ps(yv, gv));
-    }
-    for (; e < n; e++) {
-        float gv = (float)attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);
-        out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;
-    }
-}
 #endif

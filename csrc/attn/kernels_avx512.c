@@ -60,6 +60,9 @@ TGT static inline __m512d exp8_pd(__m512d x) {
 #define VADD _mm512_add_ps
 #define VSUB _mm512_sub_ps
 #define VMAX _mm512_max_ps
+#define VMUL _mm512_mul_ps
+#define VDIV _mm512_div_ps
+#define VMIN _mm512_min_ps
 #define VHSUM _mm512_reduce_add_ps
 #define VHMAX _mm512_reduce_max_ps
 #define VEXP exp16_ps
@@ -81,6 +84,9 @@ TGT static inline __m512d exp8_pd(__m512d x) {
 #undef VADD
 #undef VSUB
 #undef VMAX
+#undef VMUL
+#undef VDIV
+#undef VMIN
 #undef VHSUM
 #undef VHMAX
 #undef VEXP
@@ -102,6 +108,9 @@ TGT static inline __m512d exp8_pd(__m512d x) {
 #define VADD _mm512_add_pd
 #define VSUB _mm512_sub_pd
 #define VMAX _mm512_max_pd
+#define VMUL _mm512_mul_pd
+#define VDIV _mm512_div_pd
+#define VMIN _mm512_min_pd
 #define VHSUM _mm512_reduce_add_pd
 #define VHMAX _mm512_reduce_max_pd
 #define VEXP exp8_pd

@@ -3,7 +3,7 @@
  * Expects: T (float/double), V (vector type), VL (lanes), TGT (function attributes), SFX(name),
  * VLOAD(p), VSTORE(p, v), VSET1(x), VZERO(), VFMA(a, b, c) = a·b + c, VADD, VSUB, VMAX, VHSUM(v),
  * VHMAX(v), VEXP(x) (exp with exp(-inf) = 0 and NaN propagated), SEXP (scalar exp), and a NaN
- * detector: NAN_T, NAN_INIT, NAN_UPD(acc, x), NAN_ANY(acc). */
+ * detector: NAN_T, NAN_INIT, NAN_UPD(acc, x), NAN_ANY(acc); for the gate also VMUL, VDIV, VMIN. */
 
 #define GT_ROWS 6 /* rows of a register tile: 6 × 2 vectors = 12 accumulators */
 
@@ -119,6 +119,54 @@ TGT T SFX(max)(const T *x, int n) {
     T m = VHMAX(acc);
     for (; i < n; i++) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
     return m;
+}
+
+/* Gate act(z) and act'(z) of a vector: sigmoid s = exp(min(z,0)) / (1 + exp(-|z|)) (no overflow, NaN
+ * propagates), silu z·s, ns_sigmoid 0.5 + 0.5·s. */
+TGT static inline __attribute__((always_inline)) void SFX(gate_vec)(int act, V z, V *gv, V *dgv) {
+    const V one = VSET1(1), half = VSET1((T)0.5);
+    V nz = VSUB(VZERO(), z);
+    V e = VEXP(VMIN(nz, z)), p = VEXP(VMIN(VZERO(), z));
+    V sg = VDIV(p, VADD(one, e)), ds = VMUL(sg, VSUB(one, sg));
+    if (act == ML_GATE_SILU) { *gv = VMUL(z, sg); *dgv = VFMA(z, ds, sg); }
+    else if (act == ML_GATE_NS_SIGMOID) { *gv = VFMA(half, sg, half); *dgv = VMUL(half, ds); }
+    else { *gv = sg; *dgv = ds; }
+}
+
+/* Elementwise gate forward: out[e] = y[e]·act(z[e]) (op mul) or y[e] + act(z[e]) (op add). */
+TGT void SFX(gate_fwd)(int act, int op, const T *z, const T *y, T *out, int64_t n) {
+    int64_t e = 0;
+    for (; e + VL <= n; e += VL) {
+        V gv, dgv, yv = VLOAD(y + e);
+        SFX(gate_vec)(act, VLOAD(z + e), &gv, &dgv);
+        VSTORE(out + e, op == ML_GATE_ADD ? VADD(yv, gv) : VMUL(yv, gv));
+    }
+    for (; e < n; e++) {
+        T gv = (T)attn_gate_fn(act, z[e]);
+        out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;
+    }
+}
+
+/* Elementwise gate backward of one row: dy = dout·g (mul) or dout (add); dz = dg·act'(z) with
+ * dg = dout·y (mul) or dout (add). */
+TGT void SFX(gate_bwd)(int act, int op, const T *z, const T *dout, const T *y, T *dy, T *dz, int64_t n) {
+    int64_t e = 0;
+    for (; e + VL <= n; e += VL) {
+        V gv, dgv, dov = VLOAD(dout + e);
+        SFX(gate_vec)(act, VLOAD(z + e), &gv, &dgv);
+        if (op == ML_GATE_ADD) {
+            VSTORE(dy + e, dov);
+            VSTORE(dz + e, VMUL(dov, dgv));
+        } else {
+            VSTORE(dy + e, VMUL(dov, gv));
+            VSTORE(dz + e, VMUL(VMUL(dov, VLOAD(y + e)), dgv));
+        }
+    }
+    for (; e < n; e++) {
+        double gv = attn_gate_fn(act, z[e]), dge = op == ML_GATE_ADD ? (double)dout[e] : (double)dout[e] * y[e];
+        dy[e] = op == ML_GATE_ADD ? dout[e] : (T)(dout[e] * gv);
+        dz[e] = (T)(dge * attn_gate_dfn(act, z[e]));
+    }
 }
 
 #undef GT_RCASES
