@@ -203,6 +203,17 @@ describe("attn.sdpa edge cases", function()
       close32(out, (ref.sdpa(q, k, v, o)))
     end
   end)
+
+  it("f32 with Ev = 40 and E = 20 (whole, half and masked vector tiles of V) matches the reference", function()
+    local q, k, v = problem(1, 2, 1, 37, 45, 20, 40, "f32", 72)
+    local g = rnd({ 1, 2, 37, 40 }, 73, "f32")
+    for _, o in ipairs { { causal = true, causal_align = "bottom_right", gate = g }, { window = 9 } } do
+      local out, ex = attn.sdpa(q, k, v, o)
+      local ro, rl = ref.sdpa(q, k, v, o)
+      close32(out, ro)
+      close32(ex.lse, rl)
+    end
+  end)
 end)
 
 -- Finite differences of loss = Σ dout ⊙ out against attn.sdpa_backward, f64.

@@ -42,6 +42,17 @@ static inline int attn_parallel(const attn_geom *g) {
     return (double)g->B * (double)g->Hq * (double)g->L * (double)g->S * (double)(g->E + g->Ev) >= ATTN_PAR_MIN;
 }
 
+/* Calls CALL(r) with the compile-time constant r = R for R in 1..6 (register-tile row counts). */
+#define ATTN_RCASES(CALL)                                                                          \
+    switch (R) {                                                                                   \
+    case 6: CALL(6); break;                                                                        \
+    case 5: CALL(5); break;                                                                        \
+    case 4: CALL(4); break;                                                                        \
+    case 3: CALL(3); break;                                                                        \
+    case 2: CALL(2); break;                                                                        \
+    default: CALL(1); break;                                                                       \
+    }
+
 /* Keys visible to query i under causal/window: [lo, hi) clipped to [0,S) (lo >= hi: none). */
 static inline void attn_key_range(const attn_geom *g, int64_t i, int64_t *lo, int64_t *hi) {
     int64_t a = 0, b = g->S;
@@ -113,9 +124,12 @@ ATTN_ISA_DECL(avx512)
 
 /* 1 when ml_cpu_isa() allows the AVX2+FMA kernels (kernels.c). */
 int attn_have_avx2(void);
-/* f32 forward with AVX2+FMA micro-kernels (fwd_avx2.c); only call when attn_have_avx2(). */
+/* f32 forward with AVX2+FMA / AVX-512F register tiles (fwd_avx2.c, fwd_avx512.c from
+ * fwd_simd_tmpl.h); only call when ml_cpu_isa() allows the ISA. */
 int attn_forward_f32_avx2(const attn_geom *g, const float *q, const float *k, const float *v,
                           const float *z, float *out, float *lse, float *y);
+int attn_forward_f32_avx512(const attn_geom *g, const float *q, const float *k, const float *v,
+                            const float *z, float *out, float *lse, float *y);
 
 /* Elementwise gate backward of one row (gdim = Ev): dy = dout·act(z) (mul) or dout (add), dz =
  * (dout·y or dout)·act'(z). */

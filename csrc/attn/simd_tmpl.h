@@ -36,16 +36,6 @@ TGT static inline __attribute__((always_inline)) void SFX(gemm_tile)(const int R
     }
 }
 
-#define GT_RCASES(CALL)                                                                          \
-    switch (R) {                                                                                 \
-    case 6: CALL(6); break;                                                                      \
-    case 5: CALL(5); break;                                                                      \
-    case 4: CALL(4); break;                                                                      \
-    case 3: CALL(3); break;                                                                      \
-    case 2: CALL(2); break;                                                                      \
-    default: CALL(1); break;                                                                     \
-    }
-
 /* C[M×N] += op(A)·B (row-major; op(A) = A [M×K] or, with TA, Aᵀ for A stored [K×M]): panels of
  * 2·VL columns of B outer (they stay in L1), strips of 6 rows inner; columns left over after whole
  * vectors are done in scalar code. */
@@ -59,7 +49,7 @@ TGT static inline __attribute__((always_inline)) void SFX(gemm_any)(const int TA
             const T *a = TA ? A + i : A + (int64_t)i * lda;
             T *c = C + (int64_t)i * ldc + j;
 #define GT_CALL(RR) SFX(gemm_tile)(RR, 2, TA, K, a, lda, B + j, ldb, c, ldc)
-            GT_RCASES(GT_CALL)
+            ATTN_RCASES(GT_CALL)
 #undef GT_CALL
         }
     for (; j + VL <= N; j += VL)
@@ -68,7 +58,7 @@ TGT static inline __attribute__((always_inline)) void SFX(gemm_any)(const int TA
             const T *a = TA ? A + i : A + (int64_t)i * lda;
             T *c = C + (int64_t)i * ldc + j;
 #define GT_CALL(RR) SFX(gemm_tile)(RR, 1, TA, K, a, lda, B + j, ldb, c, ldc)
-            GT_RCASES(GT_CALL)
+            ATTN_RCASES(GT_CALL)
 #undef GT_CALL
         }
     if (j < N)
@@ -169,5 +159,4 @@ TGT void SFX(gate_bwd)(int act, int op, const T *z, const T *dout, const T *y, T
     }
 }
 
-#undef GT_RCASES
 #undef GT_ROWS
