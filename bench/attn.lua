@@ -212,6 +212,45 @@ do
       ma / mb, mb * 1e3, table.concat(all, " "), os.getenv("GOMP_SPINCOUNT") or "unset"))
 end
 
+-- One thread, CPU time: kernel efficiency that other processes on a shared machine hardly disturb (time
+-- stolen by them is not counted). Rates are GFLOP per CPU-second against the same-dtype gemm's.
+do
+  local ml = require "moonlab"
+  local threads = ml.get_threads()
+  ml.set_threads(1)
+  local function gemm(dt)
+    core.bench_gemm(dt, 1024, 1)
+    local c0 = os.clock()
+    core.bench_gemm(dt, 1024, RUNS)
+    return RUNS * 2 * 1024 ^ 3 / (os.clock() - c0) / 1e9
+  end
+  local function cpu_rate(fn, fl, n)
+    fn()
+    local c0 = os.clock()
+    for _ = 1, n do fn() end
+    return fl * n / (os.clock() - c0) / 1e9
+  end
+  for _, dt in ipairs { "f32", "f64" } do
+    local gm = gemm(dt)
+    for _, c in ipairs {
+      { "causal", { causal = true }, H }, { "full", {}, H }, { "causal GQA Hkv=2", { causal = true }, 2 },
+      { "window=512", { window = 512 }, H }, { "causal gated", { causal = true, gated = true }, H },
+    } do
+      local q, k, v, g = inputs(1, H, c[3], 2048, 2048, c[2].gated, dt)
+      local o = { causal = c[2].causal, window = c[2].window, gate = g }
+      local fl = attn.flops(1, H, 2048, 2048, E, o)
+      local rf = cpu_rate(function() attn.sdpa(q, k, v, o) end, fl, 2)
+      local out, ex = attn.sdpa(q, k, v, o)
+      local rb = cpu_rate(function() attn.sdpa_backward(out, q, k, v, out, ex, o) end, 2.5 * fl, 1)
+      bench.report(("attn 1 thread CPU time %s L=2048 %s"):format(dt, c[1]), rf / gm, "x gemm (fwd)",
+        ("backward %.2fx; fwd %.1f, bwd %.1f, %sgemm %.1f GFLOP per CPU-second"):format(rb / gm, rf, rb,
+          dt == "f64" and "d" or "s", gm))
+      collectgarbage()
+    end
+  end
+  ml.set_threads(threads)
+end
+
 -- Same headline figure with OPENBLAS_CORETYPE set for this CPU (a fresh process: OpenBLAS reads it at load).
 do
   local ct = info.coretype_hint or info.blas_core or "Haswell"

@@ -204,11 +204,21 @@ static int l_max_abs(lua_State *L) {
     return 1;
 }
 
-/* core.attn_gate(z, act) -> act(z) elementwise (for references and examples) */
+/* core.attn_gate_value(z, act) -> act(z), act'(z) (for references and examples; attn.gate_act) */
 static int l_gate_value(lua_State *L) {
-    double z = luaL_checknumber(L, 1);
+    const char *fn = "attn.gate_act";
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        return mlL_argerror(L, 1, fn, "z", "expected a number, got %s", luaL_typename(L, 1));
+    double z = lua_tonumber(L, 1);
     static const char *const acts[] = {"sigmoid", "silu", "ns_sigmoid", NULL};
-    int act = luaL_checkoption(L, 2, "sigmoid", acts);
+    int act = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        const char *a = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+        for (act = 0; a && acts[act] && strcmp(acts[act], a) != 0; act++) {}
+        if (!a || !acts[act])
+            return mlL_argerror(L, 2, fn, "act", "expected 'sigmoid', 'silu' or 'ns_sigmoid', got %s",
+                                a ? a : luaL_typename(L, 2));
+    }
     lua_pushnumber(L, ml_attn_gate_value(act, z));
     lua_pushnumber(L, ml_attn_gate_deriv(act, z));
     return 2;

@@ -116,11 +116,21 @@ end
 
 --- Gate activation value and derivative at a number z: act "sigmoid" | "silu" | "ns_sigmoid".
 function M.gate_act(z, act)
-  return core.attn_gate_value(z, act or "sigmoid")
+  return core.attn_gate_value(z, act)
 end
 
 --- FLOP count of a forward (4·B·Hq·E·pairs, pairs = visible (query, key) pairs), for benchmarks.
 function M.flops(B, Hq, L, S, E, opts)
+  for i, n in ipairs { "B", "Hq", "L", "S", "E" } do
+    local x = select(i, B, Hq, L, S, E)
+    if math.type(x) ~= "integer" or x < 1 then
+      error(("attn.flops: bad argument #%d '%s': expected a positive integer, got %s"):format(i, n,
+        type(x) == "number" and tostring(x) or type(x)), 2)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("attn.flops: bad argument #6 'opts': expected an options table, got " .. type(opts), 2)
+  end
   opts = opts or {}
   local off = (opts.causal_align == "bottom_right") and (S - L) or 0
   -- a window longer than L + S restricts nothing; clamped so that no integer wraps around
