@@ -130,7 +130,7 @@ local function experiment(o)
   local res = {}
   local t0 = os.clock()
   for i, m in ipairs { { "no gate" }, { "headwise sigmoid gate", "headwise" }, { "elementwise sigmoid gate", "elementwise" } } do
-    if not o.quiet then
+    if not (o.quiet or os.getenv("MOONLAB_QUIET") == "1") then
       io.stderr:write(("attention_sink: model %d/3, %s: %d Adam steps (%.0f s CPU so far)\n"):format(i, m[1], steps,
         os.clock() - t0))
     end
