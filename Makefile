@@ -55,14 +55,15 @@ $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# -z initfirst: the library's constructor (csrc/core/runtime.c) runs before libgomp reads its environment.
 $(LIBSO): $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,initfirst -o $@ $^ $(LDLIBS)
 
 # The Lua module carries the library inside it, so it installs as one file. It is never unloaded
 # (-z nodelete): lua_close() would otherwise unmap it, and libgomp with it, under live OpenMP workers.
 $(COREMOD): $(LUA_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -Wl,-z,initfirst -o $@ $^ $(LDLIBS)
 
 $(EMBED): examples/embed.c $(LIBA) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS) -llua5.4

@@ -1,6 +1,7 @@
 /* Lua binding of library information, threads and benchmark reference timings. */
 #include <sys/resource.h>
 #include "moonlab/bench.h"
+#include "moonlab/cpu.h"
 #include "moonlab/runtime.h"
 #include "mlua.h"
 
@@ -20,6 +21,7 @@ static int l_info(lua_State *L)
     lua_pushboolean(L, in.cpu_avx2), lua_setfield(L, -2, "cpu_avx2");
     lua_pushboolean(L, in.cpu_avx512), lua_setfield(L, -2, "cpu_avx512");
     lua_pushboolean(L, in.blas_generic), lua_setfield(L, -2, "blas_generic");
+    lua_pushstring(L, ml_isa_name(ml_cpu_isa())), lua_setfield(L, -2, "isa");
     if (in.blas_generic) lua_pushstring(L, in.coretype_hint), lua_setfield(L, -2, "coretype_hint");
     return 1;
 }

@@ -10,6 +10,7 @@
 #include "moonlab/tensor.h"
 #include "moonlab/runtime.h"
 #include "moonlab/bench.h"
+#include "moonlab/cpu.h"
 #include "moonlab/attn.h"
 #include "moonlab/laplace.h"
 #include "moonlab/chrom.h"
