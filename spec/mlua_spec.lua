@@ -175,7 +175,7 @@ describe("public names", function()
       print(pcall(M.alloc, 2^62))
       print("where", M.where(), (function() local r = M.where(); return r end)())
       local T = require "moonlab.tensor"
-      print("method", pcall(T.Tensor.__index.clone, 5))
+      print("method", pcall(T.Tensor.methods.clone, 5))
     ]]
     assert.is_true(ok, out)
     assert.matches("false\ttestmod.alloc: cannot allocate", out, 1, true)

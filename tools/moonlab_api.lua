@@ -54,7 +54,7 @@ function A.functions(root)
   for _, o in ipairs(A.objects) do
     local ok, obj = pcall(assert(load("return " .. o[2])))
     local mt = ok and getmetatable(obj)
-    local idx = mt and mt.__index
+    local idx = mt and (type(mt.__index) == "table" and mt.__index or mt.methods)
     if type(idx) == "table" then
       for k, v in pairs(idx) do
         if type(k) == "string" and type(v) == "function" and not k:match("^__") then

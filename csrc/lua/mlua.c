@@ -8,7 +8,8 @@
 
 ml_tensor *mlL_testtensor(lua_State *L, int idx)
 {
-    return (ml_tensor *)luaL_testudata(L, idx, MLL_TENSOR_MT);
+    ml_tensor *t = (ml_tensor *)luaL_testudata(L, idx, MLL_TENSOR_MT);
+    return t ? mlL_contiguous_arg(L, idx, t) : NULL;
 }
 
 /* Pushes the formatted text (any length; "-nan" printed as "nan"). */
@@ -59,6 +60,10 @@ ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char 
     ml_tensor *t = mlL_testtensor(L, idx);
     if (!t) mlL_argerror(L, idx, fname, argname, "expected a tensor, got %s", luaL_typename(L, idx));
     if (!t->data) mlL_argerror(L, idx, fname, argname, "tensor was closed");
+    if (t->numel == 0) {
+        char s[96];
+        mlL_argerror(L, idx, fname, argname, "tensor is empty (shape %s)", ml_shape_str(t, s, sizeof s));
+    }
     return t;
 }
 

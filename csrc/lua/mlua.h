@@ -10,10 +10,17 @@
 
 #define MLL_TENSOR_MT "moonlab.Tensor"
 
-/* The ml_tensor inside userdata at idx, or a Lua error naming fname/argname. */
+/* The ml_tensor inside userdata at idx, or a Lua error naming fname/argname.
+ * Its data is always contiguous row-major: for a strided view (t:transpose(),
+ * t[{{}, 2}], ...) this returns a contiguous copy kept alive by the view and
+ * refreshed on each call, so C cores never see strides. Writes into that copy
+ * do not reach the view: pass contiguous tensors as outputs. Empty tensors
+ * (a size-0 dim) are refused here. */
 ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char *argname);
-/* The tensor at idx, or NULL when it is not a tensor. */
+/* The tensor at idx (contiguous, as for mlL_checktensor), or NULL when it is not a tensor. */
 ml_tensor *mlL_testtensor(lua_State *L, int idx);
+/* t (the tensor userdata at idx) itself when contiguous, else its refreshed contiguous copy. */
+ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t);
 /* Pushes a new zeroed tensor userdata. A failure raises "<public name>: <reason>" with the
  * name of the function the user called (see mlL_public_name). */
 ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape);

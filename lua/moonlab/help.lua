@@ -68,7 +68,8 @@ local function method_tables()
   for _, o in ipairs(M.objects) do
     local ok, obj = pcall(function() return assert(load("return " .. o[2]))() end)
     local mt = ok and getmetatable(obj)
-    if mt and type(mt.__index) == "table" then list[#list + 1] = { o[1], mt.__index } end
+    local methods = mt and (type(mt.__index) == "table" and mt.__index or mt.methods)
+    if type(methods) == "table" then list[#list + 1] = { o[1], methods } end
     if ok and type(obj) == "userdata" and type(obj.close) == "function" then pcall(obj.close, obj) end
   end
   return list
