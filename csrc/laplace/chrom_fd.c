@@ -9,7 +9,7 @@
 #include "moonlab/chrom.h"
 
 ml_chrom_fd_opts ml_chrom_fd_defaults(void) {
-    ml_chrom_fd_opts o = {400, 0.0, 0.4, ML_CHROM_KOREN, ML_CHROM_KIN_AUTO};
+    ml_chrom_fd_opts o = {400, 0.0, 0.4, ML_CHROM_KOREN, ML_CHROM_KIN_AUTO, ML_CHROM_FD_MAX_WORK};
     return o;
 }
 

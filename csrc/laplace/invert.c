@@ -110,7 +110,7 @@ int ml_lp_eval(const ml_laplace_fn *fn, double shift, size_t n, const double com
     double complex *tmp = malloc(sizeof(double complex) * (n ? n : 1));
     if (!tmp) return ml_fail(ML_ENOMEM, "out of memory for %zu nodes", n);
     for (size_t i = 0; i < n; i++) tmp[i] = s[i] + shift;
-    if (fn->threadsafe && nb > 1) {
+    if (fn->threadsafe && nb > 1 && ML_LP_PAR(n)) {
         int bad = ML_OK;
 #pragma omp parallel for schedule(dynamic)
         for (size_t b = 0; b < nb; b++) {
@@ -248,7 +248,7 @@ static int invert_pert(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M,
         rc = ml_lp_eval(fn, a, m * (size_t)K, s, Fv);
         if (rc) break;
         if (nevals) *nevals += m * (size_t)K;
-#pragma omp parallel for if (m > 64)
+#pragma omp parallel for if (ML_LP_PAR(m * (size_t)K))
         for (size_t i = 0; i < m; i++) {
             double ti = t[c0 + i];
             const double complex *Fi = Fv + i * K;
@@ -307,17 +307,26 @@ static int dispatch(const ml_laplace_opts *o, const ml_laplace_fn *fn, size_t nt
     if (nevals) *nevals = 0;
     rc = ml_lp_check_times(nt, t, NULL, NULL);
     if (rc || nt == 0) return rc;
-    if (quad) return ml_lp_pert_quad(o, fn, M, nt, t, f, nevals);
-    switch (o->method) {
+    if (quad) rc = ml_lp_pert_quad(o, fn, M, nt, t, f, nevals);
+    else switch (o->method) {
     case ML_LAPLACE_TALBOT:
-        if (many) return ml_lp_talbot_shared(o, fn, M, nt, t, f, nevals);
-        return invert_pert(o, fn, M, nt, t, f, nevals);
+        rc = many ? ml_lp_talbot_shared(o, fn, M, nt, t, f, nevals)
+                  : invert_pert(o, fn, M, nt, t, f, nevals);
+        break;
     case ML_LAPLACE_EULER:
-    case ML_LAPLACE_STEHFEST: return invert_pert(o, fn, M, nt, t, f, nevals);
-    case ML_LAPLACE_DEHOOG: return ml_lp_dehoog(o, fn, M, many ? 2.0 : 1.0, nt, t, f, nevals);
-    case ML_LAPLACE_WEEKS: return ml_lp_weeks(o, fn, M, nt, t, f, nevals);
-    default: return ml_lp_fourier(o, fn, M, nt, t, f, nevals);
+    case ML_LAPLACE_STEHFEST: rc = invert_pert(o, fn, M, nt, t, f, nevals); break;
+    case ML_LAPLACE_DEHOOG: rc = ml_lp_dehoog(o, fn, M, many ? 2.0 : 1.0, nt, t, f, nevals); break;
+    case ML_LAPLACE_WEEKS: rc = ml_lp_weeks(o, fn, M, nt, t, f, nevals); break;
+    default: rc = ml_lp_fourier(o, fn, M, nt, t, f, nevals); break;
     }
+    /* one rule for every method and entry point: a result is finite, or the call fails */
+    for (size_t i = 0; i < nt && rc == ML_OK; i++)
+        if (!isfinite(f[i]))
+            rc = ml_fail(ML_ENUMERIC,
+                         "%s: result %g at t = %g is not finite (t too large for the method's "
+                         "parameters, or F growing left of the contour)",
+                         ml_laplace_method_name(o->method), f[i], t[i]);
+    return rc;
 }
 
 /* See laplace.h. */

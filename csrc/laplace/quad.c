@@ -125,7 +125,7 @@ int ml_lp_pert_quad(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, si
     __float128 a = ml_lp_shift(o, fn);
     int rc = ML_OK;
     size_t first_bad = nt;
-#pragma omp parallel if (fn->threadsafe && nt > 1)
+#pragma omp parallel if (fn->threadsafe && nt > 1 && ML_LP_PAR((size_t)nt * K * 50))
     {
         __complex128 *s = malloc(sizeof(__complex128) * K * 2);
         int mine = s ? ML_OK : ML_ENOMEM;
