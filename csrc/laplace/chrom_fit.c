@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include "moonlab/chrom.h"
 
@@ -274,6 +273,8 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
     rc = model_eval(&m, p, ym, J);
     for (size_t j = 0; j < n && rc == ML_OK; j++) { r[j] = y[j] - ym[j]; ssr += r[j] * r[j]; }
     while (rc == ML_OK) {
+        rc = ml_progress_tick(pr->progress, it, maxit);
+        if (rc) break;
         /* normal equations J^T J, J^T r */
         for (int a = 0; a < np; a++) {
             g[a] = 0;
@@ -348,7 +349,6 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
                 rc = prc; /* out of memory, interrupt: never a silent "success" */
                 break;
             }
-            if (getenv("ML_DEBUG_LM")) fprintf(stderr, "it %d try %d lambda %g ssr %.12g acc %d\n", it, tries, lambda, ssr, accepted);
             if (!accepted) lambda *= 10;
         }
         if (rc) break;

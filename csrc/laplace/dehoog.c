@@ -135,6 +135,8 @@ int ml_lp_dehoog(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, doubl
     int rc = ML_OK;
     size_t hi = nt;
     while (hi > 0 && rc == ML_OK) {
+        rc = ml_progress_tick(o->progress, (double)(nt - hi), (double)nt);
+        if (rc) break;
         double thi = t[idx[hi - 1]];
         size_t lo = hi - 1;
         while (lo > 0 && t[idx[lo - 1]] * band_ratio >= thi) lo--;

@@ -11,7 +11,7 @@ static const char *const method_names[ML_LAPLACE_NMETHODS] = {
 
 ml_laplace_opts ml_laplace_defaults(void) {
     ml_laplace_opts o;
-    o.method = ML_LAPLACE_TALBOT;
+    o.method = ML_LAPLACE_DEHOOG;
     o.M = 0;
     o.abscissa = NAN;
     o.sigma = NAN;
@@ -19,6 +19,7 @@ ml_laplace_opts ml_laplace_defaults(void) {
     o.tol = NAN;
     o.T = NAN;
     o.precision = ML_LAPLACE_PREC_AUTO;
+    o.progress = NULL;
     return o;
 }
 
@@ -125,7 +126,8 @@ int ml_lp_eval(const ml_laplace_fn *fn, double shift, size_t n, const double com
     } else {
         for (size_t b = 0; b < nb && rc == ML_OK; b++) {
             size_t i0 = b * EVAL_BATCH, m = n - i0 < EVAL_BATCH ? n - i0 : EVAL_BATCH;
-            rc = fn->eval(fn->params, m, tmp + i0, out + i0);
+            rc = ml_progress_tick(NULL, 0, 0); /* Ctrl-C between batches of a slow (Lua) F */
+            if (rc == ML_OK) rc = fn->eval(fn->params, m, tmp + i0, out + i0);
         }
     }
     if (rc == ML_OK) {
@@ -243,6 +245,8 @@ static int invert_pert(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M,
     double a = ml_lp_shift(o, fn);
     for (size_t c0 = 0; c0 < nt && rc == ML_OK; c0 += chunk) {
         size_t m = nt - c0 < chunk ? nt - c0 : chunk;
+        rc = ml_progress_tick(o->progress, (double)c0, (double)nt);
+        if (rc) break;
         for (size_t i = 0; i < m; i++)
             for (int k = 0; k < K; k++) s[i * K + k] = alpha[k] / t[c0 + i];
         rc = ml_lp_eval(fn, a, m * (size_t)K, s, Fv);

@@ -33,6 +33,8 @@ int ml_lp_talbot_shared(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M
      * from the largest time so that each contour serves t in [t_hi/ratio, t_hi]. */
     size_t hi = nt;
     while (hi > 0 && rc == ML_OK) {
+        rc = ml_progress_tick(o->progress, (double)(nt - hi), (double)nt);
+        if (rc) break;
         double thi = t[idx[hi - 1]];
         size_t lo = hi;
         while (lo > 0 && t[idx[lo - 1]] * BAND_RATIO >= thi) lo--;

@@ -232,6 +232,8 @@ int ml_lp_weeks(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t
             if (c[i].err < best.err) best = c[i];
         double ds = 0.5, db = 0.5; /* multiplicative steps */
         for (int it = 0; it < 24 && rc == ML_OK && ds > 1e-2; it++) {
+            rc = ml_progress_tick(o->progress, it, 24);
+            if (rc) break;
             int m = 0;
             if (isnan(sigma)) {
                 c[m++] = (weeks_cand){a + (best.sigma - a) * (1 + ds), best.b, INFINITY, 0};

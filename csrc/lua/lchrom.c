@@ -130,7 +130,8 @@ static int l_chrom_moments(lua_State *L) {
     return 3;
 }
 
-static void read_fd_opts(lua_State *L, int idx, const char *fname, ml_chrom_fd_opts *o) {
+static void read_fd_opts(lua_State *L, int idx, const char *fname, ml_chrom_fd_opts *o,
+                         int *quiet) {
     int64_t nx = o->nx;
     mlL_opts(L, idx, fname,
              (mlL_opt[]){{"nx", MLL_INT, &nx, NULL},
@@ -139,6 +140,7 @@ static void read_fd_opts(lua_State *L, int idx, const char *fname, ml_chrom_fd_o
                          {"scheme", MLL_ENUM, &o->scheme, scheme_choices},
                          {"kinetics", MLL_ENUM, &o->kinetics, kinetics_choices},
                          {"max_work", MLL_NUMBER, &o->max_work, NULL},
+                         {"quiet", MLL_BOOL, quiet, NULL},
                          {0}});
     if (nx < 4 || nx > 10000000)
         mlL_error(L, "%s: option 'nx' = %lld, expected 4..1e7", fname, (long long)nx);
@@ -150,7 +152,8 @@ static int l_chrom_fd(lua_State *L) {
     const char *fname = "chrom.solve_fd";
     ml_tensor *t = mlL_checktensor(L, 2, fname, "t");
     ml_chrom_fd_opts o = ml_chrom_fd_defaults();
-    read_fd_opts(L, 3, fname, &o);
+    int quiet = 0;
+    read_fd_opts(L, 3, fname, &o, &quiet);
     ml_tensor *out = mlL_newtensor(L, ML_F64, t->ndim, t->shape);
     int out_idx = lua_gettop(L);
     ml_tensor *prof = mlL_newtensor(L, ML_F64, 1, (int64_t[]){o.nx});
@@ -158,9 +161,12 @@ static int l_chrom_fd(lua_State *L) {
     ml_tensor_copy(tt, t);
     ml_chrom_params p;
     read_column(L, 1, fname, &p);
+    ml_progress *pg = mlL_long_begin(L, fname, quiet);
+    o.progress = pg;
     double t0 = omp_get_wtime();
     int rc = ml_chrom_fd(&p, &o, (size_t)t->numel, ml_f64(tt), ml_f64(out), ml_f64(prof));
     double el = omp_get_wtime() - t0;
+    mlL_long_end(L, pg);
     if (rc != ML_OK) return mlL_raise(L, fname);
     lua_pushvalue(L, out_idx);
     lua_pushvalue(L, out_idx + 1);
@@ -218,7 +224,7 @@ static int l_chrom_fit_or_model(lua_State *L, int model_only) {
     pr.fd = ml_chrom_fd_defaults();
     pr.inv = ml_laplace_defaults();
     int64_t maxit = 100, M = 0, nx = pr.fd.nx;
-    int method = -1;
+    int method = -1, quiet = 0;
     mlL_opts(L, 6, fname,
              (mlL_opt[]){{"fit_scale", MLL_BOOL, &pr.fit_scale, NULL},
                          {"fit_hold", MLL_BOOL, &pr.fit_hold, NULL},
@@ -231,6 +237,7 @@ static int l_chrom_fit_or_model(lua_State *L, int model_only) {
                          {"method", MLL_ENUM, &method, method_choices},
                          {"M", MLL_INT, &M, NULL},
                          {"A", MLL_SKIP, NULL, NULL},
+                         {"quiet", MLL_BOOL, &quiet, NULL},
                          {0}});
     if (maxit < 1 || maxit > 100000)
         return mlL_error(L, "%s: option 'max_iter' = %lld, expected 1..100000", fname, (long long)maxit);
@@ -290,6 +297,8 @@ static int l_chrom_fit_or_model(lua_State *L, int model_only) {
     }
     read_column(L, 1, fname, &pr.base);
     pr.base.x = 1;
+    ml_progress *pg = mlL_long_begin(L, fname, quiet);
+    pr.progress = pg;
     double t0 = omp_get_wtime();
     ml_chrom_fit_info info;
     memset(&info, 0, sizeof info);
@@ -297,6 +306,7 @@ static int l_chrom_fit_or_model(lua_State *L, int model_only) {
     if (model_only) rc = ml_chrom_model(&pr, A, pv, n, ml_f64(tt), ml_f64(res));
     else rc = ml_chrom_fit(&pr, A, n, ml_f64(tt), ml_f64(yy), pv, se, ml_f64(res), &info);
     double el = omp_get_wtime() - t0;
+    mlL_long_end(L, pg);
     if (rc != ML_OK) return mlL_raise(L, fname);
     lua_pushvalue(L, res_idx);
     if (model_only) return 1; /* res holds the model */
@@ -314,8 +324,6 @@ static int l_chrom_fit_or_model(lua_State *L, int model_only) {
     lua_setfield(L, -2, "converged");
     lua_pushstring(L, stop_names[info.reason]);
     lua_setfield(L, -2, "reason");
-    lua_pushinteger(L, (lua_Integer)info.nevals);
-    lua_setfield(L, -2, "nevals");
     lua_pushstring(L, info.series ? "series" : (pr.use_fd ? "fd" : ml_laplace_method_name(pr.inv.method)));
     lua_setfield(L, -2, "model_method");
     lua_pushnumber(L, el);

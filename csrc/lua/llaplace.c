@@ -62,11 +62,12 @@ static int lfn_has_quad(lua_State *L) {
 }
 
 /* ---- Lua-function transforms: called only from this thread, errors caught by
- * lua_pcall and reported after the C method has freed its scratch. ---- */
+ * lua_pcall and kept in full (error objects through their __tostring) in the registry,
+ * then raised after the C method has freed its scratch. ---- */
 typedef struct {
     lua_State *L;
     int fidx;
-    char msg[4096];
+    int errref; /* registry reference of the full error text, or LUA_NOREF */
 } luafn_ctx;
 
 /* tostring(v) honouring __tostring; run under lua_pcall. */
@@ -75,56 +76,64 @@ static int tostring_any(lua_State *L) {
     return 1;
 }
 
+/* Keeps "F raised an error at s = ...: <error>" for the error value on top (popped). */
+static int keep_error(lua_State *L, luafn_ctx *c, double complex s) {
+    lua_pushcfunction(L, tostring_any);
+    lua_insert(L, -2);
+    const char *m = lua_pcall(L, 1, 1, 0) == LUA_OK ? lua_tostring(L, -1) : NULL;
+    char head[96];
+    snprintf(head, sizeof head, "F raised an error at s = %g%+gi: ", creal(s), cimag(s));
+    lua_pushfstring(L, "%s%s", head, m ? m : "(error object whose __tostring failed)");
+    const char *full = lua_tostring(L, -1);
+    int rc = ml_fail(ML_ECALLBACK, "%.300s", full);
+    if (c->errref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, c->errref);
+    c->errref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the full text */
+    lua_pop(L, 1);
+    return rc;
+}
+
 static int luafn_eval(void *params, size_t n, const double complex *s, double complex *out) {
     luafn_ctx *c = params;
     lua_State *L = c->L;
-    if (!lua_checkstack(L, 8)) {
-        snprintf(c->msg, sizeof c->msg, "Lua stack overflow");
-        return ml_fail(ML_ECALLBACK, "%s", c->msg);
-    }
+    if (!lua_checkstack(L, 8)) return ml_fail(ML_ECALLBACK, "Lua stack overflow");
     for (size_t i = 0; i < n; i++) {
         lua_pushvalue(L, c->fidx);
         lua_pushnumber(L, creal(s[i]));
         lua_pushnumber(L, cimag(s[i]));
-        if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
-            /* error objects with __tostring print as such; other values by their type */
-            lua_pushcfunction(L, tostring_any);
-            lua_insert(L, -2);
-            const char *m = lua_pcall(L, 1, 1, 0) == LUA_OK ? lua_tostring(L, -1) : NULL;
-            snprintf(c->msg, sizeof c->msg, "F raised an error at s = %g%+gi: %s", creal(s[i]),
-                     cimag(s[i]), m ? m : "(error object whose __tostring failed)");
-            lua_pop(L, 1);
-            return ml_fail(ML_ECALLBACK, "%s", c->msg);
-        }
-        int isr, isi;
-        double re = lua_tonumberx(L, -2, &isr), im = lua_tonumberx(L, -1, &isi);
-        if (!isr || !isi || lua_type(L, -2) != LUA_TNUMBER || lua_type(L, -1) != LUA_TNUMBER) {
-            snprintf(c->msg, sizeof c->msg,
-                     "F(%g, %g) must return two numbers (re, im), got %s and %s", creal(s[i]),
-                     cimag(s[i]), luaL_typename(L, -2), luaL_typename(L, -1));
+        if (lua_pcall(L, 2, 2, 0) != LUA_OK) return keep_error(L, c, s[i]);
+        if (lua_type(L, -2) != LUA_TNUMBER || lua_type(L, -1) != LUA_TNUMBER) {
+            int rc = ml_fail(ML_ECALLBACK, "F(%g, %g) must return two numbers (re, im), got %s and %s",
+                             creal(s[i]), cimag(s[i]), luaL_typename(L, -2), luaL_typename(L, -1));
             lua_pop(L, 2);
-            return ml_fail(ML_ECALLBACK, "%s", c->msg);
+            return rc;
         }
+        out[i] = lua_tonumber(L, -2) + I * lua_tonumber(L, -1);
         lua_pop(L, 2);
-        out[i] = re + I * im;
     }
     return ML_OK;
+}
+
+/* Raises the error of a failed call: the Lua F's own error in full when it raised one,
+ * the library's message otherwise. */
+static int raise_failure(lua_State *L, const char *fname, luafn_ctx *ctx) {
+    if (ctx->errref != LUA_NOREF && ml_errcode() == ML_ECALLBACK) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->errref);
+        luaL_unref(L, LUA_REGISTRYINDEX, ctx->errref);
+        ctx->errref = LUA_NOREF;
+        lua_pushfstring(L, "%s: %s", fname, lua_tostring(L, -1));
+        return lua_error(L);
+    }
+    if (ctx->errref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, ctx->errref);
+    ctx->errref = LUA_NOREF;
+    return mlL_raise(L, fname);
 }
 
 static const char *const method_choices[] = {"talbot", "euler", "stehfest", "dehoog",
                                              "weeks", "fourier", NULL};
 static const char *const precision_choices[] = {"auto", "double", "quad", NULL};
 
-/* Reads F at idx into *fn (C transform or Lua function wrapped with ctx). */
-/* Raises the error of a failed inversion: the Lua callback's own message when F is a Lua
- * function that failed, the library's message otherwise. */
-static int raise_failure(lua_State *L, const char *fname, int rc, const ml_laplace_fn *fn,
-                         const luafn_ctx *ctx) {
-    if (rc == ML_ECALLBACK && fn->eval == luafn_eval) return mlL_error(L, "%s: %s", fname, ctx->msg);
-    return mlL_raise(L, fname);
-}
-
 static void check_F(lua_State *L, int idx, const char *fname, ml_laplace_fn *fn, luafn_ctx *ctx) {
+    ctx->errref = LUA_NOREF;
     lfn_ud *u = luaL_testudata(L, idx, LFN_MT);
     if (u) {
         if (!u->fn.eval) mlL_argerror(L, idx, fname, "F", "transform was closed");
@@ -137,7 +146,7 @@ static void check_F(lua_State *L, int idx, const char *fname, ml_laplace_fn *fn,
                      luaL_typename(L, idx));
     ctx->L = L;
     ctx->fidx = lua_absindex(L, idx);
-    ctx->msg[0] = 0;
+    ctx->errref = LUA_NOREF;
     fn->eval = luafn_eval;
     fn->params = ctx;
     fn->abscissa = 0;
@@ -147,9 +156,9 @@ static void check_F(lua_State *L, int idx, const char *fname, ml_laplace_fn *fn,
 
 /* Reads the inversion options at idx; *err_est receives opts.error_estimate. */
 static void read_invert_opts(lua_State *L, int idx, const char *fname, ml_laplace_opts *o,
-                             int method, int *err_est) {
+                             int method, int *err_est, int *quiet) {
     int64_t M = 0;
-    int ee = 0;
+    int ee = 0, q = 0;
     mlL_opts(L, idx, fname,
              (mlL_opt[]){{"method", MLL_ENUM, &method, method_choices},
                          {"M", MLL_INT, &M, NULL},
@@ -160,7 +169,9 @@ static void read_invert_opts(lua_State *L, int idx, const char *fname, ml_laplac
                          {"T", MLL_NUMBER, &o->T, NULL},
                          {"precision", MLL_ENUM, &o->precision, precision_choices},
                          {"error_estimate", MLL_BOOL, &ee, NULL},
+                         {"quiet", MLL_BOOL, &q, NULL},
                          {0}});
+    if (quiet) *quiet = q;
     o->method = method;
     if (err_est) *err_est = ee;
     else if (ee) mlL_error(L, "%s: option 'error_estimate' is not available here", fname);
@@ -208,7 +219,8 @@ static int l_invert(lua_State *L) {
     check_F(L, 1, fname, &fn, &ctx);
     ml_laplace_opts o = ml_laplace_defaults();
     int err_est = 0;
-    read_invert_opts(L, 3, fname, &o, ML_LAPLACE_DEHOOG, &err_est);
+    int quiet = 0;
+    read_invert_opts(L, 3, fname, &o, ML_LAPLACE_DEHOOG, &err_est, &quiet);
     double tnum, fnum, enum_ = 0, *t, *f, *e = NULL;
     size_t nt;
     int out_idx = 0, err_idx = 0;
@@ -244,6 +256,8 @@ static int l_invert(lua_State *L) {
                                     i + 1, t[i]);
     }
     size_t nev = 0, nev2 = 0;
+    ml_progress *pg = mlL_long_begin(L, fname, quiet);
+    o.progress = pg;
     int rc = many ? ml_laplace_invert_many(&o, &fn, nt, t, f, &nev)
                   : ml_laplace_invert(&o, &fn, nt, t, f);
     if (rc == ML_OK && err_est) {
@@ -253,7 +267,8 @@ static int l_invert(lua_State *L) {
                   : ml_laplace_invert(&o2, &fn, nt, t, e);
         for (size_t i = 0; i < nt && rc == ML_OK; i++) e[i] = fabs(e[i] - f[i]);
     }
-    if (rc != ML_OK) return raise_failure(L, fname, rc, &fn, &ctx);
+    mlL_long_end(L, pg);
+    if (rc != ML_OK) return raise_failure(L, fname, &ctx);
     if (!out_idx) lua_pushnumber(L, fnum);
     else lua_pushvalue(L, out_idx);
     lua_pushinteger(L, (lua_Integer)(nev + nev2));
@@ -293,7 +308,7 @@ static int l_fourier_grid(lua_State *L) {
     double T = arg_number(L, 2, fname, "T");
     if (!(T > 0) || !isfinite(T)) return mlL_argerror(L, 2, fname, "T", "expected a finite T > 0, got %g", T);
     ml_laplace_opts o = ml_laplace_defaults();
-    read_invert_opts(L, 4, fname, &o, ML_LAPLACE_FOURIER, NULL);
+    read_invert_opts(L, 4, fname, &o, ML_LAPLACE_FOURIER, NULL, NULL);
     if (o.method != ML_LAPLACE_FOURIER)
         return mlL_error(L, "%s: option 'method' must be 'fourier', got '%s'", fname, method_choices[o.method]);
     int N = o.M ? o.M : ml_laplace_default_order(ML_LAPLACE_FOURIER);
@@ -302,7 +317,7 @@ static int l_fourier_grid(lua_State *L) {
     ml_tensor *tt = mlL_newtensor(L, ML_F64, 1, sh);
     ml_tensor *ff = mlL_newtensor(L, ML_F64, 1, sh);
     int rc = ml_laplace_fourier_grid(&o, &fn, T, (size_t)n, ml_f64(tt), ml_f64(ff));
-    if (rc != ML_OK) return raise_failure(L, fname, rc, &fn, &ctx);
+    if (rc != ML_OK) return raise_failure(L, fname, &ctx);
     return 2;
 }
 
@@ -319,7 +334,7 @@ static int l_weeks_coeffs(lua_State *L) {
     /* scratch as a userdata: freed by the collector if F raises */
     double complex *a = lua_newuserdatauv(L, sizeof(double complex) * (size_t)N, 0);
     int rc = ml_laplace_weeks_coeffs(&fn, (int)N, sigma, b, a);
-    if (rc != ML_OK) return raise_failure(L, fname, rc, &fn, &ctx);
+    if (rc != ML_OK) return raise_failure(L, fname, &ctx);
     lua_createtable(L, (int)N, 0);
     for (lua_Integer i = 0; i < N; i++) {
         lua_pushnumber(L, creal(a[i]));

@@ -10,7 +10,7 @@ local opts_ = require "moonlab.opts"
 local M = {}
 
 local function argerr(fname, n, name, fmt, ...)
-  error(("%s: bad argument #%d '%s': " .. fmt):format(fname, n, name, ...), 3)
+  error(("%s: bad argument #%d '%s': " .. fmt):format(fname, n, name, ...), 0)
 end
 
 local function num(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
@@ -40,7 +40,7 @@ end
 -- (it is never handed to user code).
 local function flatten(spec, fname)
   if type(spec) ~= "table" then argerr(fname, 1, "spec", "expected a table, got %s", type(spec)) end
-  opts_.check(fname, spec, column_keys, 3)
+  opts_.check(fname, spec, column_keys, -1)
   if not num(spec.Da) or spec.Da < 0 then argerr(fname, 1, "Da", "expected a number >= 0, got %s", fmtv(spec.Da)) end
   if not num(spec.kappa) or spec.kappa <= 0 then argerr(fname, 1, "kappa", "expected a number > 0, got %s", fmtv(spec.kappa)) end
   if spec.Pe ~= nil and (not num(spec.Pe) or spec.Pe <= 0) then
@@ -52,7 +52,7 @@ local function flatten(spec, fname)
     for k in pairs(v) do
       if k ~= 1 and k ~= 2 and k ~= "inlet_pressure" and k ~= "outlet_pressure" then
         local s = type(k) == "string" and opts_.suggest(k, { "inlet_pressure", "outlet_pressure" })
-        error(("unknown option 'velocity.%s' to %s%s"):format(tostring(k), fname, s and (" (did you mean '%s'?)"):format(s) or ""), 3)
+        error(("unknown option 'velocity.%s' to %s%s"):format(tostring(k), fname, s and (" (did you mean '%s'?)"):format(s) or ""), 0)
       end
     end
     local pin, pout = rawget(v, "inlet_pressure") or rawget(v, 1), rawget(v, "outlet_pressure") or rawget(v, 2)
@@ -66,7 +66,7 @@ local function flatten(spec, fname)
   end
   local inj = spec.injection or { kind = "pulse", width = 0.05 }
   if type(inj) ~= "table" then argerr(fname, 1, "injection", "expected a table {kind=...}, got %s", type(inj)) end
-  opts_.check(fname .. " injection", inj, inj_keys, 3)
+  opts_.check(fname .. " injection", inj, inj_keys, -1)
   local flat = { Da = spec.Da, kappa = spec.kappa, Pe = spec.Pe or 0, P = P, injection = inj.kind or "pulse" }
   if flat.injection == "pulse" or flat.injection == "gaussian" then
     local w = inj.width or 0.05
@@ -212,7 +212,7 @@ function M.solve_fd(col, opts)
   if getmetatable(col) ~= Column then argerr(fname, 1, "col", "expected a chrom.column, got %s", type(col)) end
   opts = opts or {}
   if type(opts) ~= "table" then argerr(fname, 2, "opts", "expected an options table, got %s", type(opts)) end
-  opts_.check(fname, opts, fd_keys, 2)
+  opts_.check(fname, opts, fd_keys, -1)
   local fo, t = {}, opts.t
   for _, k in ipairs { "nx", "dt", "cfl", "scheme", "kinetics", "max_work", "quiet" } do fo[k] = opts[k] end
   if t == nil then
@@ -245,7 +245,7 @@ local function pack(fname, opts, fit_scale)
     if K > 64 then argerr(fname, 3, "opts.analytes", "expected at most 64 analytes") end
     local a = rawget(an, K)
     if type(a) ~= "table" then argerr(fname, 3, "opts.analytes", "analyte %d: expected a table {Da=, kappa=, A=}, got %s", K, type(a)) end
-    opts_.check(("%s analyte %d"):format(fname, K), a, analyte_keys, 4)
+    opts_.check(("%s analyte %d"):format(fname, K), a, analyte_keys, -1)
     if not num(a.Da) or a.Da < 0 then argerr(fname, 3, "opts.analytes", "analyte %d: Da = %s, expected a number >= 0", K, fmtv(a.Da)) end
     if not num(a.kappa) or a.kappa <= 0 then argerr(fname, 3, "opts.analytes", "analyte %d: kappa = %s, expected a number > 0", K, fmtv(a.kappa)) end
     if a.A ~= nil and not num(a.A) then argerr(fname, 3, "opts.analytes", "analyte %d: A = %s, expected a finite number", K, fmtv(a.A)) end
@@ -269,7 +269,7 @@ local function pack(fname, opts, fit_scale)
     argerr(fname, 3, "opts.column", "expected a chrom.column or a column spec table, got %s", type(base))
   end
   local co = { A = A, fit_scale = fit_scale }
-  for _, k in ipairs { "fit_hold", "t_hold", "use_fd", "nx", "scheme", "max_iter", "tol", "method", "M" } do
+  for _, k in ipairs { "fit_hold", "t_hold", "use_fd", "nx", "scheme", "max_iter", "tol", "method", "M", "quiet" } do
     co[k] = opts[k]
   end
   return flat, K, p, co
@@ -277,7 +277,7 @@ end
 
 local function check_opts(fname, opts)
   if type(opts) ~= "table" then argerr(fname, 3, "opts", "expected an options table with analytes, got %s", type(opts)) end
-  opts_.check(fname, opts, fit_keys, 3)
+  opts_.check(fname, opts, fit_keys, -1)
   for _, k in ipairs { "fit_scale", "fit_hold", "use_fd", "quiet" } do
     if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
       argerr(fname, 3, "opts." .. k, "expected a boolean, got %s", type(opts[k]))
@@ -310,7 +310,7 @@ function M.fit(t, signal, opts)
   local flat, K, p, co = pack(fname, opts, fit_scale)
   local est, se, resid, info = core.chrom_fit(flat, K, t, signal, p, co)
   local res = { analytes = {}, residuals = resid, iterations = info.iterations, ssr = info.ssr,
-    seconds = info.seconds, converged = info.converged, reason = info.reason, nevals = info.nevals,
+    seconds = info.seconds, converged = info.converged, reason = info.reason,
     model_method = info.model_method, warnings = {} }
   local per = fit_scale and 3 or 2
   for k = 1, K do
@@ -356,10 +356,10 @@ function M.read_csv(path)
   local fname = "chrom.read_csv"
   if type(path) ~= "string" then argerr(fname, 1, "path", "expected a file name, got %s", type(path)) end
   local f, err = io.open(path, "r")
-  if not f then error(("%s: cannot open '%s': %s"):format(fname, path, tostring(err)), 2) end
+  if not f then error(("%s: cannot open '%s': %s"):format(fname, path, tostring(err)), 0) end
   local text, rerr = f:read("a")
   f:close()
-  if not text then error(("%s: cannot read '%s': %s"):format(fname, path, tostring(rerr)), 2) end
+  if not text then error(("%s: cannot read '%s': %s"):format(fname, path, tostring(rerr)), 0) end
   local ts, ys, lineno, header_ok = {}, {}, 0, true
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     line = line:gsub("\r$", "")
@@ -372,21 +372,21 @@ function M.read_csv(path)
         if header_ok and #ts == 0 and not tonumber(a or "") then
           header_ok = false -- one header line allowed
         else
-          error(("%s: %s:%d: expected two numbers (time, signal), got '%s'"):format(fname, path, lineno, line), 2)
+          error(("%s: %s:%d: expected two numbers (time, signal), got '%s'"):format(fname, path, lineno, line), 0)
         end
       else
         if not num(x) or not num(y) then
-          error(("%s: %s:%d: non-finite value in '%s'"):format(fname, path, lineno, line), 2)
+          error(("%s: %s:%d: non-finite value in '%s'"):format(fname, path, lineno, line), 0)
         end
         if #ts > 0 and x <= ts[#ts] then
-          error(("%s: %s:%d: time %g does not increase (previous %g)"):format(fname, path, lineno, x, ts[#ts]), 2)
+          error(("%s: %s:%d: time %g does not increase (previous %g)"):format(fname, path, lineno, x, ts[#ts]), 0)
         end
         header_ok = false
         ts[#ts + 1], ys[#ys + 1] = x, y
       end
     end
   end
-  if #ts < 2 then error(("%s: %s: expected at least 2 data rows, got %d"):format(fname, path, #ts), 2) end
+  if #ts < 2 then error(("%s: %s: expected at least 2 data rows, got %d"):format(fname, path, #ts), 0) end
   return T.new(ts), T.new(ys)
 end
 

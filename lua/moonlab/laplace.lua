@@ -65,12 +65,12 @@ end
 -- 5% of t of a jump. Returns the error and the number of points used.
 function M.suite_error(entry, t, f)
   if type(entry) ~= "table" or type(entry.exact) ~= "function" then
-    error(("laplace.suite_error: bad argument #1 'entry': expected an entry of laplace.suite(), got %s"):format(type(entry)), 2)
+    error(("laplace.suite_error: bad argument #1 'entry': expected an entry of laplace.suite(), got %s"):format(type(entry)), 0)
   end
-  if not T.is_tensor(t) then error(("laplace.suite_error: bad argument #2 't': expected a tensor, got %s"):format(type(t)), 2) end
+  if not T.is_tensor(t) then error(("laplace.suite_error: bad argument #2 't': expected a tensor, got %s"):format(type(t)), 0) end
   if not T.is_tensor(f) or f:numel() ~= t:numel() then
     error(("laplace.suite_error: bad argument #3 'f': expected a tensor like t (%d values), got %s"):format(t:numel(),
-      T.is_tensor(f) and ("%d values"):format(f:numel()) or type(f)), 2)
+      T.is_tensor(f) and ("%d values"):format(f:numel()) or type(f)), 0)
   end
   local ex = entry.exact(t)
   local jd = entry.jump_distance(t)
@@ -98,10 +98,10 @@ function M.rating_grid() return T.linspace(0.5, 10, 40) end
 -- method raised an error, e.g. Talbot on a delay; the message is in .msg).
 function M.rate(opts, t, many)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("laplace.rate: bad argument #1 'opts': expected an options table, got %s"):format(type(opts)), 2)
+    error(("laplace.rate: bad argument #1 'opts': expected an options table, got %s"):format(type(opts)), 0)
   end
   if t ~= nil and not T.is_tensor(t) then
-    error(("laplace.rate: bad argument #2 't': expected a tensor of times, got %s"):format(type(t)), 2)
+    error(("laplace.rate: bad argument #2 't': expected a tensor of times, got %s"):format(type(t)), 0)
   end
   t = t or M.rating_grid()
   local out = {}

@@ -63,6 +63,8 @@ typedef struct ml_chrom_fd_opts {
     int kinetics;     /* ml_chrom_kinetics (AUTO) */
     double max_work;  /* refuse runs estimated above this many cell updates (steps x cells);
                          default ML_CHROM_FD_MAX_WORK; 0 = no limit */
+    const ml_progress *progress; /* progress and Ctrl-C (NULL: the interrupt flag is still
+                                    polled): ML_EINTR "interrupted" */
 } ml_chrom_fd_opts;
 /* Default cap on the work of one FD solve: 2e10 cell updates (minutes of CPU). */
 #define ML_CHROM_FD_MAX_WORK 2e10
@@ -123,6 +125,7 @@ typedef struct ml_chrom_fit_problem {
     ml_laplace_opts inv;      /* inversion when not by the series (de Hoog, invert_many) */
     int series;               /* 1: the Fourier series (ml_chrom_series) when the times are
                                  uniform and the injection Gaussian, else inv */
+    const ml_progress *progress; /* per iteration; Ctrl-C also inside each model evaluation */
 } ml_chrom_fit_problem;
 /* Parameter layout: per analyte k: Da, kappa, [A if fit_scale]; then [t_hold].
  * p holds the initial guess and receives the estimate; se the standard errors
