@@ -20,7 +20,7 @@ LDFLAGS   += -fopenmp $(XLDFLAGS)
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
 DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
              libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind
-DEPS_BENCH := python3-torch
+DEPS_BENCH := python3-torch python3-scipy
 
 CORES     := core attn laplace
 LIB_SRC   := $(foreach c,$(CORES),$(wildcard csrc/$(c)/*.c))

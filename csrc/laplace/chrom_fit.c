@@ -239,8 +239,9 @@ static int rejectable(int rc) { return rc == ML_ENUMERIC; }
 
 /* See chrom.h. Levenberg-Marquardt (Marquardt 1963) with diagonal scaling; stops when the
  * relative SSR change of an accepted step is below tol (converged), when the gradient is
- * orthogonal to the residual within 1e-10 (converged; MINPACK's gtol test), when no step
- * reduces the SSR (stalled), or after max_iter steps. */
+ * orthogonal to the residual within 1e-10 (converged; MINPACK's gtol test) or the residual is at
+ * the rounding level of the data, when no step reduces the SSR (converged if the linearised model
+ * promised < 1e-8 of the SSR, else stalled), or after max_iter steps. */
 int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, const double *t,
                  const double *y, double *p, double *se, double *resid, ml_chrom_fit_info *info) {
     if (pr->K < 1 || pr->K > ML_CHROM_FIT_KMAX)
@@ -270,6 +271,10 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
     int it = 0, maxit = pr->max_iter > 0 ? pr->max_iter : 100, reason = ML_CHROM_STOP_MAXITER;
     int converged = 0;
     double tol = pr->tol > 0 ? pr->tol : 1e-10;
+    /* residuals at the rounding level of the model (noiseless data): RMS <= 1e-12 max|y| */
+    double ymax = 0;
+    for (size_t j = 0; j < n; j++) ymax = fmax(ymax, fabs(y[j]));
+    double floor_ssr = 1e-24 * ymax * ymax * (double)n;
     rc = model_eval(&m, p, ym, J);
     for (size_t j = 0; j < n && rc == ML_OK; j++) { r[j] = y[j] - ym[j]; ssr += r[j] * r[j]; }
     while (rc == ML_OK) {
@@ -294,7 +299,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
             double cosang = fabs(g[a]) / sqrt(dg[a] * fmax(ssr, 1e-300));
             if (cosang > gmax) gmax = cosang;
         }
-        if (gmax < 1e-10 || ssr == 0) {
+        if (gmax < 1e-10 || ssr <= floor_ssr) {
             converged = 1;
             reason = ML_CHROM_STOP_TOL;
             break;
@@ -356,7 +361,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
             /* no step reduces the SSR: at the minimum within the model's own accuracy when
              * the linearised model promised almost nothing, else stalled */
             it--;
-            if (pred0 >= 0 && pred0 <= 1e-8 * ssr) {
+            if ((pred0 >= 0 && pred0 <= 1e-8 * ssr) || ssr <= floor_ssr) {
                 converged = 1;
                 reason = ML_CHROM_STOP_TOL;
             } else {

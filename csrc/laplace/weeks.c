@@ -158,7 +158,8 @@ typedef struct {
  * (each thread its own buffers; the FFT plan is shared). */
 static int eval_cands(const weeks_ws *w, const ml_laplace_fn *fn, double t, weeks_cand *c, int nc) {
     int rc = ML_OK;
-    int par = fn->threadsafe && nc > 1 && ML_LP_PAR((size_t)nc * w->L * 8);
+    /* one stage of the default search (N = 128) is ~50k evaluations, a few ms: serial */
+    int par = fn->threadsafe && nc > 1 && (double)nc * w->L >= 2e6;
 #pragma omp parallel if (par)
     {
         weeks_buf bf;

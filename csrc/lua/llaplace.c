@@ -48,15 +48,23 @@ static int lfn_call(lua_State *L) {
     return 2;
 }
 
+/* The LaplaceFn at argument 1 of method `name`, or an error naming it. */
+static lfn_ud *check_lfn(lua_State *L, const char *name) {
+    lfn_ud *u = luaL_testudata(L, 1, LFN_MT);
+    if (!u) mlL_argerror(L, 1, name, "self", "expected a LaplaceFn (call it as F:%s()), got %s",
+                         strchr(name, ':') + 1, luaL_typename(L, 1));
+    return u;
+}
+
 static int lfn_abscissa(lua_State *L) {
-    lfn_ud *u = luaL_checkudata(L, 1, LFN_MT);
+    lfn_ud *u = check_lfn(L, "LaplaceFn:abscissa");
     lua_pushnumber(L, u->fn.abscissa);
     return 1;
 }
 
 /* F:has_quad() -> true when the transform also evaluates in quad precision. */
 static int lfn_has_quad(lua_State *L) {
-    lfn_ud *u = luaL_checkudata(L, 1, LFN_MT);
+    lfn_ud *u = check_lfn(L, "LaplaceFn:has_quad");
     lua_pushboolean(L, ML_LAPLACE_HAVE_QUAD && u->fn.evalq != NULL);
     return 1;
 }
