@@ -2,7 +2,7 @@
 --   1. chrom.fit of four analytes (Da, kappa, A each; 700 points, 1% noise) against about forty
 --      lines of SciPy least_squares on a NumPy FFT inversion of the same model
 --      (bench/chrom_scipy.py; skipped without python3-scipy), interleaved, medians of 5 rounds;
---   2. the same fit with the de Hoog model (the old default) and with the FD model;
+--   2. the same fit with the de Hoog model (the old default);
 --   3. the default outlet (Fourier series on the uniform grid) against de Hoog M = 24 (the old
 --      default): cost ratio, and each one's error against mpmath at 30 digits (skipped without
 --      python3-mpmath).
@@ -81,7 +81,7 @@ else
   bench.report("chrom.fit 4 analytes x (Da, kappa, A), 700 points", s_ours * 1e3, "ms", ("%d iterations"):format(r.iterations))
 end
 
--- 2. the same fit with the de Hoog model (old default) and the FD model
+-- 2. the same fit with the de Hoog model (old default)
 do
   local rd
   local sd = bench.median(function() rd = fit { method = "dehoog" } end, { runs = 5, warmup = 1 })
@@ -89,10 +89,6 @@ do
   bench.report("chrom.fit series model vs de Hoog model (old default), same fit", sd / s2, "x faster",
     ("series %.2f ms, de Hoog %.2f ms; SSR %.10g vs %.10g"):format(s2 * 1e3, sd * 1e3, r.ssr, rd.ssr))
   local rf
-  local s3 = bench.median(function() r = fit { fit_scale = false } end, { runs = 3, warmup = 1 })
-  local sf = bench.median(function() rf = fit { fit_scale = false, use_fd = true, nx = 100, scheme = "kappa3" } end, { runs = 3, warmup = 0 })
-  bench.report("chrom.fit (Da, kappa) FD model (nx = 100, finite-difference Jacobian) vs series model", sf / s3, "x slower",
-    ("FD %.3g s (median of 3), %d iterations; series %.2f ms"):format(sf, rf.iterations, s3 * 1e3))
 end
 
 -- 3. the default outlet vs de Hoog M = 24, errors against mpmath (30 digits)

@@ -11,7 +11,7 @@
 /* Work (node evaluations or multiply-adds) below which a loop runs on one thread: small
  * inversions must never get slower with more threads (a parallel region costs 10-100 us,
  * and milliseconds when the cores are contended or the pool has gone to sleep). */
-#define ML_LP_PAR_WORK 200000
+#define ML_LP_PAR_WORK 40000
 #define ML_LP_PAR(work) ((double)(work) >= ML_LP_PAR_WORK)
 
 /* Largest FFT length used by the Fourier-series methods (2^26 points, 1 GiB of complex
