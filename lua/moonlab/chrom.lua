@@ -135,11 +135,22 @@ function Column:transfer(x)
   return core.chrom_transfer(flat, x or 1)
 end
 
-local function inv_opts(opts)
+local function inv_opts(fname, n, opts)
+  if opts ~= nil and type(opts) ~= "table" then argerr(fname, n, "opts", "expected an options table, got %s", type(opts)) end
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.method = o.method or "dehoog"
   return o
+end
+
+-- Calls a laplace function; its errors are reported under the public name fname.
+local function as(fname, fn, ...)
+  local r = table.pack(pcall(fn, ...))
+  if not r[1] then
+    local msg = tostring(r[2]):gsub("laplace%.invert_many", fname, 1):gsub("laplace%.invert", fname, 1)
+    error(msg, 0)
+  end
+  return table.unpack(r, 2, r.n)
 end
 
 local function check_times(fname, n, t)
@@ -157,22 +168,22 @@ end
 function Column:outlet(t, opts)
   local flat = self_check("chrom.outlet", self)
   check_times("chrom.outlet", 1, t)
+  if opts ~= nil and type(opts) ~= "table" then argerr("chrom.outlet", 2, "opts", "expected an options table, got %s", type(opts)) end
   if opts == nil or next(opts) == nil then
     if type(t) == "number" then return core.chrom_outlet(flat, T.new { t }):get(1) end
     return core.chrom_outlet(flat, t)
   end
-  if type(opts) ~= "table" then argerr("chrom.outlet", 2, "opts", "expected an options table, got %s", type(opts)) end
-  return (laplace.invert_many(self.F, t, inv_opts(opts)))
+  return (as("chrom.outlet", laplace.invert_many, self.F, t, inv_opts("chrom.outlet", 2, opts)))
 end
 
 --- Concentration inside the column at position(s) x (number or tensor) at time t.
 function Column:profile(x, t, opts)
   local flat = self_check("chrom.profile", self)
   if type(t) ~= "number" or not (t > 0) or not num(t) then argerr("chrom.profile", 2, "t", "expected a finite time > 0, got %s", fmtv(t)) end
-  local o = inv_opts(opts)
+  local o = inv_opts("chrom.profile", 3, opts)
   if type(x) == "number" then
     check_x("chrom.profile", 1, x)
-    return laplace.invert(core.chrom_transfer(flat, x), t, o)
+    return (as("chrom.profile", laplace.invert, core.chrom_transfer(flat, x), t, o))
   end
   if not T.is_tensor(x) then argerr("chrom.profile", 1, "x", "expected a number or a tensor of positions, got %s", type(x)) end
   local n = x:numel()
@@ -180,7 +191,7 @@ function Column:profile(x, t, opts)
   for i = 1, n do
     local xi = x:get(i)
     check_x("chrom.profile", 1, xi)
-    out:set(i, laplace.invert(core.chrom_transfer(flat, xi), t, o))
+    out:set(i, (as("chrom.profile", laplace.invert, core.chrom_transfer(flat, xi), t, o)))
   end
   return out:reshape(x:shape())
 end
