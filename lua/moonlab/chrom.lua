@@ -187,9 +187,9 @@ function Column:profile(x, t, opts)
   end
   if not T.is_tensor(x) then argerr("chrom.profile", 1, "x", "expected a number or a tensor of positions, got %s", type(x)) end
   local n = x:numel()
-  local out = T.zeros({ n })
+  local out, xf = T.zeros({ n }), x:reshape({ n })
   for i = 1, n do
-    local xi = x:get(i)
+    local xi = xf:get(i)
     check_x("chrom.profile", 1, xi)
     out:set(i, (as("chrom.profile", laplace.invert, core.chrom_transfer(flat, xi), t, o)))
   end
