@@ -138,6 +138,15 @@ for t in ['1.3', '2.0', '2.5', '3.0', '4.0', '6.0', '9.0']:
     end
     assert.are.equal(7, i)
   end)
+  it("a grid the series cannot serve (more terms than its cap) falls back to de Hoog", function()
+    local t = T.linspace(0.5, 3e5, 200)
+    local an1 = { { Da = 5e4, kappa = 1, A = 1 } }
+    local ys = chrom.model(t, { analytes = an1, column = base })
+    local yd = chrom.model(t, { analytes = an1, column = base, method = "dehoog" })
+    assert.is_close(ys, yd, { rtol = 0, atol = 1e-15 })
+    local r = chrom.fit(t, ys, { analytes = { { Da = 5.05e4, kappa = 1 } }, column = base, quiet = true })
+    assert.are.equal("dehoog", r.model_method)
+  end)
   it("non-uniform times and pulse injections fall back to de Hoog (same values as invert_many)", function()
     local col = chrom.column { Da = 12, kappa = 6 }
     local t = T.linspace(0.5, 8, 50)

@@ -161,10 +161,29 @@ static int ctx_init(model_ctx *m, const ml_chrom_fit_problem *pr, const double *
     m->t = t;
     m->series = pr->series && !pr->use_fd && pr->base.injection == ML_CHROM_GAUSSIAN &&
                 ml_chrom_uniform(n, t, &m->t0, &m->dt);
+    if (m->series) { /* a grid the series cannot serve (FFT or term caps): de Hoog instead */
+        int rc;
+        ml_chrom_params b = pr->base;
+        b.x = 1;
+        b.scale = 1;
+        double th = pr->t_hold > 0 ? pr->t_hold : 1;
+        m->S = ml_chrom_series_new(&b, n, m->t0 / th, m->dt / th, &rc);
+        if (m->S) m->S_th = th;
+        else if (rc == ML_EINVAL) {
+            m->series = 0;
+            ml_clear_error();
+        } else {
+            return rc;
+        }
+    }
     size_t per = m->series && with_jac ? 3 * (size_t)pr->K + 1 : 0;
     if (n > SIZE_MAX / sizeof(double) / (2 + per)) return ml_fail(ML_ENOMEM, "fit of %zu points too large", n);
     m->tau = malloc(sizeof(double) * n * (2 + per));
-    if (!m->tau) return ml_fail(ML_ENOMEM, "out of memory for %zu points", n);
+    if (!m->tau) {
+        ml_chrom_series_free(m->S);
+        m->S = NULL;
+        return ml_fail(ML_ENOMEM, "out of memory for %zu points", n);
+    }
     m->buf = m->tau + n;
     if (per) {
         m->cur = m->buf + n;
