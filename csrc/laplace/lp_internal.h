@@ -35,6 +35,9 @@ int ml_lp_weeks(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t
                 const double *t, double *f, size_t *nevals);
 int ml_lp_fourier(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t nt,
                   const double *t, double *f, size_t *nevals);
+/* Talbot/Euler/Stehfest per time in double precision (pert.c). */
+int ml_lp_pert(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, size_t nt,
+               const double *t, double *f, size_t *nevals);
 /* Talbot/Euler/Stehfest per time in quad precision (fn->evalq; quad.c). */
 int ml_lp_pert_quad(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, size_t nt,
                     const double *t, double *f, size_t *nevals);
