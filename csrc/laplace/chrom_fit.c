@@ -8,196 +8,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
-#include "moonlab/chrom.h"
-
-static int npar(const ml_chrom_fit_problem *pr) {
-    return pr->K * (2 + (pr->fit_scale != 0)) + (pr->fit_hold != 0);
-}
-
-typedef struct {
-    const ml_chrom_fit_problem *pr;
-    const double *A;
-    size_t n;
-    const double *t;
-    double *tau, *buf;     /* tau[n], buf[n] */
-    int series;            /* the Fourier-series model applies (uniform t, Gaussian injection) */
-    double t0, dt;         /* the uniform data grid */
-    ml_chrom_series *S;    /* plan for hold-up time S_th (rebuilt only when t_hold is fitted) */
-    double S_th;
-    double *cur, *dDa, *dka, *ydot; /* K*n, K*n, K*n, n */
-    size_t nevals;
-} model_ctx;
-
-static void unpack(const model_ctx *m, const double *p, int k, double *Da, double *ka, double *Ak,
-                   double *th) {
-    int per = 2 + (m->pr->fit_scale != 0);
-    *Da = p[k * per];
-    *ka = p[k * per + 1];
-    *Ak = m->pr->fit_scale ? p[k * per + 2] : (m->A ? m->A[k] : 1.0);
-    *th = m->pr->fit_hold ? p[m->pr->K * per] : m->pr->t_hold;
-}
-
-/* c(tau) of one analyte for output `out`, zero at tau <= 0. */
-static int one_curve(model_ctx *m, ml_chrom_params *q, int out, double *c) {
-    q->output = out;
-    size_t n = m->n, first = 0;
-    while (first < n && !(m->tau[first] > 0)) c[first++] = 0;
-    if (first == n) return ML_OK;
-    if (m->pr->use_fd) {
-        ml_chrom_params r = *q;
-        r.output = ML_CHROM_G;
-        return ml_chrom_fd(&r, &m->pr->fd, n - first, m->tau + first, c + first, NULL);
-    }
-    ml_laplace_fn fn = ml_chrom_transform(q);
-    size_t nev = 0;
-    int rc = ml_laplace_invert_many(&m->pr->inv, &fn, n - first, m->tau + first, c + first, &nev);
-    m->nevals += nev;
-    return rc;
-}
-
-/* The series model: y and, with J, every Jacobian column from one pass over the nodes. */
-static int series_eval(model_ctx *m, const double *p, double th, double *y, double *J) {
-    const ml_chrom_fit_problem *pr = m->pr;
-    int K = pr->K, np = npar(pr), per = 2 + (pr->fit_scale != 0), rc = ML_OK;
-    size_t n = m->n;
-    if (!m->S || m->S_th != th) {
-        ml_chrom_series_free(m->S);
-        ml_chrom_params b = pr->base;
-        b.x = 1;
-        b.scale = 1;
-        m->S = ml_chrom_series_new(&b, n, m->t0 / th, m->dt / th, &rc);
-        if (!m->S) return rc;
-        m->S_th = th;
-    }
-    double Da[ML_CHROM_FIT_KMAX], ka[ML_CHROM_FIT_KMAX], Ak[ML_CHROM_FIT_KMAX], t_h;
-    for (int k = 0; k < K; k++) unpack(m, p, k, &Da[k], &ka[k], &Ak[k], &t_h);
-    rc = ml_chrom_series_eval(m->S, K, Da, ka, Ak, y, J && pr->fit_hold ? m->ydot : NULL,
-                              J && pr->fit_scale ? m->cur : NULL, J ? m->dDa : NULL,
-                              J ? m->dka : NULL);
-    m->nevals += (size_t)K * ml_chrom_series_nodes(m->S);
-    if (rc || !J) return rc;
-    for (int k = 0; k < K; k++)
-        for (size_t j = 0; j < n; j++) {
-            double *row = J + j * np + k * per;
-            row[0] = m->dDa[(size_t)k * n + j];
-            row[1] = m->dka[(size_t)k * n + j];
-            if (pr->fit_scale) row[2] = m->cur[(size_t)k * n + j];
-        }
-    if (pr->fit_hold)
-        for (size_t j = 0; j < n; j++) J[j * np + np - 1] = m->ydot[j] * (-m->tau[j] / th);
-    return ML_OK;
-}
-
-/* y = model(p); if J != NULL (n x np, row-major) the Jacobian too. */
-static int model_eval(model_ctx *m, const double *p, double *y, double *J) {
-    const ml_chrom_fit_problem *pr = m->pr;
-    int np = npar(pr), per = 2 + (pr->fit_scale != 0);
-    size_t n = m->n;
-    double Da, ka, Ak, th;
-    unpack(m, p, 0, &Da, &ka, &Ak, &th);
-    if (!(th > 0) || !isfinite(th)) return ml_fail(ML_ENUMERIC, "hold-up time left the domain (%g)", th);
-    for (size_t j = 0; j < n; j++) m->tau[j] = m->t[j] / th;
-    for (int k = 0; k < pr->K; k++) {
-        unpack(m, p, k, &Da, &ka, &Ak, &th);
-        if (!(Da >= 0) || !(ka > 0) || !isfinite(Da) || !isfinite(ka) || !isfinite(Ak))
-            return ml_fail(ML_ENUMERIC, "parameters left the domain (analyte %d: Da = %g, kappa = %g)",
-                           k + 1, Da, ka);
-    }
-    if (m->series) return series_eval(m, p, th, y, J);
-    memset(y, 0, sizeof(double) * n);
-    if (J) memset(J, 0, sizeof(double) * n * np);
-    for (int k = 0; k < pr->K; k++) {
-        unpack(m, p, k, &Da, &ka, &Ak, &th);
-        ml_chrom_params q = pr->base;
-        q.Da = Da;
-        q.kappa = ka;
-        q.scale = 1;
-        q.x = 1;
-        int rc = one_curve(m, &q, ML_CHROM_G, m->buf);
-        if (rc) return rc;
-        for (size_t j = 0; j < n; j++) y[j] += Ak * m->buf[j];
-        if (!J) continue;
-        if (pr->fit_scale)
-            for (size_t j = 0; j < n; j++) J[j * np + k * per + 2] = m->buf[j];
-        if (pr->use_fd) continue; /* finite differences below */
-        rc = one_curve(m, &q, ML_CHROM_DG_DDA, m->buf);
-        if (rc) return rc;
-        for (size_t j = 0; j < n; j++) J[j * np + k * per] = Ak * m->buf[j];
-        rc = one_curve(m, &q, ML_CHROM_DG_DKAPPA, m->buf);
-        if (rc) return rc;
-        for (size_t j = 0; j < n; j++) J[j * np + k * per + 1] = Ak * m->buf[j];
-        if (pr->fit_hold) {
-            rc = one_curve(m, &q, ML_CHROM_SG, m->buf);
-            if (rc) return rc;
-            for (size_t j = 0; j < n; j++) J[j * np + np - 1] += Ak * m->buf[j] * (-m->tau[j] / th);
-        }
-    }
-    if (J && pr->use_fd) {
-        double *pp = malloc(sizeof(double) * np), *y2 = malloc(sizeof(double) * n);
-        int rc = (pp && y2) ? ML_OK : ml_fail(ML_ENOMEM, "out of memory");
-        for (int a = 0; a < np && rc == ML_OK; a++) {
-            if (pr->fit_scale && a < pr->K * per && a % per == 2) continue;
-            memcpy(pp, p, sizeof(double) * np);
-            double h = 1e-6 * fmax(fabs(p[a]), 1e-3);
-            pp[a] += h;
-            rc = model_eval(m, pp, y2, NULL);
-            for (size_t j = 0; j < n && rc == ML_OK; j++) J[j * np + a] = (y2[j] - y[j]) / h;
-        }
-        for (size_t j = 0; j < n; j++) m->tau[j] = m->t[j] / th;
-        free(pp);
-        free(y2);
-        return rc;
-    }
-    return ML_OK;
-}
-
-/* Scratch of a model context; series when the problem asks for it and the data allow. */
-static int ctx_init(model_ctx *m, const ml_chrom_fit_problem *pr, const double *A, size_t n,
-                    const double *t, int with_jac) {
-    memset(m, 0, sizeof *m);
-    m->pr = pr;
-    m->A = A;
-    m->n = n;
-    m->t = t;
-    m->series = pr->series && !pr->use_fd && pr->base.injection == ML_CHROM_GAUSSIAN &&
-                ml_chrom_uniform(n, t, &m->t0, &m->dt);
-    if (m->series) { /* a grid the series cannot serve (FFT or term caps): de Hoog instead */
-        int rc;
-        ml_chrom_params b = pr->base;
-        b.x = 1;
-        b.scale = 1;
-        double th = pr->t_hold > 0 ? pr->t_hold : 1;
-        m->S = ml_chrom_series_new(&b, n, m->t0 / th, m->dt / th, &rc);
-        if (m->S) m->S_th = th;
-        else if (rc == ML_EINVAL) {
-            m->series = 0;
-            ml_clear_error();
-        } else {
-            return rc;
-        }
-    }
-    size_t per = m->series && with_jac ? 3 * (size_t)pr->K + 1 : 0;
-    if (n > SIZE_MAX / sizeof(double) / (2 + per)) return ml_fail(ML_ENOMEM, "fit of %zu points too large", n);
-    m->tau = malloc(sizeof(double) * n * (2 + per));
-    if (!m->tau) {
-        ml_chrom_series_free(m->S);
-        m->S = NULL;
-        return ml_fail(ML_ENOMEM, "out of memory for %zu points", n);
-    }
-    m->buf = m->tau + n;
-    if (per) {
-        m->cur = m->buf + n;
-        m->dDa = m->cur + (size_t)pr->K * n;
-        m->dka = m->dDa + (size_t)pr->K * n;
-        m->ydot = m->dka + (size_t)pr->K * n;
-    }
-    return ML_OK;
-}
-
-static void ctx_free(model_ctx *m) {
-    ml_chrom_series_free(m->S);
-    free(m->tau);
-}
+#include "chrom_model.h"
 
 /* Solves A x = b (A symmetric positive definite, n x n) by Cholesky; A is overwritten. */
 static int chol_solve(int n, double *A, double *b) {
@@ -240,18 +51,6 @@ static void chol_resolve(int n, const double *A, double *b) {
     }
 }
 
-int ml_chrom_model(const ml_chrom_fit_problem *pr, const double *A, const double *p, size_t n,
-                   const double *t, double *y) {
-    if (pr->K < 1 || pr->K > ML_CHROM_FIT_KMAX)
-        return ml_fail(ML_EINVAL, "K = %d analytes, expected 1..%d", pr->K, ML_CHROM_FIT_KMAX);
-    model_ctx m;
-    int rc = ctx_init(&m, pr, A, n, t, 0);
-    if (rc) return rc;
-    rc = model_eval(&m, p, y, NULL);
-    ctx_free(&m);
-    return rc;
-}
-
 /* Errors of a trial step that only mean "step rejected" (the parameters left the model's
  * domain or the model overflowed); anything else (out of memory, interrupt) ends the fit. */
 static int rejectable(int rc) { return rc == ML_ENUMERIC; }
@@ -265,7 +64,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
                  const double *y, double *p, double *se, double *resid, ml_chrom_fit_info *info) {
     if (pr->K < 1 || pr->K > ML_CHROM_FIT_KMAX)
         return ml_fail(ML_EINVAL, "K = %d analytes, expected 1..%d", pr->K, ML_CHROM_FIT_KMAX);
-    int np = npar(pr);
+    int np = ml_chrom_npar(pr);
     if ((size_t)np >= n) return ml_fail(ML_EINVAL, "%zu data points for %d parameters", n, np);
     for (size_t j = 0; j < n; j++)
         if (!isfinite(t[j]) || !isfinite(y[j]) || (j && !(t[j] > t[j - 1])))
@@ -279,7 +78,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
     double *w = malloc(sizeof(double) * nw);
     if (!w) return ml_fail(ML_ENOMEM, "out of memory for the fit (%zu points)", n);
     model_ctx m;
-    rc = ctx_init(&m, pr, A, n, t, 1);
+    rc = ml_chrom_ctx_init(&m, pr, A, n, t, 1);
     if (rc) {
         free(w);
         return rc;
@@ -294,7 +93,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
     double ymax = 0;
     for (size_t j = 0; j < n; j++) ymax = fmax(ymax, fabs(y[j]));
     double floor_ssr = 1e-24 * ymax * ymax * (double)n;
-    rc = model_eval(&m, p, ym, J);
+    rc = ml_chrom_model_eval(&m, p, ym, J);
     for (size_t j = 0; j < n && rc == ML_OK; j++) { r[j] = y[j] - ym[j]; ssr += r[j] * r[j]; }
     while (rc == ML_OK) {
         rc = ml_progress_tick(pr->progress, it, maxit);
@@ -342,7 +141,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
             }
             const double hh = 0.1;
             for (int a = 0; a < np; a++) pn[a] = p[a] + hh * dp[a];
-            int prc = model_eval(&m, pn, rn, NULL);
+            int prc = ml_chrom_model_eval(&m, pn, rn, NULL);
             if (prc == ML_OK) {
                 /* acc = J^T f_vv, f_vv = (2/h)((f(p + h v) - f(p))/h - J v) */
                 for (int a = 0; a < np; a++) acc[a] = 0;
@@ -361,7 +160,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
                 }
                 int geo_ok = 2 * sqrt(na) <= 0.75 * sqrt(nv);
                 for (int a = 0; a < np; a++) pn[a] = p[a] + dp[a] + (geo_ok ? 0.5 * acc[a] : 0);
-                prc = model_eval(&m, pn, rn, NULL);
+                prc = ml_chrom_model_eval(&m, pn, rn, NULL);
             }
             if (prc == ML_OK) {
                 double s = 0;
@@ -392,7 +191,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
         double rel = (ssr - ssr_new) / fmax(ssr, 1e-300);
         ssr = ssr_new;
         lambda = fmax(lambda / 10, 1e-12);
-        rc = model_eval(&m, p, ym, J);
+        rc = ml_chrom_model_eval(&m, p, ym, J);
         for (size_t j = 0; j < n && rc == ML_OK; j++) r[j] = y[j] - ym[j];
         if (rel < tol) {
             converged = 1;
@@ -425,7 +224,7 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
             info->series = m.series;
         }
     }
-    ctx_free(&m);
+    ml_chrom_ctx_free(&m);
     free(w);
     return rc;
 }
