@@ -193,7 +193,7 @@ local function build_call(seed, idx)
   if f.method then
     local self = math.random() < 0.9 and ("(" .. f.self_code .. ")") or ("(" .. value_code() .. ")")
     -- call through the method table so a wrong self is possible: Type.method(self, ...)
-    src = ("local self = %s\nlocal mt = getmetatable(%s)\nlocal m = (type(mt.__index) == "table" and mt.__index or mt.methods).%s\nreturn m(self%s%s)"):format(self,
+    src = ("local self = %s\nlocal mt = getmetatable(%s)\nlocal m = (type(mt.__index) == 'table' and mt.__index or mt.methods).%s\nreturn m(self%s%s)"):format(self,
       f.self_code, f.name:match(":([%w_]+)$"), n > 0 and ", " or "", table.concat(args, ", "))
   else
     src = ("return %s(%s)"):format(A.expr(f), table.concat(args, ", "))

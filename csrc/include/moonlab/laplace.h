@@ -1,4 +1,4 @@
-/* moonlab — numerical inverse Laplace transforms (REFERENCE §3).
+/* moonlab — numerical inverse Laplace transforms.
  *
  * A transform is an ml_laplace_fn: a batched evaluator F(s) for complex s plus
  * its parameters. Every method gathers all its nodes s first, calls eval in
@@ -10,6 +10,7 @@
 #include "moonlab/cplx.h"
 #include <stddef.h>
 #include "moonlab/error.h"
+#include "moonlab/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,7 +62,7 @@ typedef enum {
 /* Options; every field has a default from ml_laplace_defaults(). A value of 0
  * for M, or NaN for a real parameter, means "choose automatically". */
 typedef struct ml_laplace_opts {
-    int method;        /* ml_laplace_method; default ML_LAPLACE_TALBOT */
+    int method;        /* ml_laplace_method; default ML_LAPLACE_DEHOOG */
     int M;             /* order: Talbot nodes (24), Euler M (2M+1 terms, 18),
                           Stehfest N (even, 14), de Hoog M (2M+1 terms, 24),
                           Weeks N coefficients (128), Fourier terms (16384) */
@@ -71,6 +72,8 @@ typedef struct ml_laplace_opts {
     double T;          /* de Hoog/Fourier half period; NaN = 2*t per time (dehoog invert),
                           2*t_band (dehoog invert_many), 2*t_max (fourier) */
     int precision;     /* ml_laplace_precision (AUTO); QUAD needs fn->evalq and a per-t method */
+    const ml_progress *progress; /* progress and Ctrl-C for long calls (NULL: none; the
+                          interrupt flag is polled either way): ML_EINTR "interrupted" */
 } ml_laplace_opts;
 
 ml_laplace_opts ml_laplace_defaults(void);
