@@ -19,7 +19,8 @@ LDFLAGS   += -fopenmp $(XLDFLAGS)
 
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
 DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
-             libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind
+             libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind \
+             lua-sql-sqlite3 libopenmpi-dev openmpi-bin
 DEPS_BENCH := python3-torch
 
 CORES     := core attn laplace
@@ -57,6 +58,14 @@ $(LIBSO): $(LIB_OBJ)
 $(COREMOD): $(LUA_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
+
+# The MPI binding is a module of its own (core.so never depends on MPI), built when mpicc is installed.
+MPICC     ?= $(shell command -v mpicc 2>/dev/null)
+MPIMOD    := $(BUILD)/lua/moonlab/mpi_core.so
+all: $(if $(MPICC),$(MPIMOD))
+$(MPIMOD): csrc/mpi/lmpi.c
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=c11 -D_GNU_SOURCE -fPIC -shared -Wall -Wextra $(OPT) -I$(LUA_INC) -Wl,-z,nodelete -o $@ $<
 
 $(EMBED): examples/embed.c $(LIBA) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS) -llua5.4
@@ -113,6 +122,7 @@ install: all
 	install -m 644 csrc/include/moonlab/*.h $(DESTDIR)$(PREFIX)/include/moonlab/
 	install -d $(DESTDIR)$(LUA_CMOD)/moonlab $(DESTDIR)$(LUA_LMOD)/moonlab
 	install -m 755 $(COREMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/core.so
+	if [ -f $(MPIMOD) ]; then install -m 755 $(MPIMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/; fi
 	install -m 644 lua/moonlab/*.lua $(DESTDIR)$(LUA_LMOD)/moonlab/
 	install -m 755 bin/moonlab $(DESTDIR)$(PREFIX)/bin/moonlab
 	install -d $(DESTDIR)$(PREFIX)/share/doc/moonlab

@@ -322,6 +322,7 @@ local function lost(self, w, done, why_status, why)
     self.queue[self.qhead] = task
     return
   end
+  if n > 1 then why = ("%s (attempt %d of %d)"):format(why, n, n) end
   done[#done + 1] = { id = task.id, task = task, status = why_status == "retry" and "crashed" or why_status,
     error = why, attempts = n, worker = slot }
 end
@@ -509,7 +510,7 @@ function M.run(o)
     end
     return mpi.sweep(o, { tasks_of = tasks_of, open_and_plan = open_and_plan,
       record = record, count = count, progress_bar = progress_bar, fail_text = fail_text, Pool = Pool,
-      new_summary = new_summary })
+      new_summary = new_summary, run_local = run_local })
   end
   return run_local(o)
 end
