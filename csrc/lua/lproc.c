@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sched.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -266,6 +267,54 @@ static int l_mkdir(lua_State *L)
     return 1;
 }
 
+/* listdir(path) -> {names...} (without . and ..) | nil, err. */
+static int l_listdir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    if (!d) return push_errno(L, path);
+    lua_newtable(L);
+    int k = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        lua_pushstring(L, e->d_name);
+        lua_rawseti(L, -2, ++k);
+    }
+    closedir(d);
+    return 1;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* hash(s) -> 32 hex digits: two 64-bit hashes of the bytes of s (FNV-1a, and a splitmix-mixed sum of 8-byte
+ * words), for content-addressed caches (not cryptographic). */
+static int l_hash(lua_State *L)
+{
+    size_t n;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
+    for (size_t i = 0; i < n; i++) h1 = (h1 ^ s[i]) * 0x100000001b3ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h2 = mix64(h2 ^ w) + 0x9e3779b97f4a7c15ULL;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, s + i, n - i);
+    h2 = mix64(h2 ^ tail ^ ((uint64_t)(n - i) << 56));
+    char out[33];
+    snprintf(out, sizeof out, "%016llx%016llx", (unsigned long long)mix64(h1), (unsigned long long)h2);
+    lua_pushstring(L, out);
+    return 1;
+}
+
 /* ignore_sigpipe(): a write to a dead worker's pipe returns EPIPE instead of killing the parent. */
 static int l_ignore_sigpipe(lua_State *L)
 {
@@ -281,7 +330,8 @@ void mlL_open_proc(lua_State *L)
         {"recv", l_recv},   {"poll", l_poll},       {"waitpid", l_waitpid}, {"kill", l_kill},
         {"exit", l_exit},   {"getpid", l_getpid},   {"now", l_now},       {"mono", l_mono},
         {"sleep", l_sleep}, {"hostname", l_hostname}, {"ncpu", l_ncpu},
-        {"ignore_sigpipe", l_ignore_sigpipe}, {"mkdir", l_mkdir}, {NULL, NULL}};
+        {"ignore_sigpipe", l_ignore_sigpipe}, {"mkdir", l_mkdir},
+        {"hash", l_hash}, {"listdir", l_listdir}, {NULL, NULL}};
     luaL_newlib(L, f);
     lua_setfield(L, -2, "proc");
 }
