@@ -484,9 +484,10 @@ function Store:to_csv(path, name)
   return path
 end
 
---- summary(name, {by = {"key", ...}, metric = "name"}) -> list of groups {<by keys>..., mean, sd, n}, sorted by
---- the group keys, over the runs with status "ok" whose metric is a number (sd is the sample standard deviation,
---- 0 for n = 1).
+--- summary(name, {by = {"key", ...}, metric = "name"}) -> list of groups {by = {key = value...}, mean, sd, n}
+--- sorted by the group keys, over the runs with status "ok" whose metric is a number (sd is the sample standard
+--- deviation, 0 for n = 1). The group keys are also copied into the group itself unless they are named mean,
+--- sd, n or by.
 function Store:summary(name, o)
   o = o or {}
   opts.check("store:summary", o, { "by", "metric" }, 2)
@@ -502,26 +503,28 @@ function Store:summary(name, o)
       local gk = table.concat(kv, "\0")
       local g = groups[gk]
       if not g then
-        g = { n = 0, sum = 0, vals = {} }
-        for _, k in ipairs(by) do g[k] = r[k] end
+        g = { by = {}, vals = {} }
+        for _, k in ipairs(by) do g.by[k] = r[k] end
         groups[gk] = g
         order[#order + 1] = g
       end
-      g.n = g.n + 1
-      g.vals[g.n] = v
-      g.sum = g.sum + v
+      g.vals[#g.vals + 1] = v
     end
   end
   for _, g in ipairs(order) do
-    g.mean = g.sum / g.n
-    local ss = 0
+    local n, sum, ss = #g.vals, 0, 0
+    for _, v in ipairs(g.vals) do sum = sum + v end
+    g.mean = sum / n
     for _, v in ipairs(g.vals) do ss = ss + (v - g.mean) ^ 2 end
-    g.sd = g.n > 1 and math.sqrt(ss / (g.n - 1)) or 0
-    g.sum, g.vals = nil, nil
+    g.sd = n > 1 and math.sqrt(ss / (n - 1)) or 0
+    g.n, g.vals = n, nil
+    for k, v in pairs(g.by) do
+      if k ~= "mean" and k ~= "sd" and k ~= "n" and k ~= "by" then g[k] = v end
+    end
   end
   table.sort(order, function(a, b)
     for _, k in ipairs(by) do
-      local x, y = a[k], b[k]
+      local x, y = a.by[k], b.by[k]
       if x ~= y then
         if type(x) == "number" and type(y) == "number" then return x < y end
         return tostring(x) < tostring(y)
