@@ -67,6 +67,13 @@ $(MPIMOD): csrc/mpi/lmpi.c
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=c11 -D_GNU_SOURCE -fPIC -shared -Wall -Wextra $(OPT) -I$(LUA_INC) -Wl,-z,nodelete -o $@ $<
 
+# The REPL's readline binding, its own module so that core.so does not link readline.
+RLMOD     := $(BUILD)/lua/moonlab/readline.so
+all: $(RLMOD)
+$(RLMOD): csrc/repl/lreadline.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared -Wall -Wextra $(OPT) -I$(LUA_INC) -o $@ $< -lreadline
+
 $(EMBED): examples/embed.c $(LIBA) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS) -llua5.4
 
@@ -123,6 +130,7 @@ install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/moonlab $(DESTDIR)$(LUA_LMOD)/moonlab
 	install -m 755 $(COREMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/core.so
 	if [ -f $(MPIMOD) ]; then install -m 755 $(MPIMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/; fi
+	install -m 755 $(RLMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/readline.so
 	install -m 644 lua/moonlab/*.lua $(DESTDIR)$(LUA_LMOD)/moonlab/
 	install -m 755 bin/moonlab $(DESTDIR)$(PREFIX)/bin/moonlab
 	install -d $(DESTDIR)$(PREFIX)/share/doc/moonlab
@@ -132,6 +140,8 @@ install: all
 install-rock: all
 	install -d $(LUA_CMOD)/moonlab $(LUA_LMOD)/moonlab $(BINDIR)
 	install -m 755 $(COREMOD) $(LUA_CMOD)/moonlab/core.so
+	install -m 755 $(RLMOD) $(LUA_CMOD)/moonlab/readline.so
+	if [ -f $(MPIMOD) ]; then install -m 755 $(MPIMOD) $(LUA_CMOD)/moonlab/; fi
 	install -m 644 lua/moonlab/*.lua $(LUA_LMOD)/moonlab/
 	install -m 755 bin/moonlab $(BINDIR)/moonlab
 

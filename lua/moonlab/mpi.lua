@@ -56,7 +56,7 @@ local TASK, RESULT, STOP = 1, 2, 3
 -- The sweep across ranks: rank 0 plans, hands out one configuration at a time to each other rank as it becomes
 -- free, and writes every result to the store; the other ranks run fn in a forked worker process (so a run that
 -- crashes or hangs is recorded, retried once when killed by a signal, and the rank carries on).
-function M.sweep(o, h)
+function M._sweep(o, h)
   local mpi = need("sweep")
   local sweep = require "moonlab.sweep"
   local proc = require("moonlab.core").proc
@@ -68,12 +68,12 @@ function M.sweep(o, h)
     local host = proc.hostname()
     while true do
       local msg, _, tag = mpi.recv(0, -1)
-      if tag == STOP then return sweep.unser(msg) end
-      pool:submit(sweep.unser(msg))
+      if tag == STOP then return sweep._unser(msg) end
+      pool:submit(sweep._unser(msg))
       while pool:pending() > 0 do
         for _, r in ipairs(pool:wait()) do
           r.task, r.rank, r.host = nil, rank, host
-          mpi.send(0, sweep.ser(r), RESULT)
+          mpi.send(0, sweep._ser(r), RESULT)
         end
       end
     end
@@ -84,21 +84,21 @@ function M.sweep(o, h)
   local next, active = 1, 0
   for r = 1, size - 1 do
     if next <= #todo then
-      mpi.send(r, sweep.ser(todo[next]), TASK)
+      mpi.send(r, sweep._ser(todo[next]), TASK)
       next, active = next + 1, active + 1
     end
   end
   local ok, err = pcall(function()
     while active > 0 do
       local msg, src = mpi.recv(-1, RESULT)
-      local r = sweep.unser(msg)
+      local r = sweep._unser(msg)
       r.task = todo[r.id]
       h.record(S, o.name, r)
       h.count(sum, r)
       bar:update(sum.ran, h.fail_text(sum))
       active = active - 1
       if next <= #todo then
-        mpi.send(src, sweep.ser(todo[next]), TASK)
+        mpi.send(src, sweep._ser(todo[next]), TASK)
         next, active = next + 1, active + 1
       end
     end
@@ -113,7 +113,7 @@ function M.sweep(o, h)
   sum.ranks = size
   local plain = {}
   for k, v in pairs(sum) do plain[k] = v end
-  for r = 1, size - 1 do mpi.send(r, sweep.ser(plain), STOP) end
+  for r = 1, size - 1 do mpi.send(r, sweep._ser(plain), STOP) end
   return sum
 end
 

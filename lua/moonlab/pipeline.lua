@@ -72,7 +72,7 @@ local function fn_source(fn)
   end
   return src .. "\n--upvalues: " .. table.concat(ups, ", ")
 end
-M.fn_source = fn_source
+M._fn_source = fn_source
 
 --- stage(name, fn, {deps = {...}, options = {...}}) -> pipeline. fn(inputs, options) receives the outputs of its
 --- deps by name and returns a tensor, a number/string/boolean, or a table of them (tensors inside included).

@@ -323,7 +323,7 @@ end
 
 -- Saves a metric tensor as .npy beside the store: <store>.files/<sweep>/<run id>/<path>.npy; returns the
 -- reference {"$npy" = relative file}.
-function M.tensor_saver(base, sweep, runid)
+function M._tensor_saver(base, sweep, runid)
   return function(t, path)
     local rel = (sweep .. "/" .. runid):gsub("[^%w%-_./]", "_") .. "/" .. path:gsub("[^%w%-_]", "_") .. ".npy"
     local file = base .. "/" .. rel
@@ -452,7 +452,7 @@ local function columns(tab)
   for _, c in ipairs(extra) do cols[#cols + 1] = c end
   return cols
 end
-M.columns = columns
+M._columns = columns
 
 local function csv_field(v)
   if v == nil then return "" end

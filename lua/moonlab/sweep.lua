@@ -36,7 +36,7 @@ local function fnv(s)
   for i = 1, #s do h = (h ~ s:byte(i)) * 1099511628211 end
   return h
 end
-M.hash = function(s) return ("%016x"):format(fnv(s)) end
+M._hash = function(s) return ("%016x"):format(fnv(s)) end
 
 --- The distributions of params.random (each drawn with the sweep's seed):
 M.distributions = {
@@ -185,7 +185,7 @@ local function unser(s)
   local f = assert(load("return " .. s, "=message", "t", {}))
   return f()
 end
-M.ser, M.unser = ser, unser
+M._ser, M._unser = ser, unser
 
 ---------------------------------------------------------------------------------------------------------------
 -- The worker side: runs fn on each task received, answers with one result message.
@@ -204,8 +204,8 @@ local function execute(fn, task, files, name)
     ok, res = false, { msg = ("fn returned a %s; expected a table of metrics"):format(type(res)) }
   end
   if ok then
-    local runid = M.hash(task.key)
-    local eok, json = pcall(store.encode, res or {}, store.tensor_saver(files, name, runid), "metrics")
+    local runid = M._hash(task.key)
+    local eok, json = pcall(store.encode, res or {}, store._tensor_saver(files, name, runid), "metrics")
     if eok then
       out.status, out.metrics = "ok", json
     else
@@ -508,7 +508,7 @@ function M.run(o)
       error("sweep.run: backend \"mpi\" needs moonlab's MPI module, which was not built (" .. mpi.why() ..
         "); install Open MPI (make deps) and run make, or use backend = \"local\"", 2)
     end
-    return mpi.sweep(o, { tasks_of = tasks_of, open_and_plan = open_and_plan,
+    return mpi._sweep(o, { tasks_of = tasks_of, open_and_plan = open_and_plan,
       record = record, count = count, progress_bar = progress_bar, fail_text = fail_text, Pool = Pool,
       new_summary = new_summary, run_local = run_local })
   end
