@@ -475,6 +475,7 @@ local function run_local(o)
     return sum
   end
   local n = math.min(o.workers or proc.ncpu(), #todo)
+  sum.workers = n
   local bar = progress_bar(o, #todo)
   local pool <close> = Pool.new { n = n, fn = o.fn, files = S.files, name = o.name, threads = o.threads,
     timeout = o.timeout, retries = o.retries, rank = 0 }
@@ -495,7 +496,7 @@ end
 --- run{name, params, fn, store, repeats = 1, seed = 0, workers = cores, timeout = none, backend = "auto",
 ---     threads = 1, retries = 1, retry_failed = false, quiet = false} -> summary
 --- {name, store, total, skipped, ran, ok, failed, timeout, crashed, failures = {{config, rep, status, error}},
---- seconds}. See docs/workflow.md.
+--- seconds, workers (local pool) or ranks (MPI)}. See docs/workflow.md.
 function M.run(o)
   check(o)
   local backend = o.backend or "auto"
