@@ -288,6 +288,7 @@ function Pool:pending() return self.qtail - self.qhead + 1 + self.busy end
 
 function Pool:close()
   for _, w in pairs(self.workers) do reap(self, w, true) end
+  self.workers = {}
 end
 Pool.__close = Pool.close
 
@@ -480,12 +481,24 @@ local function run_local(o)
   local pool <close> = Pool.new { n = n, fn = o.fn, files = S.files, name = o.name, threads = o.threads,
     timeout = o.timeout, retries = o.retries, rank = 0 }
   for _, t in ipairs(todo) do pool:submit(t) end
-  while pool:pending() > 0 do
-    for _, r in ipairs(pool:wait()) do
-      record(S, o.name, r, host, 0)
-      count(sum, r)
-      bar:update(sum.ran, fail_text(sum))
+  local ok, err = pcall(function()
+    while pool:pending() > 0 do
+      for _, r in ipairs(pool:wait()) do
+        record(S, o.name, r, host, 0)
+        count(sum, r)
+        bar:update(sum.ran, fail_text(sum))
+      end
     end
+  end)
+  if not ok then
+    pool:close()
+    bar:finish(fail_text(sum))
+    S:close()
+    if tostring(err):find("interrupted!?$") then
+      error(("sweep.run: interrupted after %d of %d runs; they are in %s: run the same call again to resume")
+        :format(sum.ran, #todo, o.store), 3)
+    end
+    error(err, 0)
   end
   bar:finish(fail_text(sum))
   S:close()
