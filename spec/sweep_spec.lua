@@ -108,6 +108,10 @@ describe("sweep.run", function()
     assert.equal(6, #S:runs { name = "sq", where = { x = 2 } })
     assert.equal(12, #S:runs { name = "sq", where = { x = { 1, 3 } } })
     S:close()
+    -- a value listed twice runs once
+    local dup = sweep.run { name = "dup", params = { grid = { x = { 1, 1, 2 } } }, store = db, quiet = true,
+      fn = function(c) return { x = c.x } end }
+    assert.same({ 2, 2 }, { dup.total, dup.ran })
     -- resumed: nothing reruns
     local again = sweep.run { name = "sq", params = { grid = { x = { 1, 2, 3 }, k = { "a", "b" } } }, repeats = 3, seed = 11,
       store = db, quiet = true, fn = function() error("must not run") end }

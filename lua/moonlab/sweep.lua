@@ -415,14 +415,17 @@ end
 -- The runs of the sweep: {key, json, config, rep, seed}, in expansion order.
 local function tasks_of(o)
   local configs = M.expand(o.params, o.seed)
-  local out = {}
+  local out, seen = {}, {}
   for i, c in ipairs(configs) do
     local ok, json = pcall(store.encode, c, nil, "configuration")
     if not ok then error(("sweep.run: %s (configuration %d)"):format(json, i), 3) end
+    if seen[json] then goto next end -- a value listed twice: the configuration runs once
+    seen[json] = true
     for rep = 1, o.repeats or 1 do
       local key = json .. "#" .. rep
       out[#out + 1] = { key = key, json = json, config = c, rep = rep, seed = derived_seed(o.seed or 0, key) }
     end
+    ::next::
   end
   return out
 end
