@@ -155,4 +155,29 @@ describe("sweep.run", function()
     S:close()
     cleanup(db)
   end)
+
+  it("runs OpenMP/BLAS work with threads > 1 in workers forked after the parent used OpenMP", function()
+    local attn = require "moonlab.attn"
+    local q = T.randn({ 1, 2, 64, 16 }, { seed = 2 })
+    local ref = {}
+    for i = 1, 3 do
+      local x = T.randn({ 64, 64 }, { seed = i })
+      ref[i] = (x:matmul(x)):sum() + attn.sdpa(q, q, q, { causal = true }):sum()
+    end
+    local db = tmpdb()
+    local s = sweep.run { name = "omp", params = { grid = { i = { 1, 2, 3 } } }, store = db, threads = 2, workers = 2,
+      timeout = 30, quiet = true,
+      fn = function(c)
+        local x = T.randn({ 64, 64 }, { seed = c.i })
+        return { v = (x:matmul(x)):sum() + attn.sdpa(q, q, q, { causal = true }):sum(), threads = require("moonlab").get_threads() }
+      end }
+    assert.same({ 3, 0 }, { s.ok, s.timeout })
+    local S = store.open(db)
+    for _, r in ipairs(S:runs { name = "omp" }) do
+      assert.is_close(r.metrics.v, ref[r.config.i], { rtol = 1e-12 })
+      assert.equal(2, r.metrics.threads)
+    end
+    S:close()
+    cleanup(db)
+  end)
 end)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -242,6 +243,39 @@ static int l_ncpu(lua_State *L)
     return 1;
 }
 
+struct thread_call {
+    lua_State *L;
+    int nargs, status;
+};
+
+static void *thread_main(void *arg)
+{
+    struct thread_call *c = arg;
+    c->status = lua_pcall(c->L, c->nargs, 1, 0);
+    return NULL;
+}
+
+/* thread_call(f, ...) -> ok, result: calls f(...) on a new thread of this process (the caller waits). A forked
+ * worker runs its work this way: libgomp's thread pool belongs to the thread that made it, and after fork()
+ * the pool of the parent's main thread has no threads left behind it, so a parallel region started from the
+ * child's main thread would wait forever; a new thread builds a fresh pool. */
+static int l_thread_call(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    struct thread_call c = {L, lua_gettop(L) - 1, LUA_OK};
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, (size_t)16 << 20);
+    int rc = pthread_create(&th, &attr, thread_main, &c);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) return luaL_error(L, "proc.thread_call: cannot start a thread: %s", strerror(rc));
+    pthread_join(th, NULL);
+    lua_pushboolean(L, c.status == LUA_OK);
+    lua_insert(L, -2);
+    return 2;
+}
+
 /* mkdir(path) -> true | nil, err: creates path and its missing parents (mode 0777 & ~umask). */
 static int l_mkdir(lua_State *L)
 {
@@ -331,7 +365,7 @@ void mlL_open_proc(lua_State *L)
         {"exit", l_exit},   {"getpid", l_getpid},   {"now", l_now},       {"mono", l_mono},
         {"sleep", l_sleep}, {"hostname", l_hostname}, {"ncpu", l_ncpu},
         {"ignore_sigpipe", l_ignore_sigpipe}, {"mkdir", l_mkdir},
-        {"hash", l_hash}, {"listdir", l_listdir}, {NULL, NULL}};
+        {"hash", l_hash}, {"listdir", l_listdir}, {"thread_call", l_thread_call}, {NULL, NULL}};
     luaL_newlib(L, f);
     lua_setfield(L, -2, "proc");
 }

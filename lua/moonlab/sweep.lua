@@ -248,7 +248,7 @@ local function spawn(pool, slot)
       proc.close(w.tw)
       proc.close(w.rr)
     end
-    local ok, e = pcall(worker_main, pool.fn, tr, rw, pool.files, pool.name, pool.threads)
+    local ok, e = proc.thread_call(worker_main, pool.fn, tr, rw, pool.files, pool.name, pool.threads)
     io.stderr:write("moonlab sweep worker: ", tostring(e), "\n")
     proc.exit(ok and 0 or 70)
   end
