@@ -94,6 +94,30 @@ describe("sweep.run on MPI", function()
     end
     assert.is_nil(ranks[0])
     assert.is_true(ranks[1] and ranks[2])
+    -- a store rank 0 cannot open: every rank raises the error, none waits forever
+    local bad = base .. ".bad.db"
+    local bf = assert(io.open(bad, "w"))
+    bf:write("not sqlite")
+    bf:close()
+    local s2 = base .. ".2.lua"
+    h = assert(io.open(s2, "w"))
+    h:write([[
+local ok, err = pcall(require("moonlab.sweep").run, { name = "x", params = { grid = { a = { 1 } } }, store = arg[1],
+  quiet = true, fn = function() return {} end })
+local f = assert(io.open(arg[1] .. "." .. require("moonlab.mpi").rank(), "w"))
+f:write(tostring(ok), " ", tostring(err))
+f:close()
+]])
+    h:close()
+    assert(os.execute(("timeout 60 %s lua5.4 %s %s >/dev/null 2>&1"):format(cmd, s2, bad)))
+    for r = 0, 2 do
+      local f = assert(io.open(bad .. "." .. r))
+      assert.matches("^false sweep.run: store.open: .* is not a moonlab store", f:read("a"))
+      f:close()
+      os.remove(bad .. "." .. r)
+    end
+    os.remove(bad)
+    os.remove(s2)
     for _, s in ipairs { "", "-wal", "-shm" } do os.remove(db .. s) end
     os.remove(script)
     os.remove(base)

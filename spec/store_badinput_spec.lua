@@ -51,6 +51,27 @@ describe("sweep.run bad input", function()
   end)
 end)
 
+describe("workflow errors", function()
+  it("carry the caller's position, never a moonlab-internal file", function()
+    local plot, pipeline = require "moonlab.plot", require "moonlab.pipeline"
+    local cases = {
+      function() sweep.run { params = { grid = {} }, store = "/tmp/a.db", fn = fn } end,
+      function() sweep.run { name = "a", params = { grid = { x = {} } }, store = "/tmp/a.db", fn = fn } end,
+      function() sweep.run { name = "a", params = { grid = { f = { print } } }, store = "/tmp/a.db", fn = fn } end,
+      function() plot.lines { file = "/tmp/x.png", series = { { x = { 1 }, y = { 1 }, lable = 1 } } } end,
+      function() plot.from_store("/tmp/x.db", { x = "n", file = "/tmp/x.png" }) end,
+      function() pipeline.new("x"):stage("s", print, { deps = { "no" } }) end,
+      function() store.open("/nonexistent/x.db") end,
+    }
+    for i, c in ipairs(cases) do
+      local ok, e = pcall(c)
+      assert.is_false(ok)
+      assert.is_nil(e:find("lua/moonlab/", 1, true), ("case %d: %s"):format(i, e))
+      assert.matches("^[^\n]-store_badinput_spec%.lua:%d+: ", e)
+    end
+  end)
+end)
+
 describe("store.open bad input", function()
   it("refuses an unwritable path", function()
     assert.has_error(function() store.open("/nonexistent-dir/x/results.db") end,
@@ -67,7 +88,8 @@ describe("store.open bad input", function()
     local junk = ("not a database\n"):rep(100)
     local f = assert(io.open(db, "wb")); f:write(junk); f:close()
     assert.has_error(function() store.open(db) end, "store.open: " .. db .. " is not a moonlab store (not an SQLite file); it was left untouched")
-    assert.has_error(function() sweep.run { name = "a", params = { grid = { x = { 1 } } }, store = db, fn = fn } end)
+    assert.has_error(function() sweep.run { name = "a", params = { grid = { x = { 1 } } }, store = db, fn = fn } end,
+      "sweep.run: store.open: " .. db .. " is not a moonlab store (not an SQLite file); it was left untouched")
     f = assert(io.open(db, "rb")); assert.equal(junk, f:read("a")); f:close()
     cleanup(db)
     -- another program's SQLite file

@@ -68,7 +68,11 @@ function M._sweep(o, h)
     local host = proc.hostname()
     while true do
       local msg, _, tag = mpi.recv(0, -1)
-      if tag == STOP then return sweep._unser(msg) end
+      if tag == STOP then
+        local sum = sweep._unser(msg)
+        if sum.error then error(sum.error, 0) end
+        return sum
+      end
       pool:submit(sweep._unser(msg))
       while pool:pending() > 0 do
         for _, r in ipairs(pool:wait()) do
@@ -79,7 +83,12 @@ function M._sweep(o, h)
     end
   end
   local t0 = proc.mono()
-  local S, todo, sum = h.open_and_plan(o)
+  local pok, S, todo, sum = pcall(h.open_and_plan, o)
+  if not pok then
+    -- the other ranks wait for work: tell them, so every rank raises the same error
+    for r = 1, size - 1 do mpi.send(r, sweep._ser { error = tostring(S) }, STOP) end
+    error(S, 0)
+  end
   local bar = h.progress_bar(o, #todo)
   local next, active = 1, 0
   for r = 1, size - 1 do

@@ -206,4 +206,7 @@ function Pipeline:clean()
   return n
 end
 
+M.new = store._public(M.new)
+for _, k in ipairs { "stage", "run", "status", "clean" } do Pipeline[k] = store._public(Pipeline[k]) end
+
 return M

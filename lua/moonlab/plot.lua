@@ -350,7 +350,7 @@ local function figure(kind, fname, o, extra)
     local script = table.concat(s, "\n") .. "\n"
     return { run(script, o.file), script }
   end)
-  if not ok then error(res, 3) end
+  if not ok then error(res, 0) end
   return res[1], res[2]
 end
 
@@ -417,7 +417,7 @@ function M.grid(o)
     local script = table.concat(s, "\n") .. "\n"
     return { run(script, o.file), script }
   end)
-  if not ok then error(res, 2) end
+  if not ok then error(res, 0) end
   return res[1], res[2]
 end
 
@@ -477,6 +477,11 @@ function M.csv(path, columns, names)
   end
   f:close()
   return path
+end
+
+local public = require("moonlab.store")._public
+for _, k in ipairs { "lines", "loglog", "scatter", "bars", "heatmap", "surface", "image", "grid", "from_store", "csv" } do
+  M[k] = public(M[k])
 end
 
 return M

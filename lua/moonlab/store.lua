@@ -165,6 +165,18 @@ end
 
 M.encode, M.decode = encode, decode
 
+-- _public(f) -> f whose errors carry the caller's position instead of a moonlab-internal one (messages then
+-- start with the public function name, e.g. "sweep.run: ..."). Used by the workflow modules.
+function M._public(f)
+  return function(...)
+    local r = table.pack(pcall(f, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local e = r[2]
+    if type(e) == "string" then e = e:gsub("^[^\n]-moonlab/[%w_]+%.lua:%d+: ", "") end
+    error(e, 2)
+  end
+end
+
 ---------------------------------------------------------------------------------------------------------------
 
 local function sql_quote(v)
@@ -534,5 +546,8 @@ function Store:summary(name, o)
   end)
   return order
 end
+
+M.open = M._public(M.open)
+for _, k in ipairs { "runs", "table", "to_csv", "summary", "sweeps" } do Store[k] = M._public(Store[k]) end
 
 return M

@@ -455,7 +455,8 @@ end
 
 local function open_and_plan(o)
   local tasks = tasks_of(o)
-  local S = store.open(o.store)
+  local ok, S = pcall(store.open, o.store)
+  if not ok then error("sweep.run: " .. tostring(S):gsub("^[^\n]-%.lua:%d+: ", ""), 0) end
   if o.retry_failed then
     S:exec(("DELETE FROM runs WHERE sweep = '%s' AND status <> 'ok'"):format(o.name:gsub("'", "''")), "sweep.run")
   end
@@ -531,5 +532,8 @@ function M.run(o)
   end
   return run_local(o)
 end
+
+M.run = store._public(M.run)
+M.expand = store._public(M.expand)
 
 return M
