@@ -106,7 +106,8 @@ function M.text(x)
   if not mod then
     return "help: not a moonlab function"
   end
-  local text = dir and (section(dir .. mod .. ".md", mod, name, method) or section(dir .. "moonlab.md", mod, name, method))
+  local page = ({ sweep = "workflow", store = "workflow", pipeline = "workflow", mpi = "workflow" })[mod] or mod
+  local text = dir and (section(dir .. page .. ".md", mod, name, method) or section(dir .. "moonlab.md", mod, name, method))
   return text or ("help: no documentation found for %s.%s"):format(mod, name)
 end
 
