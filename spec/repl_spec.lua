@@ -96,6 +96,11 @@ describe("bin/moonlab (usability)", function()
     -- a second session recalls the last line with the up arrow
     out = sh(("(sleep 0.3; printf '\\033[A\\n'; sleep 0.5; printf '\\004') | %s"):format(cmd))
     assert.matches("42", out, 1, true)
+    -- Ctrl-C stops a running evaluation and the session goes on
+    out = sh(("(printf 'for i = 1, 1e13 do end\\n'; sleep 0.7; printf '\\003'; sleep 0.3; printf '7*8\\n'; sleep 0.4; printf '\\004') | %s")
+      :format(cmd))
+    assert.matches("interrupted", out, 1, true)
+    assert.matches("56", out, 1, true)
     os.execute("rm -rf '" .. home .. "'")
   end)
 

@@ -171,17 +171,28 @@ function M.repl(banner)
     end
   end
   local buf
-  while true do
+  local function step()
     local line = read(buf and ">> " or "> ")
     if not line then
       if tty then io.stdout:write("\n") end
-      break
+      return false
     end
     buf = buf and (buf .. "\n" .. line) or line
     local good, err, more = eval(buf, _G)
     if good or not more then
       if not good then report(err) end
       buf = nil
+    end
+    return true
+  end
+  while true do
+    -- Ctrl-C raises "interrupted!" wherever Lua runs next (lua5.4's handler): report it and carry on
+    local ok, going = pcall(step)
+    if not ok then
+      report(tostring(going):find("interrupted") and "interrupted" or going)
+      buf = nil
+    elseif not going then
+      break
     end
   end
 end
