@@ -18,6 +18,7 @@ local src, tag, n = mpi.probe(prev, 7)
 local msg = mpi.recv(src, tag)
 if rank % 2 == 1 then mpi.send(nxt, "from " .. rank, 7) end
 mpi.barrier()
+assert(mpi.iprobe() == nil, "no message should be pending")
 local sum = sweep.run { name = "mpi", params = { grid = { a = { 1, 2, 3, 4, 5, 6, 7 }, b = { 10, 20 } } }, repeats = 2,
   seed = 3, store = arg[1], quiet = true, timeout = 2,
   fn = function(c, ctx)
@@ -117,6 +118,18 @@ f:close()
       os.remove(bad .. "." .. r)
     end
     os.remove(bad)
+    -- abort ends every rank with the code
+    h = assert(io.open(s2, "w"))
+    h:write([[
+local mpi = require "moonlab.mpi"
+if mpi.rank() == 1 then mpi.abort(3) end
+mpi.barrier()
+os.exit(0)
+]])
+    h:close()
+    local ok2, _, code = os.execute(("timeout 60 %s lua5.4 %s >/dev/null 2>&1"):format(cmd, s2))
+    assert.is_falsy(ok2)
+    assert.equal(3, code)
     os.remove(s2)
     for _, s in ipairs { "", "-wal", "-shm" } do os.remove(db .. s) end
     os.remove(script)
