@@ -303,7 +303,15 @@ local function dispatch(self)
       w.task = task
       w.deadline = self.timeout and (proc.mono() + self.timeout) or math.huge
       self.busy = self.busy + 1
-      if not proc.send(w.tw, ser(task)) then w.broken = true end
+      if not proc.send(w.tw, ser(task)) then
+        -- the worker died while idle: replace it and hand the task to the next free worker, uncharged
+        w.task = nil
+        self.busy = self.busy - 1
+        reap(self, w, true)
+        spawn(self, slot)
+        self.qhead = self.qhead - 1
+        self.queue[self.qhead] = task
+      end
     end
   end
 end
