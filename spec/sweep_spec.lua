@@ -180,4 +180,19 @@ describe("sweep.run", function()
     S:close()
     cleanup(db)
   end)
+
+  it("replaces a worker killed while idle without charging the next run", function()
+    local proc = require("moonlab.core").proc
+    local pool = sweep.Pool.new { n = 1, fn = function(c) return { v = c.x + 1 } end, files = "/tmp", name = "p" }
+    proc.kill(pool.workers[1].pid, 9)
+    proc.sleep(0.05)
+    pool:submit { id = 1, key = "k1", config = { x = 41 }, rep = 1, seed = 0 }
+    local done = {}
+    while pool:pending() > 0 do
+      for _, r in ipairs(pool:wait()) do done[#done + 1] = r end
+    end
+    pool:close()
+    assert.equal(1, #done)
+    assert.same({ "ok", 1, '{"v":42}' }, { done[1].status, done[1].attempts, done[1].metrics })
+  end)
 end)
