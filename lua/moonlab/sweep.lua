@@ -236,6 +236,10 @@ end
 local Pool = {}
 Pool.__index = Pool
 
+-- Tasks sent ahead to each worker: the next one waits in the pipe while the current one runs, so a worker never
+-- idles for the parent's round trip. A worker's tasks run in order; the timeout runs for the first.
+local DEPTH = 2
+
 local function spawn(pool, slot)
   local tr, tw = proc.pipe()
   local rr, rw = proc.pipe()
@@ -254,7 +258,7 @@ local function spawn(pool, slot)
   end
   proc.close(tr)
   proc.close(rw)
-  local w = { pid = pid, tw = tw, rr = rr, slot = slot }
+  local w = { pid = pid, tw = tw, rr = rr, slot = slot, q = {}, deadline = math.huge }
   pool.workers[slot] = w
   pool.byfd[rr] = w
   return w
@@ -273,8 +277,8 @@ end
 function Pool.new(o)
   proc.ignore_sigpipe()
   local pool = setmetatable({ fn = o.fn, files = o.files, name = o.name, threads = o.threads or 1,
-    timeout = o.timeout, retries = o.retries or 1, rank = o.rank or 0, workers = {}, byfd = {}, queue = {},
-    qhead = 1, qtail = 0, busy = 0, attempts = {} }, Pool)
+    timeout = o.timeout, retries = o.retries or 1, rank = o.rank or 0, n = o.n, workers = {}, byfd = {},
+    queue = {}, qhead = 1, qtail = 0, busy = 0, attempts = {} }, Pool)
   for i = 1, o.n do spawn(pool, i) end
   return pool
 end
@@ -284,56 +288,71 @@ function Pool:submit(task)
   self.queue[self.qtail] = task
 end
 
+-- puts a task back at the front of the queue (it runs next, on any worker)
+local function requeue(self, task)
+  self.qhead = self.qhead - 1
+  self.queue[self.qhead] = task
+end
+
 function Pool:pending() return self.qtail - self.qhead + 1 + self.busy end
 
 function Pool:close()
-  for _, w in pairs(self.workers) do reap(self, w, true) end
+  local ws = {}
+  for _, w in pairs(self.workers) do ws[#ws + 1] = w end
+  for _, w in ipairs(ws) do reap(self, w, true) end
   self.workers = {}
 end
 Pool.__close = Pool.close
 
-local function dispatch(self)
-  for slot = 1, #self.workers + 1 do
-    local w = self.workers[slot]
-    if w and not w.task and self.qhead <= self.qtail then
-      local task = self.queue[self.qhead]
-      self.queue[self.qhead] = nil
-      self.qhead = self.qhead + 1
-      task.worker, task.rank = slot, self.rank
-      w.task = task
-      w.deadline = self.timeout and (proc.mono() + self.timeout) or math.huge
-      self.busy = self.busy + 1
-      if not proc.send(w.tw, ser(task)) then
-        -- the worker died while idle: replace it and hand the task to the next free worker, uncharged
-        w.task = nil
-        self.busy = self.busy - 1
-        reap(self, w, true)
-        spawn(self, slot)
-        self.qhead = self.qhead - 1
-        self.queue[self.qhead] = task
-      end
-    end
-  end
+local function start_clock(self, w)
+  w.deadline = (self.timeout and #w.q > 0) and (proc.mono() + self.timeout) or math.huge
 end
 
--- A worker died or was stopped while running w.task: record or retry, then start a replacement.
+-- A worker that died or was killed: its first task is recorded (or retried when a signal killed it), the tasks
+-- queued behind it go back to the queue uncharged, and a new worker takes the slot.
 local function lost(self, w, done, why_status, why)
-  local task = w.task
   local slot = w.slot
-  w.task = nil
-  self.busy = self.busy - 1
+  local task = table.remove(w.q, 1)
+  for i = #w.q, 1, -1 do requeue(self, w.q[i]) end
+  self.busy = self.busy - #w.q - (task and 1 or 0)
+  w.q = {}
   spawn(self, slot)
   if not task then return end
   local n = (self.attempts[task.key] or 1)
   if why_status == "retry" and n <= self.retries then
     self.attempts[task.key] = n + 1
-    self.qhead = self.qhead - 1
-    self.queue[self.qhead] = task
+    requeue(self, task)
     return
   end
   if n > 1 then why = ("%s (attempt %d of %d)"):format(why, n, n) end
   done[#done + 1] = { id = task.id, task = task, status = why_status == "retry" and "crashed" or why_status,
     error = why, attempts = n, worker = slot }
+end
+
+local function dispatch(self)
+  for slot = 1, self.n do
+    local w = self.workers[slot]
+    while w and not w.dead and #w.q < DEPTH and self.qhead <= self.qtail do
+      local task = self.queue[self.qhead]
+      self.queue[self.qhead] = nil
+      self.qhead = self.qhead + 1
+      task.worker, task.rank = slot, self.rank
+      if not proc.send(w.tw, ser(task)) then
+        requeue(self, task)
+        if #w.q == 0 then
+          -- died while idle: replace it, nothing is charged
+          reap(self, w, true)
+          w = spawn(self, slot)
+        else
+          w.dead = true -- its end of file is seen by wait(), which handles its tasks
+        end
+      else
+        w.q[#w.q + 1] = task
+        self.busy = self.busy + 1
+        if #w.q == 1 then start_clock(self, w) end
+      end
+    end
+  end
 end
 
 --- wait() -> list of finished results ({id, task, status, metrics, error, traceback, started, finished, worker}).
@@ -342,8 +361,9 @@ function Pool:wait()
   local done = {}
   while #done == 0 and self.busy > 0 do
     local fds, soonest = {}, math.huge
-    for _, w in pairs(self.workers) do
-      if w.task then
+    for slot = 1, self.n do
+      local w = self.workers[slot]
+      if w and #w.q > 0 then
         fds[#fds + 1] = w.rr
         if w.deadline < soonest then soonest = w.deadline end
       end
@@ -354,9 +374,11 @@ function Pool:wait()
       local msg = w and proc.recv(fd)
       if msg then
         local r = unser(msg)
-        r.task, r.worker, r.attempts = w.task, w.slot, self.attempts[w.task.key] or 1
-        w.task = nil
+        local task = table.remove(w.q, 1)
+        assert(task and task.id == r.id, "sweep: a worker answered out of order")
+        r.task, r.worker, r.attempts = task, w.slot, self.attempts[task.key] or 1
         self.busy = self.busy - 1
+        start_clock(self, w)
         done[#done + 1] = r
       elseif w then
         local how, code = reap(self, w, false)
@@ -369,8 +391,9 @@ function Pool:wait()
       end
     end
     local now = proc.mono()
-    for _, w in pairs(self.workers) do
-      if w.task and now >= w.deadline then
+    for slot = 1, self.n do
+      local w = self.workers[slot]
+      if w and #w.q > 0 and now >= w.deadline then
         reap(self, w, true)
         lost(self, w, done, "timeout", ("timed out after %g s"):format(self.timeout))
       end
