@@ -1,6 +1,13 @@
 local plot = require "moonlab.plot"
 local T = require "moonlab.tensor"
 
+-- a fresh temporary path with the given extension (the placeholder os.tmpname creates is removed)
+local function tmp(ext)
+  local base = os.tmpname()
+  os.remove(base)
+  return base .. ext
+end
+
 local function png_size(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("a")
@@ -18,7 +25,7 @@ describe("moonlab.plot", function()
 
   it("writes line, log-log, bar and heatmap PNGs of the requested size, and SVG", function()
     local x = T.linspace(0.1, 10, 50)
-    local f = os.tmpname() .. ".png"
+    local f = tmp(".png")
     plot.lines { file = f, size = { 640, 480 }, title = "t", series = { { x = x, y = (-x):exp(), label = "e" }, { x = { 1, 2 }, y = { 0.5, 0.2 }, style = "points" } } }
     assert.same({ 640, 480 }, { png_size(f) })
     plot.loglog { file = f, series = { { x = x, y = x * x } } }
@@ -28,7 +35,7 @@ describe("moonlab.plot", function()
     plot.heatmap { file = f, z = T.randn({ 8, 12 }, { seed = 1 }) }
     png_size(f)
     os.remove(f)
-    local g = os.tmpname() .. ".svg"
+    local g = tmp(".svg")
     plot.scatter { file = g, series = { { x = { 1, 2, 3 }, y = { 3, 1, 2 } } } }
     local h = assert(io.open(g))
     assert.matches("<svg", h:read("a"))
@@ -80,7 +87,7 @@ describe("moonlab.plot", function()
   end)
 
   it("starts bars at 0, labels categories, draws fitted lines above markers", function()
-    local f = os.tmpname() .. ".svg"
+    local f = tmp(".svg")
     local _, s = plot.bars { file = f, values = { 3, 1, 2 }, labels = { "head 1", "head 2", "head 3" } }
     assert.matches("set yrange [*<0:0<*]", s, 1, true)
     assert.matches("set xtics ('head 1' 1, 'head 2' 2, 'head 3' 3)", s, 1, true)
@@ -104,7 +111,7 @@ describe("moonlab.plot", function()
   end)
 
   it("draws several panels, contour surfaces with paths, images and heatmaps with labels", function()
-    local f = os.tmpname() .. ".png"
+    local f = tmp(".png")
     local _, s = plot.grid { file = f, rows = 2, cols = 2, size = { 900, 700 }, panels = {
       { kind = "lines", series = { { x = { 1, 2 }, y = { 2, 1 } } } },
       { kind = "surface", f = function(x, y) return x * x + y * y end, x = { -1, 1 }, y = { -1, 1 }, n = 21, levels = 5,
@@ -138,10 +145,10 @@ describe("moonlab.plot", function()
 
   it("plots a sweep's metric from the store: mean ± sd per x, one series per group", function()
     local sweep = require "moonlab.sweep"
-    local db = os.tmpname() .. ".db"
+    local db = tmp(".db")
     sweep.run { name = "p", params = { grid = { n = { 1, 2, 3 }, m = { "a", "b" } } }, repeats = 3, store = db, quiet = true,
       workers = 1, fn = function(c, ctx) return { err = c.n * (c.m == "a" and 1 or 10) + ctx.rep } end }
-    local f = os.tmpname() .. ".png"
+    local f = tmp(".png")
     local _, s = plot.from_store(db, { name = "p", x = "n", y = "err", by = "m", file = f })
     png_size(f)
     -- m = a, n = 2: values 3, 4, 5 -> mean 4, sd 1; m = b, n = 3: 31, 32, 33 -> mean 32, sd 1
