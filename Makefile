@@ -105,7 +105,7 @@ spec: all
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 asan: deps
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  XLDFLAGS="-fsanitize=address,undefined" build-asan/lua/moonlab/core.so build-asan/embed
+	  XLDFLAGS="-fsanitize=address,undefined" build-asan/lua/moonlab/core.so build-asan/embed $(if $(MPICC),build-asan/lua/moonlab/mpi_core.so)
 	$(MAKE) --no-print-directory BUILD=build-asan asan-run
 
 asan-run:
