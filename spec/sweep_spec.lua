@@ -195,4 +195,20 @@ describe("sweep.run", function()
     assert.equal(1, #done)
     assert.same({ "ok", 1, '{"v":42}' }, { done[1].status, done[1].attempts, done[1].metrics })
   end)
+
+  it("never queues a run behind a long one while another worker is free", function()
+    local proc = require("moonlab.core").proc
+    local db = tmpdb()
+    sweep.run { name = "tail", params = { grid = { i = { 1, 2, 3, 4 } } }, store = db, workers = 2, quiet = true,
+      fn = function(c) proc.sleep(c.i == 1 and 1.0 or 0.1) return { w = 0 } end }
+    local S = store.open(db)
+    local on = {}
+    for _, r in ipairs(S:runs { name = "tail" }) do on[r.config.i] = r.worker end
+    S:close()
+    -- runs 2, 3 and 4 all went to the worker that was not busy with run 1
+    assert.are_not.equal(on[1], on[2])
+    assert.equal(on[2], on[3])
+    assert.equal(on[2], on[4])
+    cleanup(db)
+  end)
 end)

@@ -236,9 +236,11 @@ end
 local Pool = {}
 Pool.__index = Pool
 
--- Tasks sent ahead to each worker: the next one waits in the pipe while the current one runs, so a worker never
--- idles for the parent's round trip. A worker's tasks run in order; the timeout runs for the first.
-local DEPTH = 2
+-- Short runs (mean under SHORT seconds so far) are sent two ahead to each worker: the next one waits in the pipe
+-- while the current one runs, so the worker never idles for the parent's round trip. Longer runs go one at a
+-- time, so that no run waits behind a long one while another worker is free. A worker's tasks run in order; the
+-- timeout runs for the first.
+local SHORT = 0.05
 
 local function spawn(pool, slot)
   local tr, tw = proc.pipe()
@@ -278,7 +280,7 @@ function Pool.new(o)
   proc.ignore_sigpipe()
   local pool = setmetatable({ fn = o.fn, files = o.files, name = o.name, threads = o.threads or 1,
     timeout = o.timeout, retries = o.retries or 1, rank = o.rank or 0, n = o.n, workers = {}, byfd = {},
-    queue = {}, qhead = 1, qtail = 0, busy = 0, attempts = {} }, Pool)
+    queue = {}, qhead = 1, qtail = 0, busy = 0, attempts = {}, nrun = 0, trun = 0 }, Pool)
   for i = 1, o.n do spawn(pool, i) end
   return pool
 end
@@ -330,9 +332,10 @@ local function lost(self, w, done, why_status, why)
 end
 
 local function dispatch(self)
+  local depth = (self.nrun >= 4 and self.trun < SHORT * self.nrun) and 2 or 1
   for slot = 1, self.n do
     local w = self.workers[slot]
-    while w and not w.dead and #w.q < DEPTH and self.qhead <= self.qtail do
+    while w and not w.dead and #w.q < depth and self.qhead <= self.qtail do
       local task = self.queue[self.qhead]
       self.queue[self.qhead] = nil
       self.qhead = self.qhead + 1
@@ -378,6 +381,7 @@ function Pool:wait()
         assert(task and task.id == r.id, "sweep: a worker answered out of order")
         r.task, r.worker, r.attempts = task, w.slot, self.attempts[task.key] or 1
         self.busy = self.busy - 1
+        if r.started and r.finished then self.nrun, self.trun = self.nrun + 1, self.trun + (r.finished - r.started) end
         start_clock(self, w)
         done[#done + 1] = r
       elseif w then
