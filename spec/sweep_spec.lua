@@ -107,6 +107,9 @@ describe("sweep.run", function()
     assert.equal(18, lines)
     assert.equal(6, #S:runs { name = "sq", where = { x = 2 } })
     assert.equal(12, #S:runs { name = "sq", where = { x = { 1, 3 } } })
+    assert.equal(12, #S:runs { name = "sq", where = { x = function(v) return v > 1 end } })
+    assert.equal(3, #S:runs { name = "sq", where = { x = 2, k = "a" } })
+    assert.same({ { name = "sq", n = 18, ok = 18, failed = 0 } }, S:sweeps())
     S:close()
     -- a value listed twice runs once
     local dup = sweep.run { name = "dup", params = { grid = { x = { 1, 1, 2 } } }, store = db, quiet = true,
