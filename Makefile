@@ -22,7 +22,8 @@ LDFLAGS   += -fopenmp $(XLDFLAGS)
 
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
 DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
-             libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev
+             libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
+             lua-sql-sqlite3 lua-cjson libopenmpi-dev openmpi-bin
 DEPS_BENCH := python3-torch python3-scipy
 # Only for make fuzz (libFuzzer comes with clang's runtime libraries; OpenMP for clang from libomp).
 DEPS_FUZZ := clang libclang-rt-14-dev libomp-dev
@@ -65,6 +66,21 @@ $(COREMOD): $(LUA_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -Wl,-z,initfirst -o $@ $^ $(LDLIBS)
 
+# The MPI binding is a module of its own (core.so never depends on MPI), built when mpicc is installed.
+MPICC     ?= $(shell command -v mpicc 2>/dev/null)
+MPIMOD    := $(BUILD)/lua/moonlab/mpi_core.so
+all: $(if $(MPICC),$(MPIMOD))
+$(MPIMOD): csrc/mpi/lmpi.c
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=c11 -D_GNU_SOURCE -fPIC -shared -Wall -Wextra $(OPT) -I$(LUA_INC) -Wl,-z,nodelete -o $@ $<
+
+# The REPL's readline binding, its own module so that core.so does not link readline.
+RLMOD     := $(BUILD)/lua/moonlab/readline.so
+all: $(RLMOD)
+$(RLMOD): csrc/repl/lreadline.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared -Wall -Wextra $(OPT) -I$(LUA_INC) -o $@ $< -lreadline
+
 $(EMBED): examples/embed.c $(LIBA) $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS) -llua5.4
 
@@ -96,7 +112,7 @@ spec: all
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 asan: deps
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  XLDFLAGS="-fsanitize=address,undefined" build-asan/lua/moonlab/core.so build-asan/embed
+	  XLDFLAGS="-fsanitize=address,undefined" build-asan/lua/moonlab/core.so build-asan/embed $(if $(MPICC),build-asan/lua/moonlab/mpi_core.so)
 	$(MAKE) --no-print-directory BUILD=build-asan asan-run
 
 asan-run:
@@ -131,6 +147,8 @@ install: all
 	install -m 644 csrc/include/moonlab/*.h $(DESTDIR)$(PREFIX)/include/moonlab/
 	install -d $(DESTDIR)$(LUA_CMOD)/moonlab $(DESTDIR)$(LUA_LMOD)/moonlab
 	install -m 755 $(COREMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/core.so
+	if [ -f $(MPIMOD) ]; then install -m 755 $(MPIMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/; fi
+	install -m 755 $(RLMOD) $(DESTDIR)$(LUA_CMOD)/moonlab/readline.so
 	install -m 644 lua/moonlab/*.lua $(DESTDIR)$(LUA_LMOD)/moonlab/
 	install -m 755 bin/moonlab $(DESTDIR)$(PREFIX)/bin/moonlab
 	install -d $(DESTDIR)$(PREFIX)/share/doc/moonlab
@@ -151,6 +169,8 @@ uninstall:
 install-rock: all
 	install -d $(LUA_CMOD)/moonlab $(LUA_LMOD)/moonlab $(BINDIR)
 	install -m 755 $(COREMOD) $(LUA_CMOD)/moonlab/core.so
+	install -m 755 $(RLMOD) $(LUA_CMOD)/moonlab/readline.so
+	if [ -f $(MPIMOD) ]; then install -m 755 $(MPIMOD) $(LUA_CMOD)/moonlab/; fi
 	install -m 644 lua/moonlab/*.lua $(LUA_LMOD)/moonlab/
 	install -d $(LUA_LMOD)/moonlab/docs
 	install -m 644 docs/*.md $(LUA_LMOD)/moonlab/docs/

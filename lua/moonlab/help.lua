@@ -172,6 +172,29 @@ local function entry(lines, pats, strict)
   end
 end
 
+-- help() without an argument: the moonlab modules (the files beside this one) and their functions.
+local function index(dir)
+  local here = package.searchpath("moonlab.help", package.path)
+  local names = {}
+  local ok, proc = pcall(function() return require("moonlab.core").proc end)
+  for _, f in ipairs(ok and here and proc.listdir(here:match("^(.*)/")) or {}) do
+    local m = f:match("^([%w_]+)%.lua$")
+    if m and m ~= "init" and m ~= "help" and m ~= "repl" then names[#names + 1] = m end
+  end
+  table.sort(names)
+  local out = { "moonlab modules (help(fn) or help(\"sweep.run\") prints one entry; docs: " .. (dir or "not found") .. ")" }
+  for _, m in ipairs(names) do
+    local mok, mod = pcall(require, "moonlab." .. m)
+    if mok and type(mod) == "table" then
+      local fns = {}
+      for k, v in pairs(mod) do if type(v) == "function" and k:find("^%l") then fns[#fns + 1] = k end end
+      table.sort(fns)
+      out[#out + 1] = ("  %-9s %s"):format(m, table.concat(fns, ", "))
+    end
+  end
+  return table.concat(out, "\n")
+end
+
 local function esc(s) return (s:gsub("%p", "%%%0")) end
 
 -- Looks up (mod, name, method) in the docs folder: the entry plus the options text that belongs to it.
@@ -224,12 +247,7 @@ end
 --- text(fn_or_name) -> the documentation of a moonlab function or method, as a string.
 function M.text(x)
   local dir = M.docs_dir()
-  if x == nil then
-    local mods = {}
-    for _, p in ipairs(dir and pages(dir) or {}) do mods[#mods + 1] = p end
-    return "moonlab help: help(fn) or help('attn.sdpa'), help('t:mean'). Pages: "
-      .. (#mods > 0 and table.concat(mods, ", ") or "(none)") .. ". Docs: " .. (dir or "(not found)")
-  end
+  if x == nil then return index(dir) end
   local mod, name, method
   if type(x) == "string" then
     mod, name, method = parse_name(x)
