@@ -43,7 +43,8 @@ function A.functions(root)
   end
   local function scan(prefix, tbl)
     for k, v in pairs(tbl) do
-      if type(k) == "string" and type(v) == "function" then add(prefix .. "." .. k, v, prefix, false) end
+      -- names starting with "_" are module-internal hooks, not public API
+      if type(k) == "string" and type(v) == "function" and not k:match("^_") then add(prefix .. "." .. k, v, prefix, false) end
     end
   end
   scan("moonlab", require "moonlab")
