@@ -5,7 +5,7 @@ local T = require "moonlab.tensor"
 local skip = { Tensor = true, linalg = true }
 local bad_values = { "nil", "string", "table", "number", "boolean", "function" }
 local function value(kind)
-  if kind == "string" then return "zz" end
+  if kind == "string" then return "/nonexistent-moonlab-dir/zz" end
   if kind == "table" then return { "q" } end
   if kind == "number" then return 0.5 end
   if kind == "boolean" then return true end
