@@ -90,25 +90,64 @@ function M._sweep(o, h)
     error(S, 0)
   end
   local bar = h.progress_bar(o, #todo)
-  local next, active = 1, 0
-  for r = 1, size - 1 do
-    if next <= #todo then
-      mpi.send(r, sweep._ser(todo[next]), TASK)
-      next, active = next + 1, active + 1
+  -- work to hand out: the planned runs in order, and runs of dead ranks to retry first
+  local next, retry = 1, {}
+  local inflight, idle, dead, tries = {}, {}, {}, {}
+  local grace = o.timeout and (o.timeout + (o.grace or 10))
+  local function give(r)
+    local t = table.remove(retry, 1)
+    if not t and next <= #todo then t, next = todo[next], next + 1 end
+    if not t then idle[r] = true; return end
+    idle[r] = nil
+    inflight[r] = { task = t, sent = proc.mono() }
+    mpi.send(r, sweep._ser(t), TASK)
+  end
+  local function busy()
+    for _ in pairs(inflight) do return true end
+    return false
+  end
+  -- a rank silent for `timeout` + `grace` is presumed dead (its own pool answers every run within `timeout`): its
+  -- run is retried once on another rank, then recorded as crashed. A rank presumed dead that answers after all
+  -- is taken back (its result is stored unless the retry's already is: one row per run in any case).
+  local function check_dead()
+    local now = proc.mono()
+    for r, f in pairs(inflight) do
+      if now - f.sent > grace then
+        dead[r], inflight[r] = true, nil
+        local key = f.task.key
+        tries[key] = (tries[key] or 1) + 1
+        if tries[key] <= 2 then
+          retry[#retry + 1] = f.task
+        else
+          local res = { id = f.task.id, task = f.task, status = "crashed", attempts = 2, rank = r,
+            error = ("rank %d stopped answering during the run (presumed dead; attempt 2 of 2)"):format(r) }
+          h.record(S, o.name, res)
+          h.count(sum, res)
+        end
+      end
     end
+    for r in pairs(idle) do if #retry > 0 and not dead[r] then give(r) end end
   end
   local ok, err = pcall(function()
-    while active > 0 do
-      local msg, src = mpi.recv(-1, RESULT)
-      local r = sweep._unser(msg)
-      r.task = todo[r.id]
-      h.record(S, o.name, r)
-      h.count(sum, r)
-      bar:update(sum.ran, h.fail_text(sum))
-      active = active - 1
-      if next <= #todo then
-        mpi.send(src, sweep._ser(todo[next]), TASK)
-        next, active = next + 1, active + 1
+    for r = 1, size - 1 do give(r) end
+    while busy() do
+      local msg, src
+      if grace then
+        local s2 = mpi.iprobe(-1, RESULT)
+        if s2 then msg, src = mpi.recv(s2, RESULT) else check_dead(); proc.sleep(2e-4) end
+      else
+        msg, src = mpi.recv(-1, RESULT)
+      end
+      if msg then
+        local r = sweep._unser(msg)
+        r.task = todo[r.id]
+        r.attempts = math.max(r.attempts or 1, tries[r.task.key] or 1)
+        inflight[src], dead[src] = nil, nil
+        if h.record(S, o.name, r) then
+          h.count(sum, r)
+          bar:update(sum.ran, h.fail_text(sum))
+        end
+        give(src)
       end
     end
   end)
@@ -122,7 +161,11 @@ function M._sweep(o, h)
   sum.ranks = size
   local plain = {}
   for k, v in pairs(sum) do plain[k] = v end
-  for r = 1, size - 1 do mpi.send(r, sweep._ser(plain), STOP) end
+  local lost = {}
+  for r in pairs(dead) do lost[#lost + 1] = r end
+  table.sort(lost)
+  plain.dead_ranks, sum.dead_ranks = lost, lost
+  for r = 1, size - 1 do if not dead[r] then mpi.send(r, sweep._ser(plain), STOP) end end
   return sum
 end
 

@@ -412,7 +412,7 @@ M.Pool = Pool
 ---------------------------------------------------------------------------------------------------------------
 
 local OPTIONS = { "name", "params", "repeats", "seed", "fn", "store", "workers", "timeout", "backend", "quiet",
-  "threads", "retry_failed", "retries" }
+  "threads", "retry_failed", "retries", "grace" }
 
 local function record(S, name, r, host, rank)
   local t = r.task
@@ -440,6 +440,9 @@ local function check(o)
   end
   if o.timeout ~= nil and (type(o.timeout) ~= "number" or not (o.timeout > 0)) then
     error(("sweep.run: option 'timeout' must be a number of seconds > 0, got %s"):format(tostring(o.timeout)), 3)
+  end
+  if o.grace ~= nil and (type(o.grace) ~= "number" or not (o.grace > 0)) then
+    error(("sweep.run: option 'grace' must be a number of seconds > 0, got %s"):format(tostring(o.grace)), 3)
   end
   local b = o.backend or "auto"
   if b ~= "auto" and b ~= "local" and b ~= "mpi" then
@@ -546,7 +549,7 @@ local function run_local(o)
 end
 
 --- run{name, params, fn, store, repeats = 1, seed = 0, workers = cores, timeout = none, backend = "auto",
----     threads = 1, retries = 1, retry_failed = false, quiet = false} -> summary
+---     threads = 1, retries = 1, retry_failed = false, grace = 10 (MPI), quiet = false} -> summary
 --- {name, store, total, skipped, ran, ok, failed, timeout, crashed, failures = {{config, rep, status, error}},
 --- seconds, workers (local pool) or ranks (MPI)}. See docs/workflow.md.
 function M.run(o)
