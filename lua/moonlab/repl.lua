@@ -138,7 +138,9 @@ local function eval(chunk, env)
     return (tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
   end))
   if not res[1] then return false, res[2] end
-  for i = 2, res.n do print(M.pretty(res[i])) end
+  local parts = {}
+  for i = 2, res.n do parts[#parts + 1] = M.pretty(res[i]) end
+  if #parts > 0 then print(table.concat(parts, "\t")) end
   return true
 end
 
