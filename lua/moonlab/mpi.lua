@@ -71,6 +71,7 @@ function M._sweep(o, h)
       if tag == STOP then
         local sum = sweep._unser(msg)
         if sum.error then error(sum.error, 0) end
+        if #sum.dead_ranks > 0 then mpi.skip_finalize() end
         return sum
       end
       pool:submit(sweep._unser(msg))
@@ -166,6 +167,8 @@ function M._sweep(o, h)
   table.sort(lost)
   plain.dead_ranks, sum.dead_ranks = lost, lost
   for r = 1, size - 1 do if not dead[r] then mpi.send(r, sweep._ser(plain), STOP) end end
+  -- with ranks gone, MPI_Finalize at exit can wait for them forever: leave without it
+  if #lost > 0 then mpi.skip_finalize() end
   return sum
 end
 
