@@ -45,6 +45,13 @@ local chrom = ml.chrom
 local col = chrom.column { Da = 5, kappa = 2, injection = { kind = "pulse", width = 0.1 } }
 col:outlet(t)
 col:moments()
+do -- the Fourier-series outlet and fit (Gaussian injection, uniform times)
+  local b = { Da = 1, kappa = 1, injection = { kind = "gaussian", width = 0.05, t0 = 0.3 } }
+  local tg = T.linspace(0.05, 8, 120)
+  local yg = chrom.model(tg, { analytes = { { Da = 5, kappa = 2, A = 0.8 } }, column = b })
+  chrom.fit(tg, yg, { analytes = { { Da = 5.5, kappa = 1.9 } }, column = b, quiet = true })
+  laplace.invert(suite[1].F, t, { error_estimate = true })
+end
 -- Workflow: the process helpers (pipes, messages, hash, folders) and a two-run sweep on one forked worker
 do
   local proc = require("moonlab.core").proc
