@@ -4,6 +4,22 @@ local M = {}
 
 local C, why
 
+local function arg(fname, i, name, v, kind, optional)
+  if v == nil and optional then return end
+  if kind == "integer" and math.type(v) == "integer" then return end
+  if kind ~= "integer" and type(v) == kind then return end
+  error(("mpi.%s: bad argument #%d '%s': expected %s%s, got %s"):format(fname, i, name,
+    kind == "integer" and "an integer" or ("a " .. kind), optional and " or nil" or "",
+    math.type(v) == "float" and "a float" or type(v)), 3)
+end
+
+local function none(fname, ...)
+  if select("#", ...) > 0 then
+    error(("mpi.%s: takes no arguments, got %s"):format(fname, type((...))), 3)
+  end
+end
+
+
 local function load()
   if C or why then return C end
   local ok, mod = pcall(require, "moonlab.mpi_core")
@@ -12,13 +28,14 @@ local function load()
 end
 
 --- available() -> true when the MPI module was built and loads (loading it initialises MPI).
-function M.available() return load() ~= nil end
+function M.available(...) none("available", ...) return load() ~= nil end
 
 --- built() -> true when the MPI module file exists (without loading it, so without initialising MPI).
-function M.built() return C ~= nil or package.searchpath("moonlab.mpi_core", package.cpath) ~= nil end
+function M.built(...) none("built", ...) return C ~= nil or package.searchpath("moonlab.mpi_core", package.cpath) ~= nil end
 
 --- why() -> why the MPI module is unavailable (nil when it is available).
-function M.why()
+function M.why(...)
+  none("why", ...)
   load()
   return why and ("moonlab.mpi_core did not load: " .. why) or nil
 end
@@ -31,25 +48,56 @@ local function need(fname)
 end
 
 --- rank() -> this process's rank in MPI_COMM_WORLD (0-based).
-function M.rank() return need("rank").rank() end
+function M.rank(...) none("rank", ...) return need("rank").rank() end
 --- size() -> the number of ranks.
-function M.size() return need("size").size() end
+function M.size(...) none("size", ...) return need("size").size() end
 --- send(dest, s, [tag = 0]): blocking send of the string s to rank dest.
-function M.send(dest, s, tag) return need("send").send(dest, s, tag) end
+function M.send(dest, s, tag)
+  arg("send", 1, "dest", dest, "integer")
+  arg("send", 2, "s", s, "string")
+  arg("send", 3, "tag", tag, "integer", true)
+  return need("send").send(dest, s, tag)
+end
 --- recv([src = -1 (any)], [tag = -1 (any)]) -> s, src, tag: blocking receive of a string.
-function M.recv(src, tag) return need("recv").recv(src, tag) end
+function M.recv(src, tag)
+  arg("recv", 1, "src", src, "integer", true)
+  arg("recv", 2, "tag", tag, "integer", true)
+  return need("recv").recv(src, tag)
+end
 --- probe([src], [tag]) -> src, tag, bytes: waits for a message without receiving it.
-function M.probe(src, tag) return need("probe").probe(src, tag) end
+function M.probe(src, tag)
+  arg("probe", 1, "src", src, "integer", true)
+  arg("probe", 2, "tag", tag, "integer", true)
+  return need("probe").probe(src, tag)
+end
 --- iprobe([src], [tag]) -> src, tag, bytes | nil when nothing is waiting.
-function M.iprobe(src, tag) return need("iprobe").iprobe(src, tag) end
+function M.iprobe(src, tag)
+  arg("iprobe", 1, "src", src, "integer", true)
+  arg("iprobe", 2, "tag", tag, "integer", true)
+  return need("iprobe").iprobe(src, tag)
+end
 --- barrier(): waits for every rank.
-function M.barrier() return need("barrier").barrier() end
+function M.barrier(...) none("barrier", ...) return need("barrier").barrier() end
 --- allreduce(x, [op = "sum"|"max"|"min"|"prod"]) -> the reduction over ranks of a number or a list of numbers.
-function M.allreduce(x, op) return need("allreduce").allreduce(x, op) end
+function M.allreduce(x, op)
+  if type(x) ~= "number" and type(x) ~= "table" then
+    error(("mpi.allreduce: bad argument #1 'x': expected a number or a list of numbers, got %s"):format(type(x)), 2)
+  end
+  arg("allreduce", 2, "op", op, "string", true)
+  if op ~= nil and op ~= "sum" and op ~= "max" and op ~= "min" and op ~= "prod" then
+    error(("mpi.allreduce: bad argument #2 'op': expected \"sum\", \"max\", \"min\" or \"prod\", got %q"):format(op), 2)
+  end
+  local ok, r = pcall(need("allreduce").allreduce, x, op)
+  if not ok then error((tostring(r):gsub("^[^\n]-%.lua:%d+: ", "")), 2) end
+  return r
+end
 --- abort([code = 1]): ends every rank of the job.
-function M.abort(code) return need("abort").abort(code) end
+function M.abort(code)
+  arg("abort", 1, "code", code, "integer", true)
+  return need("abort").abort(code)
+end
 --- finalize(): MPI_Finalize (also done when the Lua state closes or the process exits).
-function M.finalize() return need("finalize").finalize() end
+function M.finalize(...) none("finalize", ...) return need("finalize").finalize() end
 
 local TASK, RESULT, STOP = 1, 2, 3
 
