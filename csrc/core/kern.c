@@ -172,6 +172,7 @@ static inline float exp_f32(float v)
 {
     {
         float xc = v > 88.7228f ? 88.7228f : v < -103.9721f ? -103.9721f : v;
+        xc = xc == xc ? xc : 0.0f; /* NaN: computed as 0 (no UB in the int conversion), returned as NaN */
         float k = (xc * 1.44269504088896341f + 0x1.8p23f) - 0x1.8p23f; /* round to nearest */
         float r = xc - k * 0.693145751953125f;
         r = r - k * 1.428606765330187045e-06f;
@@ -220,6 +221,7 @@ static inline double exp_f64(double v)
     const double shifter = 0x1.8p52; /* adding it rounds to an integer kept in the low mantissa bits */
     {
         double xc = v > 709.78 ? 709.78 : v < -745.2 ? -745.2 : v;
+        xc = xc == xc ? xc : 0.0; /* NaN: computed as 0, returned as NaN */
         double kd = xc * 1.4426950408889634 + shifter;
         union { double d; uint64_t u; } kb = {kd};
         double k = kd - shifter;
@@ -273,6 +275,7 @@ static inline float expm1_f32(float y)
 static inline double tanh_f64(double x)
 {
     double xc = x > 20 ? 20 : x < -20 ? -20 : x;
+    xc = xc == xc ? xc : 0.0; /* NaN: computed as 0, returned as NaN below */
     double e = expm1_f64(2 * xc);
     return x != x ? x : e / (e + 2.0);
 }
@@ -280,6 +283,7 @@ static inline double tanh_f64(double x)
 static inline float tanh_f32(float x)
 {
     float xc = x > 10 ? 10 : x < -10 ? -10 : x;
+    xc = xc == xc ? xc : 0.0f; /* NaN: computed as 0, returned as NaN below */
     float e = expm1_f32(2 * xc);
     return x != x ? x : e / (e + 2.0f);
 }
