@@ -89,7 +89,7 @@ function M.complete(word, env)
     end
     if sep == ":" then
       local T = package.loaded["moonlab.tensor"]
-      if T and T.is_tensor(obj) then obj = T.Tensor.__index end
+      if T and T.is_tensor(obj) then obj = T.Tensor.methods end
     end
     local ok = pcall(keys_of, obj, names, {})
     if not ok and type(obj) ~= "table" then
