@@ -21,7 +21,7 @@ LDLIBS    += -lopenblas -lfftw3 -lquadmath -lz -lm
 LDFLAGS   += -fopenmp $(XLDFLAGS)
 
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
-DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
+DEPS      := gcc g++ make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
              libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
              lua-sql-sqlite3 libopenmpi-dev openmpi-bin
 DEPS_BENCH := python3-torch python3-scipy
