@@ -1,0 +1,105 @@
+/* Ray sampling entry point: options, checks, and the dispatch over chunks of rays to the methods. */
+#include <math.h>
+#include <stdlib.h>
+#include "sdf_internal.h"
+
+#define CHUNK 2048
+
+ml_sdf_sample_opts ml_sdf_sample_defaults(void)
+{
+    ml_sdf_sample_opts o = {ML_SDF_ERROR_BOUND, 0.01, 0.1, 128, 64, 32, 10, 5, 3.0, 0.0, -1.0, 0, 0, 1e10, NULL};
+    return o;
+}
+
+int ml_sdf_sample_count(const ml_sdf_sample_opts *o)
+{
+    switch (o->method) {
+    case ML_SDF_UNIFORM: return o->n_eval;
+    case ML_SDF_HIERARCHICAL: return o->n_eval + o->n_final;
+    default: return o->n_final + o->n_extra + 2;
+    }
+}
+
+int ml_sdf_sample_max_evals(const ml_sdf_sample_opts *o)
+{
+    switch (o->method) {
+    case ML_SDF_UNIFORM: return o->n_eval;
+    case ML_SDF_HIERARCHICAL: return o->n_eval + o->n_final;
+    default: return o->n_eval * o->max_iters;
+    }
+}
+
+static int check_opts(const ml_sdf_sample_opts *o)
+{
+    if (o->method < 0 || o->method > ML_SDF_HIERARCHICAL) return ml_fail(ML_EINVAL, "unknown method %d", o->method);
+    if (!(o->beta > 0) || !isfinite(o->beta)) return ml_fail(ML_EINVAL, "beta must be finite and > 0, got %g", o->beta);
+    if (!(o->eps > 0) || !isfinite(o->eps)) return ml_fail(ML_EINVAL, "eps must be finite and > 0, got %g", o->eps);
+    if (o->n_eval < 2 || o->n_eval > 4096) return ml_fail(ML_EINVAL, "n_eval must be in [2, 4096], got %d", o->n_eval);
+    if (o->n_final < 1 || o->n_final > 4096) return ml_fail(ML_EINVAL, "n_final must be in [1, 4096], got %d", o->n_final);
+    if (o->n_extra < 0 || o->n_extra > o->n_eval)
+        return ml_fail(ML_EINVAL, "n_extra must be in [0, n_eval], got %d", o->n_extra);
+    if (o->beta_iters < 0 || o->beta_iters > 100) return ml_fail(ML_EINVAL, "beta_iters must be in [0, 100], got %d", o->beta_iters);
+    if (o->max_iters < 1 || o->max_iters > 64) return ml_fail(ML_EINVAL, "max_iters must be in [1, 64], got %d", o->max_iters);
+    if (!(o->radius > 0) || !isfinite(o->radius)) return ml_fail(ML_EINVAL, "radius must be finite and > 0, got %g", o->radius);
+    if (!isfinite(o->near) || o->near < 0) return ml_fail(ML_EINVAL, "near must be finite and >= 0, got %g", o->near);
+    if (!isfinite(o->far) || !(o->far > o->near))
+        return ml_fail(ML_EINVAL, "far must be finite and > near (%g), got %g", o->near, o->far);
+    if (!(o->last_delta >= 0)) return ml_fail(ML_EINVAL, "last_delta must be >= 0, got %g", o->last_delta);
+    return ML_OK;
+}
+
+int ml_sdf_sample(const ml_sdf_field *f, const double *o, const double *u, int64_t R,
+                  const ml_sdf_sample_opts *opt, ml_sdf_samples *out)
+{
+    ml_sdf_sample_opts op = *opt;
+    if (op.far < 0) op.far = 2.0 * op.radius;
+    int rc = check_opts(&op);
+    if (rc == ML_OK) rc = sdf_check_rays(o, u, R);
+    if (rc != ML_OK) return rc;
+    if (!out || !out->t) return ml_fail(ML_EINVAL, "sdf.sample: no output buffer for t");
+    for (int64_t r0 = 0; r0 < R && rc == ML_OK; r0 += CHUNK) {
+        int64_t C = R - r0 < CHUNK ? R - r0 : CHUNK;
+        rc = op.method == ML_SDF_ERROR_BOUND ? sdf_sample_eb(f, o, u, r0, C, &op, out)
+                                             : sdf_sample_simple(f, o, u, r0, C, &op, out);
+        if (rc == ML_OK) rc = ml_progress_tick(op.progress, (double)(r0 + C), (double)R);
+    }
+    return rc;
+}
+
+/* Composite Simpson on every interval [t_k, t_{k+1}] with an even number of panels ∝ its length. */
+int ml_sdf_opacity_reference(const ml_sdf_field *f, const double *o, const double *u, const double *t, int n,
+                             double beta, int64_t nq, double *O)
+{
+    if (n < 1) return ML_OK;
+    double L = t[n - 1] - t[0];
+    O[0] = 0;
+    double acc = 0;
+    double *p = NULL, *d = NULL;
+    int64_t capm = 0;
+    int rc = ML_OK;
+    for (int k = 0; k + 1 < n && rc == ML_OK; k++) {
+        double a = t[k], b = t[k + 1];
+        int64_t m = L > 0 ? (int64_t)ceil((double)nq * (b - a) / L) : 2;
+        if (m < 2) m = 2;
+        if (m % 2) m++;
+        if (m + 1 > capm) {
+            capm = 2 * (m + 1);
+            free(p); free(d);
+            p = malloc(sizeof(double) * 3 * (size_t)capm);
+            d = malloc(sizeof(double) * (size_t)capm);
+            if (!p || !d) { rc = ml_fail(ML_ENOMEM, "opacity reference: out of memory"); break; }
+        }
+        double h = (b - a) / (double)m;
+        for (int64_t j = 0; j <= m; j++)
+            for (int c = 0; c < 3; c++) p[3 * j + c] = o[c] + (a + h * (double)j) * u[c];
+        rc = sdf_field_eval(f, p, m + 1, d);
+        if (rc != ML_OK) break;
+        double s = 0;
+        for (int64_t j = 0; j <= m; j++)
+            s += (j == 0 || j == m ? 1.0 : (j % 2 ? 4.0 : 2.0)) * ml_sdf_density1(d[j], beta);
+        acc += s * h / 3.0;
+        O[k + 1] = -expm1(-acc);
+    }
+    free(p); free(d);
+    return rc;
+}
