@@ -35,38 +35,46 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
         st->bhi = sqrt(sq / (4.0 * log1p(o->eps))); /* Lemma 2 */
         if (st->bhi < b0) st->bhi = b0;
     }
-    double B = ml_sdf_bound(t, d, s->ds, m, b0, s->bs);
-    double hi = st->bhi, Bhi = NAN;
-    if (B <= o->eps) { hi = b0; Bhi = B; }
+    double bh = st->bhi;
+    double B = sdf_bound_fast(t, d, s->ds, m, b0, bh, s->bs);
+    double hi = bh;
+    if (B <= o->eps) hi = b0;
     else {
         double lo = b0;
         for (int j = 0; j < o->beta_iters; j++) {
-            double mid = 0.5 * (lo + hi), Bm = ml_sdf_bound(t, d, s->ds, m, mid, s->bs);
-            if (Bm <= o->eps) { hi = mid; Bhi = Bm; } else lo = mid;
+            double mid = 0.5 * (lo + hi), Bm = sdf_bound_fast(t, d, s->ds, m, mid, bh, s->bs);
+            if (Bm <= o->eps) hi = mid; else lo = mid;
         }
-        if (isnan(Bhi)) Bhi = ml_sdf_bound(t, d, s->ds, m, hi, s->bs);
     }
     st->bhi = st->bplus = hi;
-    st->bound = Bhi;
     st->iters++;
     int conv = !(hi > b0);
     double bp = hi, ib = 1.0 / bp;
-    for (int i = 0; i < m; i++) s->sig[i] = ml_sdf_density1(d[i], bp);
+    for (int i = 0; i < m; i++) s->sig[i] = -fabs(d[i]) * ib;
+    sdf_vexp(s->sig, s->sig, m);
+    for (int i = 0; i < m; i++) s->sig[i] = ib * (d[i] > 0 ? 0.5 * s->sig[i] : (d[i] < 0 ? 1.0 - 0.5 * s->sig[i] : 0.5));
     if (!conv && st->iters < o->max_iters) {
         /* error density: (min(exp(Ê_i), 1e6) − 1)·T_i over the m − 1 intervals */
-        double E = 0, acc = 0;
+        double E = 0, acc = 0, *ex = s->w, *tr = s->cdf;
+        for (int i = 0; i + 1 < m; i++) ex[i] = -s->ds[i] * ib;
+        sdf_vexp(ex, ex, m - 1);
         for (int i = 0; i + 1 < m; i++) {
             double dl = t[i + 1] - t[i];
-            E += exp(-s->ds[i] * ib) * dl * dl * 0.25 * ib * ib;
-            s->pdf[i] = (fmin(exp(E), 1e6) - 1.0) * exp(-acc);
+            E += ex[i] * dl * dl * 0.25 * ib * ib;
+            ex[i] = E < 13.815510557964274 ? E : 13.815510557964274; /* exp clamped at 1e6 as the reference */
+            tr[i] = -acc;
             acc += dl * s->sig[i];
         }
+        sdf_vexp(ex, ex, m - 1);
+        sdf_vexp(tr, tr, m - 1);
+        for (int i = 0; i + 1 < m; i++) s->pdf[i] = (ex[i] - 1.0) * tr[i];
         sdf_u(0, 0, ray, 0, o->n_eval, s->u);
         sdf_invert_cdf(t, s->pdf, m - 1, s->u, o->n_eval, s->cdf, tn);
         st->nnew = o->n_eval;
         st->phase = PH_REFINE;
         return;
     }
+    st->bound = ml_sdf_bound(t, d, s->ds, m, bp, s->bs); /* the reported B: every term, at β+ */
     ml_sdf_weights(t, s->sig, m, 1e10, NULL, NULL, NULL, s->w, NULL);
     for (int i = 0; i + 1 < m; i++) s->pdf[i] = s->w[i] + 1e-5;
     sdf_u(o->stratified, o->seed, ray, 1, o->n_final, s->u);
@@ -159,14 +167,14 @@ int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64
         int fail = 0;
 #pragma omp parallel
         {
-            size_t need = (size_t)cap * 14 + (size_t)nn * 4 + 8;
+            size_t need = (size_t)cap * 16 + (size_t)nn * 4 + 8;
             double *buf = malloc(sizeof(double) * need);
             int *idx = malloc(sizeof(int) * (size_t)cap);
             scratch s;
             memset(&s, 0, sizeof s);
             if (buf && idx) {
                 double *q = buf;
-                s.ds = carve(&q, cap); s.bs = carve(&q, 4 * (size_t)cap); s.pdf = carve(&q, cap);
+                s.ds = carve(&q, cap); s.bs = carve(&q, 6 * (size_t)cap); s.pdf = carve(&q, cap);
                 s.cdf = carve(&q, cap + 1); s.u = carve(&q, nn); s.sig = carve(&q, cap + nn);
                 s.w = carve(&q, cap); s.pairs = carve(&q, 2 * (size_t)(cap + nn)); s.tt = carve(&q, cap + nn);
                 s.dd = carve(&q, cap + nn); s.idx = idx;
