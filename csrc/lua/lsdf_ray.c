@@ -159,8 +159,13 @@ static int l_opref(lua_State *L)
     int64_t R = read_rays(L, 2, 3, fn, &o, &u);
     ml_tensor *t = mlL_checktensor(L, 4, fn, "t");
     if (t->ndim != 2 || t->shape[0] != R) return mlL_argerror(L, 4, fn, "t", "expected [R,M] with R = #origins");
-    double beta = luaL_checknumber(L, 5);
-    if (!(beta > 0) || !isfinite(beta)) return mlL_argerror(L, 5, fn, "beta", "expected a finite number > 0, got %g", beta);
+    ml_tensor *bt = mlL_testtensor(L, 5);
+    double beta = bt ? 1.0 : luaL_checknumber(L, 5);
+    if (bt && bt->numel != R) return mlL_argerror(L, 5, fn, "beta", "expected a number or a tensor of R = %lld values", (long long)R);
+    for (int64_t r = 0; r < (bt ? R : 1); r++) {
+        double b = bt ? ml_tensor_getd(bt, r) : beta;
+        if (!(b > 0) || !isfinite(b)) return mlL_argerror(L, 5, fn, "beta", "expected finite values > 0, got %g", b);
+    }
     int64_t nq = (int64_t)luaL_optinteger(L, 6, 100000);
     if (nq < 2 || nq > 100000000) return mlL_argerror(L, 6, fn, "nq", "expected in [2, 1e8]");
     int64_t M = t->shape[1];
@@ -175,7 +180,8 @@ static int l_opref(lua_State *L)
             row[n++] = v;
         }
         for (int64_t j = n; j < M; j++) ml_f64(O)[r * M + j] = NAN;
-        if (ml_sdf_opacity_reference(&lf.f, o + 3 * r, u + 3 * r, row, n, beta, nq, ml_f64(O) + r * M) != ML_OK)
+        double b = bt ? ml_tensor_getd(bt, r) : beta;
+        if (ml_sdf_opacity_reference(&lf.f, o + 3 * r, u + 3 * r, row, n, b, nq, ml_f64(O) + r * M) != ML_OK)
             return lsdf_raise(L, fn, &lf);
     }
     lua_pop(L, 1);

@@ -2,11 +2,12 @@
 #include <math.h>
 #include "sdf_internal.h"
 
-/* Ψ_β(−d) = ½ + ½ sign(d) expm1(−|d|/β): ½e^{−d/β} outside (d > 0), 1 − ½e^{d/β} inside. */
+/* Ψ_β(−d) = ½ + ½ sign(d) expm1(−|d|/β) (the reference's form) is ½e^{−d/β} outside (d > 0), computed as such:
+ * the reference's ½ + ½·expm1(−d/β) cancels to 0 once d/β > 37; inside, ½ − ½·expm1(d/β) = 1 − ½e^{d/β}. */
 double ml_sdf_density1(double d, double beta)
 {
-    double s = d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0);
-    return (0.5 + 0.5 * s * expm1(-fabs(d) / beta)) / beta;
+    if (d > 0) return 0.5 * exp(-d / beta) / beta;
+    return (0.5 - 0.5 * expm1(d / beta)) / beta;
 }
 
 int ml_sdf_density(const double *d, int64_t n, double beta, double *sigma)
