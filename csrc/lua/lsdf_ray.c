@@ -57,6 +57,8 @@ static void read_sample_opts(lua_State *L, int idx, const char *fn, ml_sdf_sampl
     o->beta_iters = lsdf_int(L, bi, 0, 100, fn, "beta_iters");
     o->max_iters = lsdf_int(L, mi, 1, 64, fn, "max_iters");
     o->seed = (uint64_t)seed;
+    if (!isnan(far) && !(far > o->near && isfinite(far)))
+        mlL_error(L, "%s: far must be finite and > near (%g), got %g", fn, o->near, far);
     o->far = isnan(far) ? 2 * o->radius : far;
     if (ro) {
         ro->sphere_trace = st;

@@ -58,47 +58,67 @@ double ml_sdf_bound(const double *t, const double *d, const double *ds, int n, d
     return B;
 }
 
-/* The bound for the bisection over β in [·, beta_hi]: intervals far from the surface at beta_hi (both |d_i| and
- * d*_i above 36·beta_hi) skip their exponentials and enter with rigorous over-estimates (error term
- * δ²/(4β²)·e^{−36}, outside density 0, inside density (1 − e^{−36}/2)/β), which can only raise B; the running
- * maximum stops once R̂ exceeds Ê_total + 40 and the rest is bounded by exp(Ê_total − R̂). scratch: 6n doubles. */
+/* suffix[i] = Σ_{j>=i} δ_j²·max(e^{−d*_j/β_hi}, e^{−36}) over the n − 1 intervals (suffix[n−1] = 0): with β <= β_hi it
+ * bounds what the intervals from i on can still add to 4β²·Ê. */
+void sdf_bound_suffix(const double *t, const double *ds, int n, double beta_hi, double *suffix)
+{
+    if (n < 2) { if (n == 1) suffix[0] = 0; return; }
+    for (int i = 0; i + 1 < n; i++) suffix[i] = -ds[i] / beta_hi;
+    sdf_vexp(suffix, suffix, n - 1);
+    double acc = 0;
+    suffix[n - 1] = 0;
+    for (int i = n - 2; i >= 0; i--) {
+        double dl = t[i + 1] - t[i];
+        acc += dl * dl * fmax(suffix[i], 2.319522830243569e-16);
+        suffix[i] = acc;
+    }
+}
+
+/* The bound for the bisection over β in [·, beta_hi], in blocks along the ray: intervals far from the surface at
+ * beta_hi (|d_i| and d*_i above 36·beta_hi) skip their exponentials and enter with rigorous over-estimates (error
+ * term δ²/(4β²)·e^{−36}, outside density 0, inside density (1 − e^{−36}/2)/β), which can only raise B; the scan
+ * stops at the first k with R̂_k > Ê_{k+1} + suffix[k+1]/(4β²) + 40, and every later term is bounded by
+ * exp(Ê_{k+1} + suffix[k+1]/(4β²) − R̂_k) < e^{−40}. scratch: 6n doubles. */
 double sdf_bound_fast(const double *t, const double *d, const double *ds, int n, double beta, double beta_hi,
-                      double *scratch)
+                      const double *suffix, double *scratch)
 {
     if (n < 2) return 0.0;
     double *x = scratch, *y = scratch + n, *e = scratch + 2 * n, *r = scratch + 3 * n;
-    int *act = (int *)(scratch + 4 * n), na = 0;
-    double ib = 1.0 / beta, cut = 36.0 * beta_hi;
-    for (int i = 0; i + 1 < n; i++)
-        if (fabs(d[i]) < cut || ds[i] < cut) {
-            x[na] = -fabs(d[i]) * ib;
-            y[na] = -ds[i] * ib;
-            act[na++] = i;
-        }
-    sdf_vexp(x, x, na);
-    sdf_vexp(y, y, na);
+    int *act = (int *)(scratch + 4 * n);
+    double ib = 1.0 / beta, cut = 36.0 * beta_hi, c4 = 0.25 * ib * ib;
     const double tiny = 2.319522830243569e-16; /* e^{−36} */
-    double R = 0, E = 0, c4 = 0.25 * ib * ib;
-    for (int i = 0, a = 0; i + 1 < n; i++) {
-        double dl = t[i + 1] - t[i], sig, ey;
-        if (a < na && act[a] == i) {
-            sig = ib * (d[i] > 0 ? 0.5 * x[a] : (d[i] < 0 ? 1.0 - 0.5 * x[a] : 0.5));
-            ey = y[a++];
-        } else {
-            sig = d[i] > 0 ? 0.0 : ib * (1.0 - 0.5 * tiny);
-            ey = tiny;
-        }
-        r[i] = -R;
-        E += dl * dl * c4 * ey;
-        e[i] = E - R;
-        R += dl * sig;
-    }
+    double R = 0, E = 0, tail = 0;
     int K = n - 1;
-    for (int i = 0; i + 1 < n; i++)
-        if (-r[i] > E + 40.0) { K = i; break; }
+    for (int i0 = 0; i0 + 1 < n && K == n - 1; i0 += 64) {
+        int i1 = i0 + 64 < n - 1 ? i0 + 64 : n - 1, na = 0;
+        for (int i = i0; i < i1; i++)
+            if (fabs(d[i]) < cut || ds[i] < cut) {
+                x[na] = -fabs(d[i]) * ib;
+                y[na] = -ds[i] * ib;
+                act[na++] = i;
+            }
+        sdf_vexp(x, x, na);
+        sdf_vexp(y, y, na);
+        for (int i = i0, a = 0; i < i1; i++) {
+            double dl = t[i + 1] - t[i], sig, ey;
+            if (a < na && act[a] == i) {
+                sig = ib * (d[i] > 0 ? 0.5 * x[a] : (d[i] < 0 ? 1.0 - 0.5 * x[a] : 0.5));
+                ey = y[a++];
+            } else {
+                sig = d[i] > 0 ? 0.0 : ib * (1.0 - 0.5 * tiny);
+                ey = tiny;
+            }
+            r[i] = -R;
+            E += dl * dl * c4 * ey;
+            e[i] = E - R;
+            double rest = E + suffix[i + 1] * c4;
+            if (R > rest + 40.0) { K = i; tail = rest - R; break; }
+            R += dl * sig;
+        }
+    }
     sdf_vexp(e, e, K);
     sdf_vexp(r, r, K);
-    double B = K < n - 1 ? exp(E + r[K]) : 0.0;
+    double B = K < n - 1 ? exp(tail) : 0.0;
     for (int i = 0; i < K; i++) {
         double v = e[i] - r[i];
         if (v > B) B = v;

@@ -16,7 +16,7 @@ typedef struct ray_st {
 } ray_st;
 
 typedef struct scratch {
-    double *ds, *bs, *pdf, *cdf, *u, *sig, *w, *pairs, *tt, *dd;
+    double *ds, *sfx, *bs, *pdf, *cdf, *u, *sig, *w, *pairs, *tt, *dd;
     int *idx;
 } scratch;
 
@@ -36,13 +36,14 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
         if (st->bhi < b0) st->bhi = b0;
     }
     double bh = st->bhi;
-    double B = sdf_bound_fast(t, d, s->ds, m, b0, bh, s->bs);
+    sdf_bound_suffix(t, s->ds, m, bh, s->sfx);
+    double B = sdf_bound_fast(t, d, s->ds, m, b0, bh, s->sfx, s->bs);
     double hi = bh;
     if (B <= o->eps) hi = b0;
     else {
         double lo = b0;
         for (int j = 0; j < o->beta_iters; j++) {
-            double mid = 0.5 * (lo + hi), Bm = sdf_bound_fast(t, d, s->ds, m, mid, bh, s->bs);
+            double mid = 0.5 * (lo + hi), Bm = sdf_bound_fast(t, d, s->ds, m, mid, bh, s->sfx, s->bs);
             if (Bm <= o->eps) hi = mid; else lo = mid;
         }
     }
@@ -167,14 +168,14 @@ int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64
         int fail = 0;
 #pragma omp parallel
         {
-            size_t need = (size_t)cap * 16 + (size_t)nn * 4 + 8;
+            size_t need = (size_t)cap * 17 + (size_t)nn * 4 + 8;
             double *buf = malloc(sizeof(double) * need);
             int *idx = malloc(sizeof(int) * (size_t)cap);
             scratch s;
             memset(&s, 0, sizeof s);
             if (buf && idx) {
                 double *q = buf;
-                s.ds = carve(&q, cap); s.bs = carve(&q, 6 * (size_t)cap); s.pdf = carve(&q, cap);
+                s.ds = carve(&q, cap); s.sfx = carve(&q, cap); s.bs = carve(&q, 6 * (size_t)cap); s.pdf = carve(&q, cap);
                 s.cdf = carve(&q, cap + 1); s.u = carve(&q, nn); s.sig = carve(&q, cap + nn);
                 s.w = carve(&q, cap); s.pairs = carve(&q, 2 * (size_t)(cap + nn)); s.tt = carve(&q, cap + nn);
                 s.dd = carve(&q, cap + nn); s.idx = idx;
