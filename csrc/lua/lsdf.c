@@ -23,8 +23,10 @@ double *lsdf_points(lua_State *L, int idx, const char *fname, const char *argnam
         mlL_argerror(L, idx, fname, argname, "expected [N,3], got %s", ml_shape_str(t, b, sizeof b));
     *n = t->shape[0];
     double *p = lua_newuserdatauv(L, sizeof(double) * (size_t)(t->numel > 0 ? t->numel : 1), 0);
+    if (t->dtype == ML_F64) memcpy(p, t->data, sizeof(double) * (size_t)t->numel);
+    else
+        for (int64_t i = 0; i < t->numel; i++) p[i] = ml_tensor_getd(t, i);
     for (int64_t i = 0; i < t->numel; i++) {
-        p[i] = ml_tensor_getd(t, i);
         if (!isfinite(p[i]))
             mlL_argerror(L, idx, fname, argname, "point %lld is not finite", (long long)(i / 3 + 1));
     }
@@ -263,7 +265,18 @@ static int l_weights(lua_State *L)
     return 5;
 }
 
+/* core.sdf_bench_ref(points [N,3]) -> d [N]: the hand-written reference scene of bench/sdf.lua */
+static int l_bench_ref(lua_State *L)
+{
+    int64_t n;
+    double *p = lsdf_points(L, 1, "sdf.bench_ref", "points", &n);
+    ml_tensor *d = mlL_newtensor(L, ML_F64, 1, (int64_t[]){n});
+    ml_sdf_bench_scene_ref(p, n, d->data);
+    return 1;
+}
+
 static const luaL_Reg FUNCS[] = {
+    {"sdf_bench_ref", l_bench_ref},
     {"sdf_compile", l_compile}, {"sdf_eval", l_eval}, {"sdf_density", l_density}, {"sdf_weights", l_weights},
     {NULL, NULL}};
 

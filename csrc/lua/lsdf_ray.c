@@ -195,7 +195,7 @@ static double camnum(lua_State *L, int idx, const char *k, double def, const cha
     lua_getfield(L, idx, k);
     double v = def;
     if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TNUMBER) mlL_argerror(L, 2, fn, "camera", "field '%s' must be a number", k);
+        if (lua_type(L, -1) != LUA_TNUMBER) mlL_argerror(L, idx, fn, "camera", "field '%s' must be a number", k);
         v = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
@@ -208,15 +208,29 @@ static void camvec(lua_State *L, int idx, const char *k, double *dst, const doub
     if (lua_isnil(L, -1) && def) memcpy(dst, def, 3 * sizeof(double));
     else {
         if (!lua_istable(L, -1) || luaL_len(L, -1) != 3)
-            mlL_argerror(L, 2, fn, "camera", "field '%s' must be a list of 3 numbers", k);
+            mlL_argerror(L, idx, fn, "camera", "field '%s' must be a list of 3 numbers", k);
         for (int a = 0; a < 3; a++) {
             lua_geti(L, -1, a + 1);
-            if (lua_type(L, -1) != LUA_TNUMBER) mlL_argerror(L, 2, fn, "camera", "field '%s' must be a list of 3 numbers", k);
+            if (lua_type(L, -1) != LUA_TNUMBER) mlL_argerror(L, idx, fn, "camera", "field '%s' must be a list of 3 numbers", k);
             dst[a] = lua_tonumber(L, -1);
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
+}
+
+static void read_camera(lua_State *L, int idx, const char *fn, ml_sdf_camera *c);
+
+/* core.sdf_camera_rays(camera) -> origins [H·W,3], dirs [H·W,3] (row-major from the top-left pixel) */
+static int l_camera_rays(lua_State *L)
+{
+    const char *fn = "sdf.camera_rays";
+    ml_sdf_camera c;
+    read_camera(L, 1, fn, &c);
+    int64_t sh[2] = {(int64_t)c.width * c.height, 3};
+    ml_tensor *o = mlL_newtensor(L, ML_F64, 2, sh), *u = mlL_newtensor(L, ML_F64, 2, sh);
+    if (ml_sdf_camera_rays(&c, o->data, u->data) != ML_OK) return mlL_raise(L, fn);
+    return 2;
 }
 
 /* core.sdf_render(field, camera, opts) -> rgb [H,W,3], depth [H,W], normal [H,W,3], opacity [H,W] */
@@ -225,18 +239,8 @@ static int l_render(lua_State *L)
     const char *fn = "sdf.render";
     lsdf_field lf;
     lsdf_checkfield(L, 1, fn, &lf);
-    if (!lua_istable(L, 2)) return mlL_argerror(L, 2, fn, "camera", "expected a table {eye, target, up, fov, width, height}");
     ml_sdf_camera c;
-    static const double up[3] = {0, 1, 0}, tg[3] = {0, 0, 0};
-    camvec(L, 2, "eye", c.eye, NULL, fn);
-    camvec(L, 2, "target", c.target, tg, fn);
-    camvec(L, 2, "up", c.up, up, fn);
-    c.fov = camnum(L, 2, "fov", 45, fn);
-    double w = camnum(L, 2, "width", 256, fn), h = camnum(L, 2, "height", 256, fn);
-    if (!(w >= 1 && w <= 16384 && w == floor(w)) || !(h >= 1 && h <= 16384 && h == floor(h)))
-        return mlL_argerror(L, 2, fn, "camera", "width and height must be integers in [1, 16384], got %g x %g", w, h);
-    if (!(c.fov > 0 && c.fov < 180)) return mlL_argerror(L, 2, fn, "camera", "fov must be in (0, 180) degrees, got %g", c.fov);
-    c.width = (int)w; c.height = (int)h;
+    read_camera(L, 2, fn, &c);
     ml_sdf_render_opts ro = ml_sdf_render_defaults();
     int keep, quiet;
     read_sample_opts(L, 3, fn, &ro.sample, &keep, &quiet, &ro);
@@ -251,7 +255,22 @@ static int l_render(lua_State *L)
     return 4;
 }
 
-static const luaL_Reg FUNCS[] = {{"sdf_sample", l_sample}, {"sdf_sphere_trace", l_trace},
+static void read_camera(lua_State *L, int idx, const char *fn, ml_sdf_camera *c)
+{
+    if (!lua_istable(L, idx)) mlL_argerror(L, idx, fn, "camera", "expected a table {eye, target, up, fov, width, height}");
+    static const double up[3] = {0, 1, 0}, tg[3] = {0, 0, 0};
+    camvec(L, idx, "eye", c->eye, NULL, fn);
+    camvec(L, idx, "target", c->target, tg, fn);
+    camvec(L, idx, "up", c->up, up, fn);
+    c->fov = camnum(L, idx, "fov", 45, fn);
+    double w = camnum(L, idx, "width", 256, fn), h = camnum(L, idx, "height", 256, fn);
+    if (!(w >= 1 && w <= 16384 && w == floor(w)) || !(h >= 1 && h <= 16384 && h == floor(h)))
+        mlL_argerror(L, idx, fn, "camera", "width and height must be integers in [1, 16384], got %g x %g", w, h);
+    if (!(c->fov > 0 && c->fov < 180)) mlL_argerror(L, idx, fn, "camera", "fov must be in (0, 180) degrees, got %g", c->fov);
+    c->width = (int)w; c->height = (int)h;
+}
+
+static const luaL_Reg FUNCS[] = {{"sdf_sample", l_sample}, {"sdf_camera_rays", l_camera_rays}, {"sdf_sphere_trace", l_trace},
                                  {"sdf_opacity_reference", l_opref}, {"sdf_render", l_render}, {NULL, NULL}};
 
 void mlL_open_sdf_ray(lua_State *L) { luaL_setfuncs(L, FUNCS, 0); }

@@ -74,23 +74,24 @@ void sdf_bound_suffix(const double *t, const double *ds, int n, double beta_hi, 
     }
 }
 
-/* The bound for the bisection over β in [·, beta_hi], in blocks along the ray: intervals far from the surface at
- * beta_hi (|d_i| and d*_i above 36·beta_hi) skip their exponentials and enter with rigorous over-estimates (error
- * term δ²/(4β²)·e^{−36}, outside density 0, inside density (1 − e^{−36}/2)/β), which can only raise B; the scan
- * stops at the first k with R̂_k > Ê_{k+1} + suffix[k+1]/(4β²) + 40, and every later term is bounded by
- * exp(Ê_{k+1} + suffix[k+1]/(4β²) − R̂_k) < e^{−40}. scratch: 6n doubles. */
+/* The bound for the bisection over β in [·, beta_hi], in blocks of 64 intervals along the ray: intervals far from
+ * the surface at beta_hi (|d_i| and d*_i above 36·beta_hi) skip their exponentials and enter with rigorous
+ * over-estimates (error term δ²/(4β²)·e^{−36}, outside density 0, inside density (1 − e^{−36}/2)/β), which can
+ * only raise B; the scan stops at the first k with R̂_k > Ê_{k+1} + suffix[k+1]/(4β²) + 40, every later term being
+ * below exp(Ê_{k+1} + suffix[k+1]/(4β²) − R̂_k) < e^{−40}; and it returns as soon as the running maximum exceeds
+ * stop (the bisection only needs B <= ε or not). scratch: 6n doubles. */
 double sdf_bound_fast(const double *t, const double *d, const double *ds, int n, double beta, double beta_hi,
-                      const double *suffix, double *scratch)
+                      const double *suffix, double stop, double *scratch)
 {
     if (n < 2) return 0.0;
     double *x = scratch, *y = scratch + n, *e = scratch + 2 * n, *r = scratch + 3 * n;
     int *act = (int *)(scratch + 4 * n);
     double ib = 1.0 / beta, cut = 36.0 * beta_hi, c4 = 0.25 * ib * ib;
     const double tiny = 2.319522830243569e-16; /* e^{−36} */
-    double R = 0, E = 0, tail = 0;
-    int K = n - 1;
-    for (int i0 = 0; i0 + 1 < n && K == n - 1; i0 += 64) {
-        int i1 = i0 + 64 < n - 1 ? i0 + 64 : n - 1, na = 0;
+    double R = 0, E = 0, B = 0;
+    for (int i0 = 0; i0 + 1 < n; i0 += 64) {
+        int i1 = i0 + 64 < n - 1 ? i0 + 64 : n - 1, na = 0, K = i1, stopped = 0;
+        double tail = 0;
         for (int i = i0; i < i1; i++)
             if (fabs(d[i]) < cut || ds[i] < cut) {
                 x[na] = -fabs(d[i]) * ib;
@@ -112,16 +113,20 @@ double sdf_bound_fast(const double *t, const double *d, const double *ds, int n,
             E += dl * dl * c4 * ey;
             e[i] = E - R;
             double rest = E + suffix[i + 1] * c4;
-            if (R > rest + 40.0) { K = i; tail = rest - R; break; }
+            if (R > rest + 40.0) { K = i; tail = rest - R; stopped = 1; break; }
             R += dl * sig;
         }
-    }
-    sdf_vexp(e, e, K);
-    sdf_vexp(r, r, K);
-    double B = K < n - 1 ? exp(tail) : 0.0;
-    for (int i = 0; i < K; i++) {
-        double v = e[i] - r[i];
-        if (v > B) B = v;
+        sdf_vexp(e + i0, e + i0, K - i0);
+        sdf_vexp(r + i0, r + i0, K - i0);
+        for (int i = i0; i < K; i++) {
+            double v = e[i] - r[i];
+            if (v > B) B = v;
+        }
+        if (stopped) {
+            double v = exp(tail);
+            return v > B ? v : B;
+        }
+        if (B > stop) return B;
     }
     return B;
 }

@@ -37,13 +37,13 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
     }
     double bh = st->bhi;
     sdf_bound_suffix(t, s->ds, m, bh, s->sfx);
-    double B = sdf_bound_fast(t, d, s->ds, m, b0, bh, s->sfx, s->bs);
+    double B = sdf_bound_fast(t, d, s->ds, m, b0, bh, s->sfx, o->eps, s->bs);
     double hi = bh;
     if (B <= o->eps) hi = b0;
     else {
         double lo = b0;
         for (int j = 0; j < o->beta_iters; j++) {
-            double mid = 0.5 * (lo + hi), Bm = sdf_bound_fast(t, d, s->ds, m, mid, bh, s->sfx, s->bs);
+            double mid = 0.5 * (lo + hi), Bm = sdf_bound_fast(t, d, s->ds, m, mid, bh, s->sfx, o->eps, s->bs);
             if (Bm <= o->eps) hi = mid; else lo = mid;
         }
     }

@@ -26,7 +26,7 @@ void sdf_vexp(const double *x, double *y, int n);
 
 /* bound.c: a conservative, faster ml_sdf_bound for the bisection over [beta, beta_hi]; scratch 6n doubles. */
 double sdf_bound_fast(const double *t, const double *d, const double *ds, int n, double beta, double beta_hi,
-                      const double *suffix, double *scratch);
+                      const double *suffix, double stop, double *scratch);
 /* bound.c: the suffix sums sdf_bound_fast needs for its early stop (computed once per round). */
 void sdf_bound_suffix(const double *t, const double *ds, int n, double beta_hi, double *suffix);
 

@@ -454,6 +454,10 @@ function M.render(scene, camera, op)
     opacity = outs.opacity and opacity or nil }
 end
 
+--- sdf.camera_rays(camera) -> origins [H·W,3], dirs [H·W,3]: the rays sdf.render traces (row-major from the
+--- top-left pixel centre)
+function M.camera_rays(camera) return core.sdf_camera_rays(camera) end
+
 --- sdf.marching_cubes(scene, {bounds = {{-1.5,-1.5,-1.5},{1.5,1.5,1.5}}, resolution = 64}) -> vertices [V,3],
 --- faces [F,3] (1-based, counter-clockwise seen from outside)
 function M.marching_cubes(scene, op)

@@ -184,6 +184,9 @@ int ml_sdf_save_obj(const char *path, const double *v, int64_t nv, const int64_t
 /* 8-bit PNG of an image [h,w,c] (c = 1 grey, 3 RGB, 4 RGBA) with values in [0,1] (clamped). */
 int ml_sdf_save_png(const char *path, const double *img, int h, int w, int c);
 
+/* Benchmark reference (bench_ref.c): the fixed 11-node scene of bench/sdf.lua written by hand in C. */
+void ml_sdf_bench_scene_ref(const double *p, int64_t n, double *d);
+
 #ifdef __cplusplus
 }
 #endif
