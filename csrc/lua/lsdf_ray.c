@@ -264,8 +264,8 @@ static void read_camera(lua_State *L, int idx, const char *fn, ml_sdf_camera *c)
     camvec(L, idx, "up", c->up, up, fn);
     c->fov = camnum(L, idx, "fov", 45, fn);
     double w = camnum(L, idx, "width", 256, fn), h = camnum(L, idx, "height", 256, fn);
-    if (!(w >= 1 && w <= 16384 && w == floor(w)) || !(h >= 1 && h <= 16384 && h == floor(h)))
-        mlL_argerror(L, idx, fn, "camera", "width and height must be integers in [1, 16384], got %g x %g", w, h);
+    if (!(w >= 1 && w <= 16384 && w == floor(w)) || !(h >= 1 && h <= 16384 && h == floor(h)) || w * h > 67108864.0)
+        mlL_argerror(L, idx, fn, "camera", "width and height must be integers in [1, 16384] with at most 2^26 pixels, got %g x %g", w, h);
     if (!(c->fov > 0 && c->fov < 180)) mlL_argerror(L, idx, fn, "camera", "fov must be in (0, 180) degrees, got %g", c->fov);
     c->width = (int)w; c->height = (int)h;
 }

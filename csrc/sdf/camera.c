@@ -16,7 +16,8 @@ int ml_sdf_camera_rays(const ml_sdf_camera *c, double *o, double *u)
         if (!isfinite(c->eye[i]) || !isfinite(c->target[i]) || !isfinite(c->up[i]))
             return ml_fail(ML_EINVAL, "camera: eye, target and up must be finite");
     if (!(c->fov > 0 && c->fov < 180)) return ml_fail(ML_EINVAL, "camera: fov must be in (0, 180) degrees, got %g", c->fov);
-    if (c->width <= 0 || c->height <= 0 || c->width > 16384 || c->height > 16384)
+    if (c->width <= 0 || c->height <= 0 || c->width > 16384 || c->height > 16384 ||
+        (int64_t)c->width * c->height > ((int64_t)1 << 26))
         return ml_fail(ML_EINVAL, "camera: width and height must be in [1, 16384], got %dx%d", c->width, c->height);
     double f[3] = {c->target[0] - c->eye[0], c->target[1] - c->eye[1], c->target[2] - c->eye[2]};
     if (!unit(f)) return ml_fail(ML_EINVAL, "camera: eye and target coincide");

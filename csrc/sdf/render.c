@@ -56,8 +56,9 @@ int ml_sdf_render(const ml_sdf_field *f, const ml_sdf_camera *cam, const ml_sdf_
                   double *depth, double *normal, double *opacity)
 {
     int64_t npx = (int64_t)cam->width * cam->height;
-    if (cam->width <= 0 || cam->height <= 0 || cam->width > 16384 || cam->height > 16384)
-        return ml_fail(ML_EINVAL, "camera: width and height must be in [1, 16384], got %dx%d", cam->width, cam->height);
+    if (cam->width <= 0 || cam->height <= 0 || cam->width > 16384 || cam->height > 16384 || npx > ((int64_t)1 << 26))
+        return ml_fail(ML_EINVAL, "camera: width and height must be in [1, 16384] with at most 2^26 pixels, got %dx%d",
+                       cam->width, cam->height);
     if (!(o->ambient >= 0 && o->ambient <= 1)) return ml_fail(ML_EINVAL, "ambient must be in [0, 1], got %g", o->ambient);
     double l[3] = {o->light[0], o->light[1], o->light[2]};
     double ll = sqrt(l[0] * l[0] + l[1] * l[1] + l[2] * l[2]);
@@ -69,6 +70,7 @@ int ml_sdf_render(const ml_sdf_field *f, const ml_sdf_camera *cam, const ml_sdf_
     if (so.far < 0) so.far = 2 * so.radius;
     int N = ml_sdf_sample_count(&so);
     int64_t chunk = o->chunk > 0 ? o->chunk : 4096;
+    if (chunk > ((int64_t)1 << 21) / N) chunk = ((int64_t)1 << 21) / N > 0 ? ((int64_t)1 << 21) / N : 1;
     double *O = malloc(sizeof(double) * 3 * (size_t)npx), *U = malloc(sizeof(double) * 3 * (size_t)npx);
     double *T = malloc(sizeof(double) * (size_t)chunk * N), *Wt = malloc(sizeof(double) * (size_t)chunk * N);
     double *P = malloc(sizeof(double) * 3 * (size_t)chunk * N), *G = malloc(sizeof(double) * 3 * (size_t)chunk * N);

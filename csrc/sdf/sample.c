@@ -40,6 +40,8 @@ static int check_opts(const ml_sdf_sample_opts *o)
         return ml_fail(ML_EINVAL, "n_extra must be in [0, n_eval], got %d", o->n_extra);
     if (o->beta_iters < 0 || o->beta_iters > 100) return ml_fail(ML_EINVAL, "beta_iters must be in [0, 100], got %d", o->beta_iters);
     if (o->max_iters < 1 || o->max_iters > 64) return ml_fail(ML_EINVAL, "max_iters must be in [1, 64], got %d", o->max_iters);
+    if ((int64_t)o->n_eval * o->max_iters > 32768)
+        return ml_fail(ML_EINVAL, "n_eval * max_iters must be <= 32768, got %lld", (long long)o->n_eval * o->max_iters);
     if (!(o->radius > 0) || !isfinite(o->radius)) return ml_fail(ML_EINVAL, "radius must be finite and > 0, got %g", o->radius);
     if (!isfinite(o->near) || o->near < 0) return ml_fail(ML_EINVAL, "near must be finite and >= 0, got %g", o->near);
     if (!isfinite(o->far) || !(o->far > o->near))
@@ -57,8 +59,11 @@ int ml_sdf_sample(const ml_sdf_field *f, const double *o, const double *u, int64
     if (rc == ML_OK) rc = sdf_check_rays(o, u, R);
     if (rc != ML_OK) return rc;
     if (!out || !out->t) return ml_fail(ML_EINVAL, "sdf.sample: no output buffer for t");
-    for (int64_t r0 = 0; r0 < R && rc == ML_OK; r0 += CHUNK) {
-        int64_t C = R - r0 < CHUNK ? R - r0 : CHUNK;
+    int64_t chunk = ((int64_t)1 << 22) / ml_sdf_sample_max_evals(&op); /* about 64 MiB of samples per batch */
+    if (chunk > CHUNK) chunk = CHUNK;
+    if (chunk < 16) chunk = 16;
+    for (int64_t r0 = 0; r0 < R && rc == ML_OK; r0 += chunk) {
+        int64_t C = R - r0 < chunk ? R - r0 : chunk;
         rc = op.method == ML_SDF_ERROR_BOUND ? sdf_sample_eb(f, o, u, r0, C, &op, out)
                                              : sdf_sample_simple(f, o, u, r0, C, &op, out);
         if (rc == ML_OK) rc = ml_progress_tick(op.progress, (double)(r0 + C), (double)R);
