@@ -18,9 +18,9 @@ print(("# sdf bench: %d threads (medians of %d runs; the machine may be shared)"
 local scene = sdf.union(sdf.sphere { r = 0.6, center = { -0.9, 0, 0 } }, sdf.box { size = 0.8, center = { 0.9, 0, 0 } },
   sdf.torus { R = 0.6, r = 0.2 }:translate { 0, 0.9, 0 })
 
--- 1. error-bounded sampling, β = 0.01, reference defaults, 64×64 camera rays
+-- 1. error-bounded sampling, β = 0.01, reference defaults, 32×32 camera rays
 do
-  local cam = { eye = { 0.4, 0.8, 3.2 }, target = { 0, 0.2, 0 }, fov = 50, width = 64, height = 64 }
+  local cam = { eye = { 0.4, 0.8, 3.2 }, target = { 0, 0.2, 0 }, fov = 50, width = 32, height = 32 }
   local o, u = sdf.camera_rays(cam)
   local R = o:shape()[1]
   local opts = { beta = 0.01, quiet = true }

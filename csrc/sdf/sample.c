@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include "sdf_internal.h"
 
-#define CHUNK 2048
-
 ml_sdf_sample_opts ml_sdf_sample_defaults(void)
 {
     ml_sdf_sample_opts o = {ML_SDF_ERROR_BOUND, 0.01, 0.1, 128, 64, 32, 10, 5, 3.0, 0.0, -1.0, 0, 0, 1e10, NULL};
@@ -59,15 +57,7 @@ int ml_sdf_sample(const ml_sdf_field *f, const double *o, const double *u, int64
     if (rc == ML_OK) rc = sdf_check_rays(o, u, R);
     if (rc != ML_OK) return rc;
     if (!out || !out->t) return ml_fail(ML_EINVAL, "sdf.sample: no output buffer for t");
-    int64_t chunk = ((int64_t)1 << 22) / ml_sdf_sample_max_evals(&op); /* about 64 MiB of samples per batch */
-    if (chunk > CHUNK) chunk = CHUNK;
-    if (chunk < 16) chunk = 16;
-    for (int64_t r0 = 0; r0 < R && rc == ML_OK; r0 += chunk) {
-        int64_t C = R - r0 < chunk ? R - r0 : chunk;
-        rc = op.method == ML_SDF_ERROR_BOUND ? sdf_sample_eb(f, o, u, r0, C, &op, out)
-                                             : sdf_sample_simple(f, o, u, r0, C, &op, out);
-        if (rc == ML_OK) rc = ml_progress_tick(op.progress, (double)(r0 + C), (double)R);
-    }
+    return op.method == ML_SDF_ERROR_BOUND ? sdf_sample_eb(f, o, u, R, &op, out) : sdf_sample_simple(f, o, u, R, &op, out);
     return rc;
 }
 

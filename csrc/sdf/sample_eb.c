@@ -130,11 +130,17 @@ static void finish(const ml_sdf_sample_opts *o, ml_sdf_samples *out, int64_t r, 
         for (int i = 0; i < cap; i++) out->d_eval[r * cap + i] = i < m ? d[i] : NAN;
 }
 
-int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
-                  const ml_sdf_sample_opts *opt, ml_sdf_samples *out)
+static int eb_chunk(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
+                    const ml_sdf_sample_opts *opt, ml_sdf_samples *out, double *T, double *D, double *TN, double *DN,
+                    double *P, int64_t *off, ray_st *st);
+
+int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64_t R, const ml_sdf_sample_opts *opt,
+                  ml_sdf_samples *out)
 {
     int cap = opt->n_eval * opt->max_iters;
     int nn = opt->n_eval > opt->n_final + 2 ? opt->n_eval : opt->n_final + 2;
+    int64_t CH = sdf_chunk_rays(opt), C = R < CH ? R : CH;
+    if (C < 1) return ML_OK;
     size_t per = (size_t)C * (size_t)cap;
     double *T = malloc(sizeof(double) * per), *D = malloc(sizeof(double) * per);
     double *TN = malloc(sizeof(double) * (size_t)C * nn), *DN = malloc(sizeof(double) * (size_t)C * nn);
@@ -142,7 +148,24 @@ int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64
     int64_t *off = malloc(sizeof(int64_t) * (size_t)(C + 1));
     ray_st *st = calloc((size_t)C, sizeof *st);
     int rc = ML_OK;
-    if (!T || !D || !TN || !DN || !P || !off || !st) { rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory"); goto done; }
+    if (!T || !D || !TN || !DN || !P || !off || !st) rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory");
+    for (int64_t r0 = 0; r0 < R && rc == ML_OK; r0 += CH) {
+        int64_t c = R - r0 < CH ? R - r0 : CH;
+        memset(st, 0, sizeof *st * (size_t)c);
+        rc = eb_chunk(f, o, u, r0, c, opt, out, T, D, TN, DN, P, off, st);
+        if (rc == ML_OK) rc = ml_progress_tick(opt->progress, (double)(r0 + c), (double)R);
+    }
+    free(T); free(D); free(TN); free(DN); free(P); free(off); free(st);
+    return rc;
+}
+
+static int eb_chunk(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
+                    const ml_sdf_sample_opts *opt, ml_sdf_samples *out, double *T, double *D, double *TN, double *DN,
+                    double *P, int64_t *off, ray_st *st)
+{
+    int cap = opt->n_eval * opt->max_iters;
+    int nn = opt->n_eval > opt->n_final + 2 ? opt->n_eval : opt->n_final + 2;
+    int rc = ML_OK;
     for (int64_t i = 0; i < C; i++) {
         sdf_uniform_t(opt, r0 + i, opt->n_eval, TN + i * nn);
         st[i].nnew = opt->n_eval;
@@ -160,11 +183,10 @@ int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64
                 p[0] = oo[0] + tj * uu[0]; p[1] = oo[1] + tj * uu[1]; p[2] = oo[2] + tj * uu[2];
             }
         }
-        double *dpack = malloc(sizeof(double) * (size_t)np);
-        if (!dpack) { rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory"); goto done; }
+        double *dpack = DN;
         rc = sdf_field_eval(f, P, np, dpack);
         if (rc == ML_OK && ml_interrupted()) rc = ml_fail(ML_EINTR, "interrupted");
-        if (rc != ML_OK) { free(dpack); goto done; }
+        if (rc != ML_OK) return rc;
         int fail = 0;
 #pragma omp parallel
         {
@@ -193,7 +215,7 @@ int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64
                     r->m += r->nnew;
                     r->nnew = 0;
                     round_step(f, opt, r0 + i, r, t, d, tn, &s);
-                    if (r->phase == PH_REFINE) sdf_sort(tn, r->nnew);
+                    /* refinement depths come sorted (inverse CDF of a linspace u is monotone) */
                 } else {
                     finish(opt, out, r0 + i, r0 + i, r, t, d, tn, dn, &s);
                     r->nnew = 0;
@@ -203,10 +225,7 @@ int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64
             free(buf);
             free(idx);
         }
-        free(dpack);
-        if (fail) { rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory"); goto done; }
+        if (fail) return ml_fail(ML_ENOMEM, "sdf.sample: out of memory");
     }
-done:
-    free(T); free(D); free(TN); free(DN); free(P); free(off); free(st);
     return rc;
 }

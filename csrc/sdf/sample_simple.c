@@ -6,15 +6,34 @@
 #include <string.h>
 #include "sdf_internal.h"
 
-int sdf_sample_simple(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
+static int simple_chunk(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
+                        const ml_sdf_sample_opts *opt, ml_sdf_samples *out, double *T, double *D, double *P);
+
+int sdf_sample_simple(const ml_sdf_field *f, const double *o, const double *u, int64_t R,
                       const ml_sdf_sample_opts *opt, ml_sdf_samples *out)
 {
-    int hier = opt->method == ML_SDF_HIERARCHICAL;
-    int nc = opt->n_eval, N = hier ? nc + opt->n_final : nc;
+    int N = ml_sdf_sample_count(opt);
+    int64_t CH = sdf_chunk_rays(opt), C = R < CH ? R : CH;
+    if (C < 1) return ML_OK;
     double *T = malloc(sizeof(double) * (size_t)C * N), *D = malloc(sizeof(double) * (size_t)C * N);
     double *P = malloc(sizeof(double) * 3 * (size_t)C * N);
     int rc = ML_OK;
-    if (!T || !D || !P) { rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory"); goto done; }
+    if (!T || !D || !P) rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory");
+    for (int64_t r0 = 0; r0 < R && rc == ML_OK; r0 += CH) {
+        int64_t c = R - r0 < CH ? R - r0 : CH;
+        rc = simple_chunk(f, o, u, r0, c, opt, out, T, D, P);
+        if (rc == ML_OK) rc = ml_progress_tick(opt->progress, (double)(r0 + c), (double)R);
+    }
+    free(T); free(D); free(P);
+    return rc;
+}
+
+static int simple_chunk(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
+                        const ml_sdf_sample_opts *opt, ml_sdf_samples *out, double *T, double *D, double *P)
+{
+    int hier = opt->method == ML_SDF_HIERARCHICAL;
+    int nc = opt->n_eval, N = hier ? nc + opt->n_final : nc;
+    int rc = ML_OK;
     for (int pass = 0; pass < (hier ? 2 : 1); pass++) {
         int k0 = pass ? nc : 0, k = pass ? opt->n_final : nc;
         int fail = 0;
@@ -44,7 +63,7 @@ int sdf_sample_simple(const ml_sdf_field *f, const double *o, const double *u, i
             }
             free(w);
         }
-        if (fail) { rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory"); goto done; }
+        if (fail) return ml_fail(ML_ENOMEM, "sdf.sample: out of memory");
         /* evaluate the new points of every ray (rows are strided by N) */
         for (int64_t i = 0; i < C && rc == ML_OK; i += 256) {
             int64_t m = C - i < 256 ? C - i : 256;
@@ -54,7 +73,7 @@ int sdf_sample_simple(const ml_sdf_field *f, const double *o, const double *u, i
                     rc = sdf_field_eval(f, P + 3 * (a * N + k0), k, D + a * N + k0);
         }
         if (rc == ML_OK && ml_interrupted()) rc = ml_fail(ML_EINTR, "interrupted");
-        if (rc != ML_OK) goto done;
+        if (rc != ML_OK) return rc;
     }
     int fail = 0;
 #pragma omp parallel
@@ -82,7 +101,5 @@ int sdf_sample_simple(const ml_sdf_field *f, const double *o, const double *u, i
         free(buf);
     }
     if (fail) rc = ml_fail(ML_ENOMEM, "sdf.sample: out of memory");
-done:
-    free(T); free(D); free(P);
     return rc;
 }

@@ -118,3 +118,9 @@ void sdf_write_ray(const ml_sdf_sample_opts *o, ml_sdf_samples *out, int64_t r, 
     }
     if (out->weights) ml_sdf_weights(t, sigma, N, o->last_delta, NULL, NULL, NULL, out->weights + r * N, NULL);
 }
+
+int64_t sdf_chunk_rays(const ml_sdf_sample_opts *o)
+{
+    int64_t c = ((int64_t)1 << 22) / ml_sdf_sample_max_evals(o); /* about 64 MiB of samples per batch */
+    return c > 2048 ? 2048 : (c < 16 ? 16 : c);
+}

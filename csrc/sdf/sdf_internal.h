@@ -52,10 +52,13 @@ void sdf_sort_pairs(double *t, double *d, int n, double *scratch);
 void sdf_write_ray(const ml_sdf_sample_opts *o, ml_sdf_samples *out, int64_t r, int N, const double *t,
                    const double *d, double *sigma);
 
-/* sample_eb.c / sample_simple.c: one chunk of C rays starting at ray r0 (called by ml_sdf_sample). */
-int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
-                  const ml_sdf_sample_opts *opt, ml_sdf_samples *out);
-int sdf_sample_simple(const ml_sdf_field *f, const double *o, const double *u, int64_t r0, int64_t C,
+/* sample_util.c: rays per batch of the samplers (bounded memory). */
+int64_t sdf_chunk_rays(const ml_sdf_sample_opts *o);
+/* sample_eb.c / sample_simple.c: the methods over all R rays, batch by batch (called by ml_sdf_sample with checked
+ * options; progress ticked after each batch). */
+int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64_t R, const ml_sdf_sample_opts *opt,
+                  ml_sdf_samples *out);
+int sdf_sample_simple(const ml_sdf_field *f, const double *o, const double *u, int64_t R,
                       const ml_sdf_sample_opts *opt, ml_sdf_samples *out);
 
 #endif
