@@ -46,12 +46,13 @@ static int l_mc(lua_State *L)
     /* the mesh buffers are malloc'ed: copied into tensors made without raising, then freed */
     ml_tensor tv, tf;
     int64_t sv[2] = {m.nv, 3}, sf[2] = {m.nf, 3};
-    if (ml_tensor_init(&tv, ML_F64, 2, sv) != ML_OK || ml_tensor_init(&tf, ML_F64, 2, sf) != ML_OK) {
+    if (ml_tensor_init(&tv, ML_F64, 2, sv) != ML_OK || ml_tensor_init(&tf, ML_I64, 2, sf) != ML_OK) {
+        ml_tensor_release(&tv);
         ml_sdf_mesh_free(&m);
         return mlL_raise(L, fn);
     }
     memcpy(tv.data, m.v, sizeof(double) * 3 * (size_t)m.nv);
-    for (int64_t i = 0; i < 3 * m.nf; i++) ml_f64(&tf)[i] = (double)(m.f[i] + 1);
+    for (int64_t i = 0; i < 3 * m.nf; i++) ((int64_t *)tf.data)[i] = m.f[i] + 1;
     ml_sdf_mesh_free(&m);
     mlL_pushtensor(L, &tv);
     mlL_pushtensor(L, &tf);

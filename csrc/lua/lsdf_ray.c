@@ -105,10 +105,9 @@ static int l_sample(lua_State *L)
     ml_tensor *w = mlL_newtensor(L, ML_F64, 2, (int64_t[]){R, N});
     ml_tensor *bp = mlL_newtensor(L, ML_F64, 1, (int64_t[]){R});
     ml_tensor *bd = mlL_newtensor(L, ML_F64, 1, (int64_t[]){R});
-    ml_tensor *it = mlL_newtensor(L, ML_F64, 1, (int64_t[]){R});
-    ml_tensor *ev = mlL_newtensor(L, ML_F64, 1, (int64_t[]){R});
-    int64_t *iti = lua_newuserdatauv(L, sizeof(int64_t) * 2 * (size_t)(R > 0 ? R : 1), 0), *evi = iti + R;
-    lua_insert(L, -7); /* keep the scratch below the results */
+    ml_tensor *it = mlL_newtensor(L, ML_I64, 1, (int64_t[]){R});
+    ml_tensor *ev = mlL_newtensor(L, ML_I64, 1, (int64_t[]){R});
+    int64_t *iti = it->data, *evi = ev->data;
     ml_tensor *te = NULL, *de = NULL;
     if (keep) {
         te = mlL_newtensor(L, ML_F64, 2, (int64_t[]){R, M});
@@ -125,7 +124,6 @@ static int l_sample(lua_State *L)
     } else if (ml_sdf_sample(&lf.f, o, u, 0, &op, &s) != ML_OK) {
         return lsdf_raise(L, fn, &lf);
     }
-    for (int64_t r = 0; r < R; r++) { ml_f64(it)[r] = (double)iti[r]; ml_f64(ev)[r] = (double)evi[r]; }
     return keep ? 8 : 6;
 }
 
@@ -143,11 +141,9 @@ static int l_trace(lua_State *L)
                                   {"tol", MLL_NUMBER, &tol, NULL}, {"max_steps", MLL_INT, &ms, NULL}, {0}});
     int steps_max = lsdf_int(L, ms, 1, 1 << 24, fn, "max_steps");
     ml_tensor *t = mlL_newtensor(L, ML_F64, 1, (int64_t[]){R});
-    ml_tensor *st = mlL_newtensor(L, ML_F64, 1, (int64_t[]){R});
-    int64_t *si = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)(R > 0 ? R : 1), 0);
-    lua_insert(L, -3);
-    if (ml_sdf_sphere_trace(&lf.f, o, u, R, near, far, tol, steps_max, t->data, si) != ML_OK) return lsdf_raise(L, fn, &lf);
-    for (int64_t r = 0; r < R; r++) ml_f64(st)[r] = (double)si[r];
+    ml_tensor *st = mlL_newtensor(L, ML_I64, 1, (int64_t[]){R});
+    if (ml_sdf_sphere_trace(&lf.f, o, u, R, near, far, tol, steps_max, t->data, st->data) != ML_OK)
+        return lsdf_raise(L, fn, &lf);
     return 2;
 }
 
