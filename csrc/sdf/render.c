@@ -42,14 +42,22 @@ static int shade_inputs(const ml_sdf_field *f, const double *p, int64_t n, doubl
     return rc;
 }
 
-static void lambert(const ml_sdf_render_opts *o, const double *l, const double *g, const double *c, double *rgb,
-                    double *nrm)
+void ml_sdf_shade(const ml_sdf_render_opts *o, const double *grad, const double *albedo, int64_t n, double *rgb,
+                  double *normal)
 {
-    double len = sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]), n[3] = {0, 0, 0};
-    if (len > 0) for (int a = 0; a < 3; a++) n[a] = g[a] / len;
-    double lam = n[0] * l[0] + n[1] * l[1] + n[2] * l[2];
-    double k = o->ambient + (1 - o->ambient) * (lam > 0 ? lam : 0);
-    for (int a = 0; a < 3; a++) { rgb[a] = c[a] * k; nrm[a] = n[a]; }
+    double l[3] = {o->light[0], o->light[1], o->light[2]}, ll = sqrt(l[0] * l[0] + l[1] * l[1] + l[2] * l[2]);
+    for (int a = 0; a < 3; a++) l[a] = ll > 0 ? l[a] / ll : 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double *g = grad + 3 * i, *c = albedo + 3 * i;
+        double len = sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]), nv[3] = {0, 0, 0};
+        if (len > 0) for (int a = 0; a < 3; a++) nv[a] = g[a] / len;
+        double lam = nv[0] * l[0] + nv[1] * l[1] + nv[2] * l[2];
+        double k = o->ambient + (1 - o->ambient) * (lam > 0 ? lam : 0);
+        for (int a = 0; a < 3; a++) {
+            rgb[3 * i + a] = c[a] * k;
+            if (normal) normal[3 * i + a] = nv[a];
+        }
+    }
 }
 
 int ml_sdf_render(const ml_sdf_field *f, const ml_sdf_camera *cam, const ml_sdf_render_opts *o, double *rgb,
@@ -105,6 +113,7 @@ int ml_sdf_render(const ml_sdf_field *f, const ml_sdf_camera *cam, const ml_sdf_
         }
         rc = shade_inputs(f, P, np, G, Cl);
         if (rc != ML_OK) break;
+        ml_sdf_shade(o, G, Cl, np, P, G); /* radiance into P, unit normals into G (both [np,3]) */
         for (int64_t i = 0; i < C; i++) {
             int64_t px = r0 + i;
             for (int a = 0; a < 3; a++) { rgb[3 * px + a] = 0; if (normal) normal[3 * px + a] = 0; }
@@ -113,8 +122,7 @@ int ml_sdf_render(const ml_sdf_field *f, const ml_sdf_camera *cam, const ml_sdf_
         }
         for (int64_t k = 0; k < np; k++) {
             int64_t i = o->sphere_trace ? ix[k] : ix[k] / N, px = r0 + i;
-            double w = o->sphere_trace ? 1.0 : Wt[ix[k]], t = T[ix[k]], c[3], n[3];
-            lambert(o, l, G + 3 * k, Cl + 3 * k, c, n);
+            double w = o->sphere_trace ? 1.0 : Wt[ix[k]], t = T[ix[k]], *c = P + 3 * k, *n = G + 3 * k;
             for (int a = 0; a < 3; a++) {
                 rgb[3 * px + a] += w * c[a];
                 if (normal) normal[3 * px + a] += w * n[a];

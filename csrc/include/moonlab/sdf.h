@@ -162,6 +162,11 @@ typedef struct ml_sdf_render_opts {
 
 ml_sdf_render_opts ml_sdf_render_defaults(void);
 
+/* Lambert shading of n samples: rgb = albedo·(ambient + (1 − ambient)·max(0, n̂·l̂)) with n̂ = grad/|grad| (written
+ * to normal [n,3] when not NULL; zero for a zero gradient). The radiance the renderer integrates with the weights. */
+void ml_sdf_shade(const ml_sdf_render_opts *o, const double *grad, const double *albedo, int64_t n, double *rgb,
+                  double *normal);
+
 /* Renders H×W pixels: rgb [H,W,3] and optionally depth [H,W], normal [H,W,3], opacity [H,W] (NULL to skip). */
 int ml_sdf_render(const ml_sdf_field *f, const ml_sdf_camera *c, const ml_sdf_render_opts *o, double *rgb,
                   double *depth, double *normal, double *opacity);
