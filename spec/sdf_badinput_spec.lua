@@ -161,3 +161,29 @@ describe("sdf bad input", function()
     assert.same({ 2, 98 }, sdf.sample(s, o, u).t:shape())
   end)
 end)
+
+describe("sdf long calls", function()
+  -- Ctrl-C: a Lua SDF sends SIGINT to this process once (io.popen: os.execute would ignore it while waiting)
+  local function ctrlc_field()
+    local sent = false
+    return sdf.fn(function(p)
+      if not sent then
+        sent = true
+        local h = io.popen("kill -INT $PPID")
+        h:close()
+      end
+      return T.ones { p:shape()[1] }
+    end)
+  end
+  local o, u = T.new { { 0, 0, -3 } }, T.new { { 0, 0, 1 } }
+
+  it("stop on Ctrl-C with '<function>: interrupted' and stay usable", function()
+    fails_with(function() sdf.sample(ctrlc_field(), o, u, { quiet = true }) end, "sdf.sample: interrupted")
+    fails_with(function() sdf.render(ctrlc_field(), { eye = { 0, 0, 3 }, width = 4, height = 4 }, { quiet = true }) end,
+      "sdf.render: interrupted")
+    fails_with(function() sdf.marching_cubes(ctrlc_field(), { resolution = 4, quiet = true }) end,
+      "sdf.marching_cubes: interrupted")
+    fails_with(function() sdf.sphere_trace(ctrlc_field(), o, u) end, "sdf.sphere_trace: interrupted")
+    assert.same({ 1, 98 }, sdf.sample(sdf.sphere { r = 1 }, o, u).t:shape())
+  end)
+end)

@@ -142,8 +142,11 @@ static int l_trace(lua_State *L)
     int steps_max = lsdf_int(L, ms, 1, 1 << 24, fn, "max_steps");
     ml_tensor *t = mlL_newtensor(L, ML_F64, 1, (int64_t[]){R});
     ml_tensor *st = mlL_newtensor(L, ML_I64, 1, (int64_t[]){R});
-    if (ml_sdf_sphere_trace(&lf.f, o, u, R, near, far, tol, steps_max, t->data, st->data) != ML_OK)
-        return lsdf_raise(L, fn, &lf);
+    ml_progress *pg = mlL_long_begin(L, fn, 1);
+    int rc = ml_sdf_sphere_trace(&lf.f, o, u, R, near, far, tol, steps_max, t->data, st->data);
+    mlL_long_end(L, pg);
+    lua_pop(L, 1);
+    if (rc != ML_OK) return lsdf_raise(L, fn, &lf);
     return 2;
 }
 

@@ -141,6 +141,7 @@ int ml_sdf_marching_cubes(const ml_sdf_field *f, const double lo[3], const doubl
             }
         double *tmp = pl0; pl0 = pl1; pl1 = tmp; /* pl1 = plane k, pl0 = plane k − 1 */
         rc = sdf_field_eval(f, pts, np, pl1);
+        if (rc == ML_OK) rc = ml_progress_tick(progress, (double)k, (double)res);
         if (rc != ML_OK || k == 0) continue;
         for (int64_t j = 0; j < res && rc == ML_OK; j++)
             for (int64_t i = 0; i < res && rc == ML_OK; i++) {
@@ -162,7 +163,6 @@ int ml_sdf_marching_cubes(const ml_sdf_field *f, const double lo[3], const doubl
                     if (do_tet(&b, cs, P, V, id) != ML_OK) rc = ml_fail(ML_ENOMEM, "marching_cubes: out of memory");
                 }
             }
-        if (rc == ML_OK) rc = ml_progress_tick(progress, (double)k, (double)res);
     }
 done:
     free(pts); free(pl0); free(pl1); free(b.map.key); free(b.map.val);
