@@ -2,7 +2,9 @@
 # reference code's ErrorBoundSampler (Yariv et al. 2021, github.com/lioryariv/volsdf, model/ray_sampler.py) in its
 # evaluation mode (linspace u, deterministic extra samples), with the bench scene (sphere + box + torus, union).
 # Used by bench/sdf.lua as the reference of the C sampler: same rays, same thread count.
-# Usage: python3 bench/sdf_torch.py rays.npy threads runs beta  -> prints "TORCH <median s> <evals/ray> <mean t>"
+# Usage: python3 bench/sdf_torch.py rays.npy threads runs beta [scene [out.npy]]
+#        -> prints "TORCH <median s> <evals/ray> <mean t>"; scene "bench" (default) or "sphere" (|p| - 0.8, exact);
+#        out.npy receives the final depths [R, 98] (spec/sdf_torch_spec.lua compares them with the C sampler).
 import sys
 import time
 
@@ -10,7 +12,12 @@ import numpy as np
 import torch
 
 
+SCENE = "bench"
+
+
 def scene_sdf(p):
+    if SCENE == "sphere":
+        return p.norm(dim=-1) - 0.8
     # union(sphere r .6 at (-.9,0,0), box size .8 at (.9,0,0), torus R .6 r .2 at (0,.9,0)), as in bench/sdf.lua
     a = (p - torch.tensor([-0.9, 0.0, 0.0], dtype=p.dtype)).norm(dim=-1) - 0.6
     q = (p - torch.tensor([0.9, 0.0, 0.0], dtype=p.dtype)).abs() - 0.4
@@ -119,7 +126,9 @@ def sample(cam_loc, ray_dirs, beta0, near=0.0, far=6.0, N_eval=128, N_samples=64
             z_vals, samples_idx = torch.sort(torch.cat([z_vals, samples], -1), -1)
     z_samples = samples
     near_t, far_t = near * torch.ones(R, 1, dtype=dt), far * torch.ones(R, 1, dtype=dt)
-    sampling_idx = torch.linspace(0, z_vals.shape[1] - 1, N_extra).long()
+    # the reference computes these indices in float32 (torch's default dtype), which can round an index down by one;
+    # exact arithmetic here, as the C sampler
+    sampling_idx = torch.linspace(0, z_vals.shape[1] - 1, N_extra, dtype=torch.float64).long()
     z_vals_extra = torch.cat([near_t, far_t, z_vals[:, sampling_idx]], -1)
     z_vals, _ = torch.sort(torch.cat([z_samples, z_vals_extra], -1), -1)
     # the final samples are evaluated for rendering, as the C sampler does (its weights need them)
@@ -136,7 +145,10 @@ def sample(cam_loc, ray_dirs, beta0, near=0.0, far=6.0, N_eval=128, N_samples=64
 
 def main():
     rays = np.load(sys.argv[1])
+    global SCENE
     threads, runs, beta = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    if len(sys.argv) > 5:
+        SCENE = sys.argv[5]
     torch.set_num_threads(threads)
     o = torch.from_numpy(rays[:, :3].copy())
     u = torch.from_numpy(rays[:, 3:].copy())
@@ -148,6 +160,10 @@ def main():
             z, w, ev = sample(o, u, beta)
             times.append(time.perf_counter() - t0)
     times.sort()
+    if len(sys.argv) > 6:  # one ray per batch (the per-ray convergence of the C sampler), for the spec
+        with torch.no_grad():
+            z = torch.cat([sample(o[i:i + 1], u[i:i + 1], beta)[0] for i in range(o.shape[0])], 0)
+        np.save(sys.argv[6], z.numpy())
     print("TORCH %.6f %.2f %.6f" % (times[len(times) // 2], ev, float(z.mean())))
 
 
