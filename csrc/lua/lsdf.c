@@ -23,7 +23,7 @@ double *lsdf_points(lua_State *L, int idx, const char *fname, const char *argnam
         mlL_argerror(L, idx, fname, argname, "expected [N,3], got %s", ml_shape_str(t, b, sizeof b));
     *n = t->shape[0];
     double *p = lua_newuserdatauv(L, sizeof(double) * (size_t)(t->numel > 0 ? t->numel : 1), 0);
-    if (t->dtype == ML_F64) memcpy(p, t->data, sizeof(double) * (size_t)t->numel);
+    if (t->dtype == ML_F64) { if (t->numel > 0) memcpy(p, t->data, sizeof(double) * (size_t)t->numel); }
     else
         for (int64_t i = 0; i < t->numel; i++) p[i] = ml_tensor_getd(t, i);
     for (int64_t i = 0; i < t->numel; i++) {
@@ -70,6 +70,7 @@ static int lua_field_eval(void *ud, const double *p, int64_t n, double *d)
 {
     lsdf_field *lf = ud;
     lua_State *L = lf->L;
+    if (n <= 0) return ML_OK;
     cb_args a = {lf, p, n, d};
     lua_pushcfunction(L, cb_protected);
     lua_pushvalue(L, lf->fn_idx);

@@ -51,7 +51,7 @@ static int l_mc(lua_State *L)
         ml_sdf_mesh_free(&m);
         return mlL_raise(L, fn);
     }
-    memcpy(tv.data, m.v, sizeof(double) * 3 * (size_t)m.nv);
+    if (m.nv > 0) memcpy(tv.data, m.v, sizeof(double) * 3 * (size_t)m.nv);
     for (int64_t i = 0; i < 3 * m.nf; i++) ((int64_t *)tf.data)[i] = m.f[i] + 1;
     ml_sdf_mesh_free(&m);
     mlL_pushtensor(L, &tv);

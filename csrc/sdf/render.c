@@ -23,6 +23,7 @@ ml_sdf_render_opts ml_sdf_render_defaults(void)
 /* Normals and albedo at n points: the field's own eval_full, else central differences and grey. */
 static int shade_inputs(const ml_sdf_field *f, const double *p, int64_t n, double *g, double *c)
 {
+    if (n <= 0) return ML_OK;
     if (f->eval_full) return f->eval_full(f->ud, p, n, NULL, g, c);
     double *q = malloc(sizeof(double) * 3 * (size_t)n * 2), *d = malloc(sizeof(double) * 2 * (size_t)n);
     if (!q || !d) { free(q); free(d); return ml_fail(ML_ENOMEM, "render: out of memory"); }
