@@ -1,7 +1,7 @@
 -- bench/sdf.lua — the SDF core: error-bounded sampling against a vectorised PyTorch port of the same algorithm
 -- (bench/sdf_torch.py, when python3-torch is installed), a 512×512 render against sphere tracing, and scene
 -- evaluation against a hand-written C loop of the same formula. Medians; references measured in the same run.
--- Usage: lua5.4 bench/sdf.lua [--quick]   (--quick: 256² render, 3 runs)
+-- Usage: lua5.4 bench/sdf.lua [--quick | --only sample|render|eval]   (--quick: 256² render, 3 runs)
 local ml = require "moonlab"
 local core = require "moonlab.core"
 local T = ml.tensor
@@ -9,6 +9,8 @@ local sdf = require "moonlab.sdf"
 local B = require "moonlab.bench"
 
 local quick = arg and arg[1] == "--quick"
+local only = arg and arg[1] == "--only" and arg[2] or nil
+local function part(name) return only == nil or only == name end
 local RUNS = quick and 3 or 5
 local info = ml.info()
 local threads = info.threads
@@ -19,7 +21,7 @@ local scene = sdf.union(sdf.sphere { r = 0.6, center = { -0.9, 0, 0 } }, sdf.box
   sdf.torus { R = 0.6, r = 0.2 }:translate { 0, 0.9, 0 })
 
 -- 1. error-bounded sampling, β = 0.01, reference defaults, 32×32 camera rays
-do
+if part("sample") then
   local cam = { eye = { 0.4, 0.8, 3.2 }, target = { 0, 0.2, 0 }, fov = 50, width = 32, height = 32 }
   local o, u = sdf.camera_rays(cam)
   local R = o:shape()[1]
@@ -57,7 +59,7 @@ do
 end
 
 -- 2. render with the error-bounded sampler vs sphere tracing, same scene and camera
-do
+if part("render") then
   local n = quick and 256 or 512
   local cam = { eye = { 0.4, 0.8, 3.2 }, target = { 0, 0.2, 0 }, fov = 50, width = n, height = n }
   local runs = quick and 3 or 5
@@ -68,7 +70,7 @@ do
 end
 
 -- 3. scene evaluation: the compiled 11-node scene vs the same formula hand-written in C (csrc/sdf/bench_ref.c)
-do
+if part("eval") then
   local csg = sdf.subtract(sdf.union(sdf.sphere { r = 0.5, center = { -0.8, 0, 0 } }, sdf.box { size = 0.6, center = { 0.8, 0, 0 } },
       sdf.torus { R = 0.6, r = 0.15 }:translate { 0, 0.6, 0 }, sdf.capsule { a = { -0.5, -0.6, 0 }, b = { 0.5, -0.6, 0 }, r = 0.15 },
       sdf.cylinder { r = 0.2, h = 1.0, center = { 0, 0, 0.7 } }),
