@@ -134,9 +134,97 @@ static int eb_chunk(const ml_sdf_field *f, const double *o, const double *u, int
                     const ml_sdf_sample_opts *opt, ml_sdf_samples *out, double *T, double *D, double *TN, double *DN,
                     double *P, int64_t *off, ray_st *st);
 
+/* Carves the per-thread scratch of a ray (sizes from cap and nn) out of buf. */
+static void carve_scratch(scratch *s, double *buf, int *idx, int cap, int nn)
+{
+    double *q = buf;
+    s->ds = carve(&q, cap); s->sfx = carve(&q, cap); s->bs = carve(&q, 6 * (size_t)cap); s->pdf = carve(&q, cap);
+    s->cdf = carve(&q, cap + 1); s->u = carve(&q, nn); s->sig = carve(&q, cap + nn);
+    s->w = carve(&q, cap); s->pairs = carve(&q, 2 * (size_t)(cap + nn)); s->tt = carve(&q, cap + nn);
+    s->dd = carve(&q, cap + nn); s->idx = idx;
+}
+#define SCRATCH_DOUBLES(cap, nn) ((size_t)(cap) * 17 + (size_t)(nn) * 4 + 8)
+
+/* Thread-safe fields: each ray runs the whole algorithm on one thread (no barrier between rounds), evaluating its
+ * own points; batches of 4096 rays between progress ticks. */
+static int eb_direct(const ml_sdf_field *f, const double *o, const double *u, int64_t R,
+                     const ml_sdf_sample_opts *opt, ml_sdf_samples *out)
+{
+    int cap = opt->n_eval * opt->max_iters;
+    int nn = opt->n_eval > opt->n_final + 2 ? opt->n_eval : opt->n_final + 2;
+    int rc = ML_OK;
+    for (int64_t r0 = 0; r0 < R && rc == ML_OK; r0 += 4096) {
+        int64_t c = R - r0 < 4096 ? R - r0 : 4096;
+        int fail = 0;
+        double badp[3] = {0, 0, 0};
+#pragma omp parallel
+        {
+            size_t need = SCRATCH_DOUBLES(cap, nn) + 2 * (size_t)cap + 5 * (size_t)nn;
+            double *buf = malloc(sizeof(double) * need);
+            int *idx = malloc(sizeof(int) * (size_t)cap);
+            scratch s;
+            memset(&s, 0, sizeof s);
+            double *T = NULL, *D = NULL, *TN = NULL, *DN = NULL, *P = NULL;
+            if (buf && idx) {
+                carve_scratch(&s, buf, idx, cap, nn);
+                T = buf + SCRATCH_DOUBLES(cap, nn); D = T + cap; TN = D + cap; DN = TN + nn; P = DN + nn;
+            } else {
+#pragma omp atomic write
+                fail = ML_ENOMEM;
+            }
+#pragma omp for schedule(dynamic, 4)
+            for (int64_t i = 0; i < c; i++) {
+                int stop;
+#pragma omp atomic read
+                stop = fail;
+                if (stop || ml_interrupted()) continue;
+                int64_t r = r0 + i;
+                const double *oo = o + 3 * r, *uu = u + 3 * r;
+                ray_st st;
+                memset(&st, 0, sizeof st);
+                sdf_uniform_t(opt, r, opt->n_eval, TN);
+                st.nnew = opt->n_eval;
+                for (;;) {
+                    for (int j = 0; j < st.nnew; j++)
+                        for (int a = 0; a < 3; a++) P[3 * j + a] = oo[a] + TN[j] * uu[a];
+                    int e = f->eval(f->ud, P, st.nnew, DN);
+                    for (int j = 0; e == ML_OK && j < st.nnew; j++)
+                        if (isnan(DN[j])) {
+                            e = ML_ENUMERIC;
+#pragma omp critical(sdf_eb_fail)
+                            { badp[0] = P[3 * j]; badp[1] = P[3 * j + 1]; badp[2] = P[3 * j + 2]; }
+                        }
+                    if (e != ML_OK) {
+#pragma omp atomic write
+                        fail = e;
+                        break;
+                    }
+                    if (st.phase == PH_REFINE) {
+                        merge(T, D, st.m, TN, DN, st.nnew, s.tt, s.dd);
+                        st.m += st.nnew;
+                        st.nnew = 0;
+                        round_step(f, opt, r, &st, T, D, TN, &s);
+                    } else {
+                        finish(opt, out, r, r, &st, T, D, TN, DN, &s);
+                        break;
+                    }
+                }
+            }
+            free(buf);
+            free(idx);
+        }
+        if (fail == ML_ENUMERIC) rc = ml_fail(ML_ENUMERIC, "the SDF is NaN at (%g, %g, %g)", badp[0], badp[1], badp[2]);
+        else if (fail) rc = ml_fail(fail, "sdf.sample: out of memory");
+        else if (ml_interrupted()) rc = ml_fail(ML_EINTR, "interrupted");
+        if (rc == ML_OK) rc = ml_progress_tick(opt->progress, (double)(r0 + c), (double)R);
+    }
+    return rc;
+}
+
 int sdf_sample_eb(const ml_sdf_field *f, const double *o, const double *u, int64_t R, const ml_sdf_sample_opts *opt,
                   ml_sdf_samples *out)
 {
+    if (!f->serial) return eb_direct(f, o, u, R, opt, out);
     int cap = opt->n_eval * opt->max_iters;
     int nn = opt->n_eval > opt->n_final + 2 ? opt->n_eval : opt->n_final + 2;
     int64_t CH = sdf_chunk_rays(opt), C = R < CH ? R : CH;
@@ -190,18 +278,12 @@ static int eb_chunk(const ml_sdf_field *f, const double *o, const double *u, int
         int fail = 0;
 #pragma omp parallel
         {
-            size_t need = (size_t)cap * 17 + (size_t)nn * 4 + 8;
-            double *buf = malloc(sizeof(double) * need);
+            double *buf = malloc(sizeof(double) * SCRATCH_DOUBLES(cap, nn));
             int *idx = malloc(sizeof(int) * (size_t)cap);
             scratch s;
             memset(&s, 0, sizeof s);
-            if (buf && idx) {
-                double *q = buf;
-                s.ds = carve(&q, cap); s.sfx = carve(&q, cap); s.bs = carve(&q, 6 * (size_t)cap); s.pdf = carve(&q, cap);
-                s.cdf = carve(&q, cap + 1); s.u = carve(&q, nn); s.sig = carve(&q, cap + nn);
-                s.w = carve(&q, cap); s.pairs = carve(&q, 2 * (size_t)(cap + nn)); s.tt = carve(&q, cap + nn);
-                s.dd = carve(&q, cap + nn); s.idx = idx;
-            } else {
+            if (buf && idx) carve_scratch(&s, buf, idx, cap, nn);
+            else {
 #pragma omp atomic write
                 fail = 1;
             }
