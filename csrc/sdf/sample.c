@@ -9,24 +9,6 @@ ml_sdf_sample_opts ml_sdf_sample_defaults(void)
     return o;
 }
 
-int ml_sdf_sample_count(const ml_sdf_sample_opts *o)
-{
-    switch (o->method) {
-    case ML_SDF_UNIFORM: return o->n_eval;
-    case ML_SDF_HIERARCHICAL: return o->n_eval + o->n_final;
-    default: return o->n_final + o->n_extra + 2;
-    }
-}
-
-int ml_sdf_sample_max_evals(const ml_sdf_sample_opts *o)
-{
-    switch (o->method) {
-    case ML_SDF_UNIFORM: return o->n_eval;
-    case ML_SDF_HIERARCHICAL: return o->n_eval + o->n_final;
-    default: return o->n_eval * o->max_iters;
-    }
-}
-
 static int check_opts(const ml_sdf_sample_opts *o)
 {
     if (o->method < 0 || o->method > ML_SDF_HIERARCHICAL) return ml_fail(ML_EINVAL, "unknown method %d", o->method);
@@ -58,43 +40,5 @@ int ml_sdf_sample(const ml_sdf_field *f, const double *o, const double *u, int64
     if (rc != ML_OK) return rc;
     if (!out || !out->t) return ml_fail(ML_EINVAL, "sdf.sample: no output buffer for t");
     return op.method == ML_SDF_ERROR_BOUND ? sdf_sample_eb(f, o, u, R, &op, out) : sdf_sample_simple(f, o, u, R, &op, out);
-    return rc;
-}
-
-/* Composite Simpson on every interval [t_k, t_{k+1}] with an even number of panels ∝ its length. */
-int ml_sdf_opacity_reference(const ml_sdf_field *f, const double *o, const double *u, const double *t, int n,
-                             double beta, int64_t nq, double *O)
-{
-    if (n < 1) return ML_OK;
-    double L = t[n - 1] - t[0];
-    O[0] = 0;
-    double acc = 0;
-    double *p = NULL, *d = NULL;
-    int64_t capm = 0;
-    int rc = ML_OK;
-    for (int k = 0; k + 1 < n && rc == ML_OK; k++) {
-        double a = t[k], b = t[k + 1];
-        int64_t m = L > 0 ? (int64_t)ceil((double)nq * (b - a) / L) : 2;
-        if (m < 2) m = 2;
-        if (m % 2) m++;
-        if (m + 1 > capm) {
-            capm = 2 * (m + 1);
-            free(p); free(d);
-            p = malloc(sizeof(double) * 3 * (size_t)capm);
-            d = malloc(sizeof(double) * (size_t)capm);
-            if (!p || !d) { rc = ml_fail(ML_ENOMEM, "opacity reference: out of memory"); break; }
-        }
-        double h = (b - a) / (double)m;
-        for (int64_t j = 0; j <= m; j++)
-            for (int c = 0; c < 3; c++) p[3 * j + c] = o[c] + (a + h * (double)j) * u[c];
-        rc = sdf_field_eval(f, p, m + 1, d);
-        if (rc != ML_OK) break;
-        double s = 0;
-        for (int64_t j = 0; j <= m; j++)
-            s += (j == 0 || j == m ? 1.0 : (j % 2 ? 4.0 : 2.0)) * ml_sdf_density1(d[j], beta);
-        acc += s * h / 3.0;
-        O[k + 1] = -expm1(-acc);
-    }
-    free(p); free(d);
     return rc;
 }

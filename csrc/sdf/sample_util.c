@@ -119,6 +119,24 @@ void sdf_write_ray(const ml_sdf_sample_opts *o, ml_sdf_samples *out, int64_t r, 
     if (out->weights) ml_sdf_weights(t, sigma, N, o->last_delta, NULL, NULL, NULL, out->weights + r * N, NULL);
 }
 
+int ml_sdf_sample_count(const ml_sdf_sample_opts *o)
+{
+    switch (o->method) {
+    case ML_SDF_UNIFORM: return o->n_eval;
+    case ML_SDF_HIERARCHICAL: return o->n_eval + o->n_final;
+    default: return o->n_final + o->n_extra + 2;
+    }
+}
+
+int ml_sdf_sample_max_evals(const ml_sdf_sample_opts *o)
+{
+    switch (o->method) {
+    case ML_SDF_UNIFORM: return o->n_eval;
+    case ML_SDF_HIERARCHICAL: return o->n_eval + o->n_final;
+    default: return o->n_eval * o->max_iters;
+    }
+}
+
 int64_t sdf_chunk_rays(const ml_sdf_sample_opts *o)
 {
     int64_t c = ((int64_t)1 << 22) / ml_sdf_sample_max_evals(o); /* about 64 MiB of samples per batch */
