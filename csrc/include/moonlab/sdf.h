@@ -43,6 +43,7 @@ typedef struct ml_sdf_scene ml_sdf_scene;
 /* Compiles a postfix program (validated: stack balance, primitive parameters, orthonormal rotations).
  * NULL on failure with the message set. */
 ml_sdf_scene *ml_sdf_scene_new(const ml_sdf_instr *code, int ncode, const ml_sdf_prim *prims, int nprims);
+/* Frees a compiled scene (NULL is allowed). */
 void ml_sdf_scene_free(ml_sdf_scene *s);
 /* 1 when the scene is one primitive (an exact SDF), 0 when it is a 1-Lipschitz bound (CSG). */
 int ml_sdf_scene_exact(const ml_sdf_scene *s);
@@ -84,7 +85,7 @@ void ml_sdf_dstar(const double *t, const double *d, int n, int exact, double *ds
 /* B = max_k exp(−R̂(t_k))·(exp(Ê(t_{k+1})) − 1) at β (paper eq. 14-16); scratch holds 2n doubles. */
 double ml_sdf_bound(const double *t, const double *d, const double *dstar, int n, double beta, double *scratch);
 
-/* ---- ray sampling (sample_eb.c, sample_simple.c) ---- */
+/* ---- ray sampling (sample.c dispatches to sample_eb.c, sample_simple.c; opacity_ref.c) ---- */
 
 typedef enum { ML_SDF_ERROR_BOUND = 0, ML_SDF_UNIFORM, ML_SDF_HIERARCHICAL } ml_sdf_method;
 
@@ -105,6 +106,8 @@ typedef struct ml_sdf_sample_opts {
     const ml_progress *progress;
 } ml_sdf_sample_opts;
 
+/* The reference code's defaults: error bound, β 0.01, ε 0.1, 128/64/32 samples, 10 bisection steps, 5 rounds,
+ * radius 3, [0, 6], deterministic, last δ 1e10. */
 ml_sdf_sample_opts ml_sdf_sample_defaults(void);
 /* Output sample count per ray: n_final + n_extra + 2 (error bound), n_eval (uniform),
  * n_eval + n_final (hierarchical). */
@@ -160,6 +163,7 @@ typedef struct ml_sdf_render_opts {
     int64_t chunk;             /* rays per batch (4096) */
 } ml_sdf_render_opts;
 
+/* Sampling defaults, light (0.4, 0.8, 0.45), ambient 0.25, white background, 4096 rays per batch. */
 ml_sdf_render_opts ml_sdf_render_defaults(void);
 
 /* Lambert shading of n samples: rgb = albedo·(ambient + (1 − ambient)·max(0, n̂·l̂)) with n̂ = grad/|grad| (written
@@ -183,7 +187,9 @@ typedef struct ml_sdf_mesh {
  * around its main diagonal, so the mesh is watertight on closed surfaces. Free with ml_sdf_mesh_free. */
 int ml_sdf_marching_cubes(const ml_sdf_field *f, const double lo[3], const double hi[3], int res,
                           const ml_progress *progress, ml_sdf_mesh *mesh);
+/* Frees the mesh arrays and empties *m. */
 void ml_sdf_mesh_free(ml_sdf_mesh *m);
+/* ASCII PLY / Wavefront OBJ of a triangle mesh (faces 0-based here; OBJ writes them 1-based). */
 int ml_sdf_save_ply(const char *path, const double *v, int64_t nv, const int64_t *f, int64_t nf);
 int ml_sdf_save_obj(const char *path, const double *v, int64_t nv, const int64_t *f, int64_t nf);
 /* 8-bit PNG of an image [h,w,c] (c = 1 grey, 3 RGB, 4 RGBA) with values in [0,1] (clamped). */
