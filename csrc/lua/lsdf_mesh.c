@@ -77,10 +77,18 @@ static void read_mesh(lua_State *L, int vi, int fi, const char *fn, double **v, 
     }
 }
 
+/* The path argument at idx, or an error naming fn. */
+static const char *check_path(lua_State *L, int idx, const char *fn)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        mlL_argerror(L, idx, fn, "path", "expected a file name (string), got %s", luaL_typename(L, idx));
+    return lua_tostring(L, idx);
+}
+
 static int save_mesh(lua_State *L, int obj)
 {
     const char *fn = obj ? "sdf.save_obj" : "sdf.save_ply";
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = check_path(L, 1, fn);
     double *v;
     int64_t nv, nf, *f;
     read_mesh(L, 2, 3, fn, &v, &nv, &f, &nf);
@@ -95,7 +103,7 @@ static int l_obj(lua_State *L) { return save_mesh(L, 1); }
 static int l_png(lua_State *L)
 {
     const char *fn = "sdf.save_png";
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = check_path(L, 1, fn);
     ml_tensor *t = mlL_checktensor(L, 2, fn, "image");
     char b[64];
     int c = t->ndim == 2 ? 1 : (t->ndim == 3 ? (int)t->shape[2] : 0);

@@ -228,11 +228,11 @@ end
 
 local function combine(fname, kind, list, k)
   if #list == 1 and not M.is_scene(list[1]) and type(list[1]) == "table" then list = list[1] end
-  if #list < 2 then error(fname .. ": expected at least 2 scene nodes, got " .. #list, 3) end
   for i, n in ipairs(list) do
-    if not M.is_scene(n) then error(("%s: bad argument #%d: expected a scene node, got %s"):format(fname, i, type(n)), 3) end
-    if n.kind == "fn" then error(fname .. ": a Lua SDF (sdf.fn) cannot be combined; combine inside the function", 3) end
+    if not M.is_scene(n) then error(("%s: bad argument #%d: expected a scene node, got %s"):format(fname, i, type(n)), 0) end
+    if n.kind == "fn" then error(fname .. ": a Lua SDF (sdf.fn) cannot be combined; combine inside the function", 0) end
   end
+  if #list < 2 then error(fname .. ": expected at least 2 scene nodes, got " .. #list, 0) end
   local kids = {}
   for i, n in ipairs(list) do kids[i] = n end
   return new_node { kind = kind, children = kids, k = k, exact = false }
@@ -387,6 +387,9 @@ end
 --- sdf.render_weights(t, sigma, {last_delta = 1e10}) -> {delta, alpha, trans, weights, opacity}
 --- t, sigma: [N] (one ray) or [R,N]; opacity is a number for one ray, else [R].
 function M.render_weights(t, sigma, o)
+  if o ~= nil and type(o) ~= "table" then
+    error("sdf.render_weights: bad argument #3 'opts': expected an options table, got " .. type(o), 0)
+  end
   opts.check("sdf.render_weights", o, { "last_delta" }, 2)
   o = o or {}
   if not T.is_tensor(t) then error("sdf.render_weights: bad argument #1 't': expected a tensor [N] or [R,N], got " .. type(t), 2) end
