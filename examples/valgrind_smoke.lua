@@ -100,4 +100,22 @@ do
   assert(s.ok == 2)
   os.execute("rm -rf '" .. dir .. "'")
 end
+-- SDF: compile, evaluate, every sampler, a Lua SDF, render, mesh, writers and failing calls
+local sdf = ml.sdf
+local scene = sdf.smooth_union(sdf.sphere { r = 0.6 }, sdf.torus { R = 0.7, r = 0.2 }:rotate({ 1, 0, 0 }, 0.5), 0.1)
+local pts = T.new { { 0, 0, 0 }, { 1, 0.2, 0 } }
+scene:eval(pts); scene:grad(pts); scene:color(pts)
+local so, su = T.new { { 0, 0, -3 }, { 0.3, 0.1, -3 } }, T.new { { 0, 0, 1 }, { 0, 0, 1 } }
+for _, m in ipairs { "error_bound", "uniform", "hierarchical" } do
+  sdf.sample(scene, so, su, { method = m, n_eval = 16, n_final = 8, n_extra = 4, keep_eval = true, stratified = true })
+end
+sdf.sphere_trace(scene, so, su)
+sdf.sample(sdf.fn(function(q) return q:sum(2) * 0 + 1 end), so, su, { n_eval = 8, n_final = 4, n_extra = 2 })
+assert(not pcall(sdf.sample, sdf.fn(function() error("boom") end), so, su))
+local img = sdf.render(scene, { eye = { 0, 0, 3 }, width = 6, height = 5 }, { n_eval = 16, n_final = 8, n_extra = 4 })
+local sv, sf = sdf.marching_cubes(scene, { resolution = 6, quiet = true })
+local sp = os.tmpname()
+sdf.save_png(sp, img); sdf.save_ply(sp, sv, sf); sdf.save_obj(sp, sv, sf)
+os.remove(sp)
+assert(not pcall(sdf.save_png, "/nonexistent/x.png", img))
 print("valgrind smoke: ok")
