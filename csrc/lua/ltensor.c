@@ -281,7 +281,7 @@ static int nested_shape(lua_State *L, int idx, int64_t *shape)
     lua_pushvalue(L, idx);
     while (lua_istable(L, -1)) {
         if (nd == ML_MAXDIM) mlL_error(L, "tensor.new: bad argument #1: nesting deeper than %d", ML_MAXDIM);
-        shape[nd++] = (int64_t)luaL_len(L, -1);
+        shape[nd++] = (int64_t)lua_rawlen(L, -1);
         lua_geti(L, -1, 1);
         lua_remove(L, -2);
     }
@@ -302,9 +302,9 @@ static void fill_nested(lua_State *L, int idx, int d, const int64_t *shape, int 
     if (!lua_istable(L, idx))
         mlL_error(L, "tensor.new: bad argument #1: element %s is a %s, expected a table of %lld", path,
                   luaL_typename(L, idx), (long long)shape[d]);
-    if ((int64_t)luaL_len(L, idx) != shape[d])
+    if ((int64_t)lua_rawlen(L, idx) != shape[d])
         mlL_error(L, "tensor.new: bad argument #1: ragged table: %s has %lld entries, expected %lld",
-                  path[0] ? path : "the table", (long long)luaL_len(L, idx), (long long)shape[d]);
+                  path[0] ? path : "the table", (long long)lua_rawlen(L, idx), (long long)shape[d]);
     for (int64_t i = 1; i <= shape[d]; i++) {
         size_t k = strlen(path);
         snprintf(path + k, plen - k, "[%lld]", (long long)i);
@@ -349,7 +349,7 @@ static int l_from_table(lua_State *L)
     const char *fname = "tensor.from_table";
     if (!lua_istable(L, 1))
         return mlL_argerror(L, 1, fname, "data", "expected a flat table of numbers, got %s", luaL_typename(L, 1));
-    lua_Integer n = luaL_len(L, 1);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1); /* plain tables: a __len may lie */
     int64_t shape[ML_MAXDIM] = {n};
     int nd = 1;
     int dtarg = 2;

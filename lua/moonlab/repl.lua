@@ -43,7 +43,7 @@ function M.pretty(v, width)
     if seen[x] then return "<cycle>" end
     if depth > 2 then return "{...}" end
     seen[x] = true
-    local n = #x
+    local n = rawlen(x) -- a __len metamethod is not asked (it may lie: 2^60)
     local items, keys = {}, {}
     local shown = n
     if n > 24 then shown = 10 end

@@ -62,7 +62,13 @@ local function encode(v, on_tensor, what)
     if tx == "number" then return json_number(x)
     elseif tx == "string" then return json_string(x)
     elseif tx == "boolean" then return tostring(x)
-    elseif T.is_tensor(x) and on_tensor then return enc(on_tensor(x, path), path)
+    elseif T.is_tensor(x) and on_tensor then
+      local r = on_tensor(x, path)
+      if T.is_tensor(r) then
+        error(("%s is not serialisable: on_tensor returned a tensor for %s (it must return a plain value)")
+          :format(what or "value", path), 0)
+      end
+      return enc(r, path)
     elseif tx ~= "table" then
       error(("%s is not serialisable: %s is a %s"):format(what or "value", path, T.is_tensor(x) and "tensor" or tx), 0)
     end
