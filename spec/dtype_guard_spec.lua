@@ -39,3 +39,11 @@ describe("dtype guards", function()
     end
   end)
 end)
+
+describe("missing required fields", function()
+  it("say 'missing', not a value the user never gave", function()
+    local chrom = require "moonlab.chrom"
+    assert.has_error(function() chrom.column {} end, "chrom.column: bad argument #1 'Da': missing (a number >= 0)")
+    assert.has_error(function() chrom.column { Da = 1 } end, "chrom.column: bad argument #1 'kappa': missing (a number > 0)")
+  end)
+end)

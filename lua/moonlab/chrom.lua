@@ -41,6 +41,8 @@ end
 local function flatten(spec, fname)
   if type(spec) ~= "table" then argerr(fname, 1, "spec", "expected a table, got %s", type(spec)) end
   opts_.check(fname, spec, column_keys, -1)
+  if spec.Da == nil then argerr(fname, 1, "Da", "missing (a number >= 0)") end
+  if spec.kappa == nil then argerr(fname, 1, "kappa", "missing (a number > 0)") end
   if not num(spec.Da) or spec.Da < 0 then argerr(fname, 1, "Da", "expected a number >= 0, got %s", fmtv(spec.Da)) end
   if not num(spec.kappa) or spec.kappa <= 0 then argerr(fname, 1, "kappa", "expected a number > 0, got %s", fmtv(spec.kappa)) end
   if spec.Pe ~= nil and (not num(spec.Pe) or spec.Pe <= 0) then
