@@ -4,6 +4,7 @@
 /* Cores are referenced weakly so that the module links while a core is absent. */
 #pragma weak mlL_open_attn
 #pragma weak mlL_open_laplace
+#pragma weak mlL_open_moe
 
 int luaopen_moonlab_core(lua_State *L)
 {
@@ -13,5 +14,6 @@ int luaopen_moonlab_core(lua_State *L)
     mlL_open_progress(L);
     if (mlL_open_attn) mlL_open_attn(L);
     if (mlL_open_laplace) mlL_open_laplace(L);
+    if (mlL_open_moe) mlL_open_moe(L);
     return 1;
 }

@@ -1,0 +1,86 @@
+/* moonlab moe — maximum likelihood for the Gaussian MoE by EM (Nguyen et al. 2023, Sec. 5; 2024, Sec. 5):
+ * E-step posteriors, expert WLS, gate step by Newton (softmax, top-K) or L-BFGS (temperature, activation). */
+#include <stdlib.h>
+#include <omp.h>
+#include "gmoe_internal.h"
+
+ml_gmoe_em_opts ml_gmoe_em_defaults(void) {
+    ml_gmoe_em_opts o = {1e-6, 2000, 3, 1, 1e-3, 0};
+    return o;
+}
+
+/* E-step: R [n,K] posteriors; returns the log-likelihood (sum). */
+static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t n, double *R, int threads) {
+    int K = m->K, d = m->d;
+    double ll = 0;
+    double lsig[256];
+    for (int i = 0; i < K; i++) lsig[i] = log(m->sigma[i]) + 0.5 * GMOE_LOG2PI;
+    #pragma omp parallel for schedule(static) reduction(+ : ll) if (threads != 1 && n >= 20000)
+    for (int64_t t = 0; t < n; t++) {
+        double *l = R + t * K;
+        const double *x = X + t * d;
+        gmoe_logits(m, x, l);
+        gmoe_log_gate(m, l);
+        double mx = -INFINITY;
+        for (int i = 0; i < K; i++) {
+            double mu = m->b[i];
+            for (int j = 0; j < d; j++) mu += m->a[i * d + j] * x[j];
+            double z = (Y[t] - mu) / m->sigma[i];
+            l[i] += -lsig[i] - 0.5 * z * z;
+            mx = l[i] > mx ? l[i] : mx;
+        }
+        double s = 0;
+        for (int i = 0; i < K; i++) s += exp(l[i] - mx);
+        double lt = mx + log(s);
+        for (int i = 0; i < K; i++) l[i] = exp(l[i] - lt);
+        ll += lt;
+    }
+    return ll;
+}
+
+int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, const ml_gmoe_em_opts *o,
+                   const ml_progress *p, ml_gmoe_em_result *res) {
+    int rc = ml_gmoe_check(m);
+    if (rc) return rc;
+    if (n < 1) return ml_fail(ML_EINVAL, "no data points");
+    if (!(o->tol >= 0) || o->maxit < 0) return ml_fail(ML_EINVAL, "tol must be >= 0 and maxit >= 0");
+    double my = 0, vy = 0;
+    for (int64_t t = 0; t < n; t++) my += Y[t];
+    my /= (double)n;
+    for (int64_t t = 0; t < n; t++) vy += (Y[t] - my) * (Y[t] - my);
+    double sdy = sqrt(vy / (double)n), smin = o->sigma_floor * sdy;
+    if (!(sdy > 0)) return ml_fail(ML_EINVAL, "Y is constant");
+    double *R = malloc((size_t)n * m->K * sizeof(double));
+    if (!R) return ml_fail(ML_ENOMEM, "fit_em: out of memory for [n,K] posteriors");
+    int fix = o->fix_last && ml_gmoe_translation_invariant(m);
+    int qn = m->gate == ML_GMOE_TEMPERATURE || m->gate == ML_GMOE_ACTIVATION;
+    res->iterations = 0;
+    res->converged = 0;
+    res->reason = 1;
+    res->sigma_floored = 0;
+    double ll = estep(m, X, Y, n, R, o->threads);
+    if (!isfinite(ll)) { free(R); return ml_fail(ML_ENUMERIC, "the start model gives a non-finite log-likelihood"); }
+    if (res->trace) res->trace[0] = ll;
+    double last_tick = 0;
+    for (int it = 1; it <= o->maxit; it++) {
+        if ((rc = gmoe_experts_wls(m, X, Y, R, n, smin, o->threads, &res->sigma_floored))) break;
+        if (qn) rc = gmoe_gate_qn(m, fix, X, R, n, o->gate_steps, o->threads);
+        else rc = gmoe_gate_newton(m, fix, X, R, n, o->gate_steps, o->threads);
+        if (rc) break;
+        double nl = estep(m, X, Y, n, R, o->threads);
+        res->iterations = it;
+        if (res->trace) res->trace[it] = nl;
+        double gain = nl - ll;
+        ll = nl;
+        if (!isfinite(nl)) { rc = ml_fail(ML_ENUMERIC, "log-likelihood became non-finite at iteration %d", it); break; }
+        if (gain <= o->tol * fabs(ll)) { res->converged = 1; res->reason = gain < 0 ? 2 : 0; break; }
+        if (ml_interrupted()) { res->reason = 3; break; }
+        if (p && (double)it - last_tick >= 10) {
+            last_tick = it;
+            if (ml_progress_tick(p, it, o->maxit) != ML_OK) { res->reason = 3; break; }
+        }
+    }
+    res->loglik = ll;
+    free(R);
+    return rc;
+}

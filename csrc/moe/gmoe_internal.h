@@ -1,0 +1,44 @@
+/* moonlab moe — internals of the Gaussian-MoE files: gate logits and their parameter derivatives. */
+#ifndef MOONLAB_GMOE_INTERNAL_H
+#define MOONLAB_GMOE_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "moonlab/moe.h"
+
+#define GMOE_LOG2PI 1.8378770664093454836
+
+/* Gate logits l [K] at one x [d] (topk: unselected logits are -inf). */
+void gmoe_logits(const ml_gmoe *m, const double *x, double *l);
+/* log g [K] at one x from logits l (in place allowed); unselected experts of top-k get -inf. */
+void gmoe_log_gate(const ml_gmoe *m, double *l);
+/* Number of free gate parameters: (beta0_i, beta1_i) of experts 0..K-1 (0..K-2 with fix_last), plus log tau
+ * for temperature/activation gates. */
+int gmoe_gate_nparams(const ml_gmoe *m, int fix_last);
+/* Packs / unpacks the free gate parameters. */
+void gmoe_gate_pack(const ml_gmoe *m, int fix_last, double *theta);
+void gmoe_gate_unpack(ml_gmoe *m, int fix_last, const double *theta);
+/* dl_i/dtheta for one x: writes J [K * np] (row i = expert i). */
+void gmoe_logit_jacobian(const ml_gmoe *m, int fix_last, const double *x, double *J);
+
+/* Gate objective Q = sum_t sum_i r_ti log g_i(x_t) and optionally its gradient over the free parameters
+ * (grad [np]) and Hessian (hess [np*np], softmax/top-k only: the Hessian of the logits' part). */
+double gmoe_gate_objective(const ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n,
+                           int threads, double *grad, double *hess);
+
+/* Gate M-steps: raise Q from the current parameters (never lower it). Return ML_OK. */
+int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps,
+                     int threads);
+int gmoe_gate_qn(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps, int threads);
+
+/* Expert M-step: weighted least squares for (a_i, b_i), sigma_i^2 the weighted residual variance (floored). */
+int gmoe_experts_wls(ml_gmoe *m, const double *X, const double *Y, const double *R, int64_t n,
+                     double sigma_min, int threads, int *floored);
+
+/* Solves the symmetric positive definite system A x = b (n <= 64) by Cholesky, adding ridge*I when needed.
+ * A is overwritten. Returns 0 on success. */
+int gmoe_spd_solve(double *A, double *b, int n);
+
+#endif
