@@ -5,36 +5,51 @@
 #include "gmoe_internal.h"
 
 ml_gmoe_em_opts ml_gmoe_em_defaults(void) {
-    ml_gmoe_em_opts o = {1e-6, 2000, 3, 1, 1e-3, 0};
+    ml_gmoe_em_opts o = {1e-6, 2000, 1, 1, 1e-3, 0};
     return o;
 }
 
-/* E-step: R [n,K] posteriors; returns the log-likelihood (sum). */
-static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t n, double *R, int threads) {
+/* E-step: R [n,K] posteriors and the sufficient statistics S of the expert M-step; returns the
+ * log-likelihood (sum). */
+static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t n, double *R, int threads,
+                    double *S, double *Sthr) {
     int K = m->K, d = m->d;
+    size_t per = gmoe_stats_size(d) * (size_t)K;
     double ll = 0;
     double lsig[256];
     for (int i = 0; i < K; i++) lsig[i] = log(m->sigma[i]) + 0.5 * GMOE_LOG2PI;
-    #pragma omp parallel for schedule(static) reduction(+ : ll) if (threads != 1 && n >= 20000)
-    for (int64_t t = 0; t < n; t++) {
-        double *l = R + t * K;
-        const double *x = X + t * d;
-        gmoe_logits(m, x, l);
-        gmoe_log_gate(m, l);
-        double mx = -INFINITY;
-        for (int i = 0; i < K; i++) {
-            double mu = m->b[i];
-            for (int j = 0; j < d; j++) mu += m->a[i * d + j] * x[j];
-            double z = (Y[t] - mu) / m->sigma[i];
-            l[i] += -lsig[i] - 0.5 * z * z;
-            mx = l[i] > mx ? l[i] : mx;
+    int nth = (threads == 1 || n < 20000) ? 1 : omp_get_max_threads();
+    memset(Sthr, 0, (size_t)nth * per * sizeof(double));
+    #pragma omp parallel num_threads(nth) reduction(+ : ll)
+    {
+        int c = omp_get_thread_num(), nn = omp_get_num_threads();
+        int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
+        double *St = Sthr + (size_t)c * per;
+        for (int64_t t = lo; t < hi; t++) {
+            double *l = R + t * K;
+            const double *x = X + t * d;
+            gmoe_logits(m, x, l);
+            gmoe_log_gate(m, l);
+            double mx = -INFINITY;
+            for (int i = 0; i < K; i++) {
+                double mu = m->b[i];
+                for (int j = 0; j < d; j++) mu += m->a[i * d + j] * x[j];
+                double z = (Y[t] - mu) / m->sigma[i];
+                l[i] += -lsig[i] - 0.5 * z * z;
+                mx = l[i] > mx ? l[i] : mx;
+            }
+            double s = 0;
+            for (int i = 0; i < K; i++) s += exp(l[i] - mx);
+            double lt = mx + log(s);
+            for (int i = 0; i < K; i++) {
+                l[i] = exp(l[i] - lt);
+                if (l[i] > 0) gmoe_stats_add(St + (size_t)i * gmoe_stats_size(d), d, x, Y[t], l[i]);
+            }
+            ll += lt;
         }
-        double s = 0;
-        for (int i = 0; i < K; i++) s += exp(l[i] - mx);
-        double lt = mx + log(s);
-        for (int i = 0; i < K; i++) l[i] = exp(l[i] - lt);
-        ll += lt;
     }
+    memcpy(S, Sthr, per * sizeof(double));
+    for (int c = 1; c < nth; c++) for (size_t j = 0; j < per; j++) S[j] += Sthr[(size_t)c * per + j];
     return ll;
 }
 
@@ -43,7 +58,7 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
     int rc = ml_gmoe_check(m);
     if (rc) return rc;
     if (n < 1) return ml_fail(ML_EINVAL, "no data points");
-    if (!(o->tol >= 0) || o->maxit < 0) return ml_fail(ML_EINVAL, "tol must be >= 0 and maxit >= 0");
+    if (isnan(o->tol) || o->maxit < 0) return ml_fail(ML_EINVAL, "tol must be a number and maxit >= 0");
     double my = 0, vy = 0;
     for (int64_t t = 0; t < n; t++) my += Y[t];
     my /= (double)n;
@@ -51,23 +66,25 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
     double sdy = sqrt(vy / (double)n), smin = o->sigma_floor * sdy;
     if (!(sdy > 0)) return ml_fail(ML_EINVAL, "Y is constant");
     double *R = malloc((size_t)n * m->K * sizeof(double));
-    if (!R) return ml_fail(ML_ENOMEM, "fit_em: out of memory for [n,K] posteriors");
+    size_t per = gmoe_stats_size(m->d) * (size_t)m->K;
+    double *S = malloc(per * (size_t)(omp_get_max_threads() + 1) * sizeof(double));
+    if (!R || !S) { free(R); free(S); return ml_fail(ML_ENOMEM, "fit_em: out of memory for [n,K] posteriors"); }
     int fix = o->fix_last && ml_gmoe_translation_invariant(m);
     int qn = m->gate == ML_GMOE_TEMPERATURE || m->gate == ML_GMOE_ACTIVATION;
     res->iterations = 0;
     res->converged = 0;
     res->reason = 1;
     res->sigma_floored = 0;
-    double ll = estep(m, X, Y, n, R, o->threads);
-    if (!isfinite(ll)) { free(R); return ml_fail(ML_ENUMERIC, "the start model gives a non-finite log-likelihood"); }
+    double ll = estep(m, X, Y, n, R, o->threads, S, S + per);
+    if (!isfinite(ll)) { free(R); free(S); return ml_fail(ML_ENUMERIC, "the start model gives a non-finite log-likelihood"); }
     if (res->trace) res->trace[0] = ll;
     double last_tick = 0;
     for (int it = 1; it <= o->maxit; it++) {
-        if ((rc = gmoe_experts_wls(m, X, Y, R, n, smin, o->threads, &res->sigma_floored))) break;
+        if ((rc = gmoe_experts_from_stats(m, S, n, smin, &res->sigma_floored))) break;
         if (qn) rc = gmoe_gate_qn(m, fix, X, R, n, o->gate_steps, o->threads);
         else rc = gmoe_gate_newton(m, fix, X, R, n, o->gate_steps, o->threads);
         if (rc) break;
-        double nl = estep(m, X, Y, n, R, o->threads);
+        double nl = estep(m, X, Y, n, R, o->threads, S, S + per);
         res->iterations = it;
         if (res->trace) res->trace[it] = nl;
         double gain = nl - ll;
@@ -81,6 +98,6 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
         }
     }
     res->loglik = ll;
-    free(R);
+    free(R); free(S);
     return rc;
 }

@@ -57,7 +57,8 @@ int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R,
         double alpha = 1, Q1 = -INFINITY, slope = 0;
         for (int i = 0; i < np; i++) slope += g[i] * dir[i];
         int accepted = 0;
-        for (int ls = 0; ls < 40; ls++) {
+        if (!(slope > 1e-13 * (fabs(Q0) + 1))) break; /* at a stationary point: nothing to gain */
+        for (int ls = 0; ls < 12 && alpha * slope > 1e-12 * (fabs(Q0) + 1); ls++) {
             for (int i = 0; i < np; i++) tn[i] = th[i] + alpha * dir[i];
             gmoe_gate_unpack(m, fix_last, tn);
             Q1 = gmoe_gate_objective(m, fix_last, X, R, n, threads, NULL, NULL);

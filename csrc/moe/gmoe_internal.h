@@ -33,9 +33,23 @@ int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R,
                      int threads);
 int gmoe_gate_qn(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps, int threads);
 
-/* Expert M-step: weighted least squares for (a_i, b_i), sigma_i^2 the weighted residual variance (floored). */
-int gmoe_experts_wls(ml_gmoe *m, const double *X, const double *Y, const double *R, int64_t n,
-                     double sigma_min, int threads, int *floored);
+/* Posterior-weighted sufficient statistics of one expert, with x~ = (x, 1), p = d + 1: the lower triangle of
+ * sum r x~ x~' [p*p] (its last element is sum r), then sum r x~ y [p] and sum r y^2. */
+static inline size_t gmoe_stats_size(int d) { return (size_t)(d + 1) * (d + 1) + (d + 1) + 1; }
+static inline void gmoe_stats_add(double *S, int d, const double *x, double y, double r) {
+    int p = d + 1;
+    double *bv = S + p * p;
+    for (int u = 0; u < p; u++) {
+        double xu = u < d ? x[u] : 1.0, rx = r * xu;
+        for (int v = 0; v <= u; v++) S[u * p + v] += rx * (v < d ? x[v] : 1.0);
+        bv[u] += rx * y;
+    }
+    bv[p] += r * y * y;
+}
+
+/* Expert M-step from the statistics S [K * gmoe_stats_size(d)]: weighted least squares for (a_i, b_i),
+ * sigma_i^2 the weighted residual variance (floored at sigma_min; *floored set when it binds). */
+int gmoe_experts_from_stats(ml_gmoe *m, const double *S, int64_t n, double sigma_min, int *floored);
 
 /* Solves the symmetric positive definite system A x = b (n <= 64) by Cholesky, adding ridge*I when needed.
  * A is overwritten. Returns 0 on success. */

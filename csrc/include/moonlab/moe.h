@@ -186,7 +186,7 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
 /* Voronoi loss between fitted and true atoms (beta1, a, b, sigma): cells A_j of true atoms, then
  * D1 = sum_j |sum_{A_j} e^{beta0_i} - e^{beta0*_j}| + sum_j sum_{A_j} e^{beta0_i}(|dbeta1| + |da| + |db| + |dsigma|)
  * and D2 raising differences in cells with |A_j| > 1 to rbar(|A_j|) (beta1, b) and rbar/2 (a, sigma),
- * rbar(2) = 4, rbar(3) = 6, rbar(m) = 2m otherwise. With normalize and a translation-invariant gate the fitted
+ * rbar(2) = 4, rbar(3) = 6 (larger cells fail: their exponents are not given). With normalize and a translation-invariant gate the fitted
  * gate is first shifted so the cell of the last true expert carries its beta0, beta1 (softmax is invariant to
  * that shift). cell [K_fit] (base-0 true atom), terms [K_true]. */
 int ml_gmoe_voronoi(const ml_gmoe *fit, const ml_gmoe *truth, int d2, int normalize, double *loss,
@@ -198,6 +198,10 @@ int ml_gmoe_voronoi(const ml_gmoe *fit, const ml_gmoe *truth, int d2, int normal
 int ml_gmoe_replicate(const ml_gmoe *truth, const ml_gmoe *start, double perturb, int64_t n, int reps,
                       uint64_t seed, int d2, const ml_gmoe_em_opts *o, const ml_progress *p, double *loss,
                       int *iters, int *converged);
+
+/* k-means start: Lloyd on standardised (x, y) from a seeded k-means++ seeding, experts by least squares on the
+ * clusters, gate beta0 from the cluster shares, beta1 = 0. Gate kind and options of m are kept. */
+int ml_gmoe_init_kmeans(ml_gmoe *m, const double *X, const double *Y, int64_t n, uint64_t seed);
 
 /* Perturbs the free parameters of m: beta, a, b by perturb*N(0,1), sigma by exp(perturb*N(0,1)) (the last
  * expert's gate parameters stay when fix_last), tau likewise for temperature/activation gates. */
