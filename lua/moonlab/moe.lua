@@ -51,6 +51,78 @@ function M.combine(y_sorted, r)
   return core.moe_combine(y_sorted, r.order, r.weights)
 end
 
+-- ---------------------------------------------------------------- MoE layer
+
+local Layer = {}
+Layer.__index = Layer
+Layer.__name = "moonlab.MoELayer"
+
+local LAYER_OPTS = { "d_model", "d_ff", "experts", "k", "dtype", "seed", "std", "router" }
+
+--- layer{d_model, d_ff, experts, k = 2, dtype = "f32", seed = 0, std = 0.02, router = {route options}}
+--- -> a SwiGLU MoE feed-forward layer with parameters wr [D,E], w1 [E,D,F], w3 [E,D,F], w2 [E,F,D].
+function M.layer(o)
+  local fname = "moe.layer"
+  opts.check(fname, o, LAYER_OPTS, 2)
+  for _, key in ipairs({ "d_model", "d_ff", "experts" }) do
+    local v = opts.need(fname, o, key, "number")
+    if math.type(v) ~= "integer" or v < 1 then
+      error(("%s: bad argument #1 '%s': expected an integer >= 1, got %s"):format(fname, key, tostring(v)), 2)
+    end
+  end
+  local k = o.k or 2
+  if math.type(k) ~= "integer" or k < 1 or k > o.experts then
+    error(("%s: bad argument #1 'k': expected an integer in [1, experts = %d], got %s"):format(fname, o.experts, tostring(k)), 2)
+  end
+  local dt = o.dtype or "f32"
+  if dt ~= "f32" and dt ~= "f64" then error(fname .. ": bad argument #1 'dtype': expected 'f32' or 'f64', got " .. tostring(dt), 2) end
+  local router = {}
+  if o.router ~= nil then
+    opts.check(fname .. " router", o.router, ROUTE_OPTS, 2)
+    for key, v in pairs(o.router) do router[key] = v end
+  end
+  router.k = k
+  local D, F, E, seed, std = o.d_model, o.d_ff, o.experts, o.seed or 0, o.std or 0.02
+  return setmetatable({
+    d_model = D, d_ff = F, experts = E, k = k, dtype = dt, router = router,
+    wr = T.randn({ D, E }, { seed = seed, std = std, dtype = dt }),
+    w1 = T.randn({ E, D, F }, { seed = seed + 1, std = std, dtype = dt }),
+    w3 = T.randn({ E, D, F }, { seed = seed + 2, std = std, dtype = dt }),
+    w2 = T.randn({ E, F, D }, { seed = seed + 3, std = std, dtype = dt }),
+  }, Layer)
+end
+
+--- layer:forward(x [T,D]) -> y [T,D], state {cache, aux_loss, z_loss, counts}
+function Layer:forward(x)
+  local y, cache, aux, z, counts = core.moe_layer_forward(x, self.wr, self.w1, self.w3, self.w2, self.router)
+  return y, { cache = cache, aux_loss = aux, z_loss = z, counts = counts, x = x }
+end
+
+--- layer:backward(dy [T,D], state, {aux = 0, z = 0}) -> dx [T,D], grads {wr, w1, w3, w2}
+function Layer:backward(dy, state, o)
+  o = opts.check("moe.layer:backward", o or {}, { "aux", "z" }, 2) or {}
+  if type(state) ~= "table" or state.cache == nil then
+    error("moe.layer:backward: bad argument #2 'state': expected the state returned by forward", 2)
+  end
+  local dx, dwr, dw1, dw3, dw2 = core.moe_layer_backward(dy, state.x, self.wr, self.w1, self.w3, self.w2, state.cache,
+    self.router, o.aux or 0, o.z or 0)
+  return dx, { wr = dwr, w1 = dw1, w3 = dw3, w2 = dw2 }
+end
+
+--- layer:parameters() -> {wr = ..., w1 = ..., w3 = ..., w2 = ...}
+function Layer:parameters() return { wr = self.wr, w1 = self.w1, w3 = self.w3, w2 = self.w2 } end
+
+--- layer:flops(T) -> floating-point operations of forward + backward for T tokens (GEMMs only, no drops).
+function Layer:flops(Tn)
+  local D, F, E = self.d_model, self.d_ff, self.experts
+  return 18 * Tn * self.k * D * F + 6 * Tn * D * E
+end
+
+function Layer:__tostring()
+  return ("MoELayer(d_model=%d, d_ff=%d, experts=%d, k=%d, %s)"):format(self.d_model, self.d_ff, self.experts, self.k, self.dtype)
+end
+M.Layer = Layer
+
 -- ---------------------------------------------------------------- Gaussian MoE
 
 local GMOE_OPTS = { "beta0", "beta1", "a", "b", "sigma", "gate", "k", "tau", "act", "bias_placement" }
