@@ -173,7 +173,10 @@ static int l_route(lua_State *L) {
     r.cap_dropped = cd;
     int64_t psh[2] = {T, E};
     if (rp) r.probs = mlL_newtensor(L, lg->dtype, 2, psh)->data; else lua_pushnil(L); /* 11 */
-    if (ml_moe_route(&o, lg, &r) != ML_OK) return mlL_raise(L, fn);
+    if (ml_moe_route(&o, lg, &r) != ML_OK) {
+        if (ml_errcode() == ML_EINVAL) return mlL_argerror(L, 1, fn, "logits", "%s", ml_errmsg());
+        return mlL_raise(L, fn);
+    }
     shrink_rows(L, 9, r.n_order);
     shrink_rows(L, 10, r.n_dropped);
     for (int i = 5; i <= 10; i++) if (i != 6) lmoe_finish_index(L, i);

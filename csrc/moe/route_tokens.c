@@ -66,7 +66,7 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
         if (bad[c] >= 0 && (badrow < 0 || bad[c] < badrow)) badrow = bad[c];
     int rc = ML_OK;
     if (badrow >= 0) {
-        rc = ml_fail(ML_EINVAL, "logits row %lld holds a non-finite value", (long long)(badrow + o->index_base));
+        rc = ml_fail(ML_EINVAL, "row %lld holds a non-finite value", (long long)(badrow + o->index_base));
     } else {
         for (int64_t e = 0; e < E; e++) {
             double v = 0;

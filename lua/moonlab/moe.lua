@@ -94,6 +94,10 @@ end
 
 --- layer:forward(x [T,D]) -> y [T,D], state {cache, aux_loss, z_loss, counts}
 function Layer:forward(x)
+  if not T.is_tensor(x) or x:dtype() ~= self.dtype or x:ndim() ~= 2 or x:shape()[2] ~= self.d_model then
+    error(("moe.layer:forward: bad argument #1 'x': expected a %s tensor [T,%d], got %s"):format(self.dtype, self.d_model,
+      T.is_tensor(x) and (x:dtype() .. " [" .. table.concat(x:shape(), ",") .. "]") or type(x)), 2)
+  end
   local y, cache, aux, z, counts = core.moe_layer_forward(x, self.wr, self.w1, self.w3, self.w2, self.router)
   return y, { cache = cache, aux_loss = aux, z_loss = z, counts = counts, x = x }
 end
@@ -331,6 +335,9 @@ local FIT_OPTS = { "experts", "k", "gate", "tau", "act", "bias_placement", "init
 function M.fit_em(X, Y, o)
   local fname = "moe.fit_em"
   o = opts.check(fname, o or {}, FIT_OPTS, 2) or {}
+  if type(X) == "table" and not T.is_tensor(X) and #X == 0 then
+    error(fname .. ": bad argument #1 'X': expected at least 2 data points, got 0", 2)
+  end
   X, Y = xin(X), yin(Y)
   if not T.is_tensor(X) then error(fname .. ": bad argument #1 'X': expected a tensor [n,d], got " .. type(X), 2) end
   if X:ndim() == 1 then X = X:reshape({ X:numel(), 1 }) end
