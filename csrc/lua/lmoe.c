@@ -28,7 +28,8 @@ const int64_t *lmoe_check_index(lua_State *L, int idx, const char *fname, int ar
     if (!t) mlL_argerror(L, arg, fname, argname, "expected an index tensor, got %s", luaL_typename(L, idx));
     if (t->numel != numel)
         mlL_argerror(L, arg, fname, argname, "expected %lld indices, got %lld", (long long)numel, (long long)t->numel);
-    if ((int)t->dtype == LMOE_I64) return (const int64_t *)t->data;
+    if ((int)t->dtype == LMOE_I64 && ml_tensor_is_contiguous(t)) return (const int64_t *)t->data;
+    if (!ml_tensor_is_contiguous(t)) mlL_argerror(L, arg, fname, argname, "expected a contiguous tensor (use :clone())");
     int64_t *out = lua_newuserdatauv(L, (size_t)(numel > 0 ? numel : 1) * sizeof(int64_t), 0);
     lua_replace(L, idx); /* anchored where the tensor was: the caller has read everything else it needs */
     for (int64_t i = 0; i < numel; i++) {
@@ -269,7 +270,7 @@ static int l_combine(lua_State *L) {
     ml_tensor *ot = mlL_testtensor(L, 2);
     ml_tensor *w = mlL_testtensor(L, 3);
     char s[96];
-    if (!ot || ot->ndim != 2 || ot->shape[1] != 2 || !w || w->ndim != 2)
+    if (!ot || ot->ndim != 2 || ot->shape[1] != 2 || !w || w->ndim != 2 || !ml_tensor_is_contiguous(w))
         return mlL_argerror(L, 2, fn, "r", "expected r.order [N,2] and r.weights [T,K] of moe.route");
     int64_t N = ot->shape[0];
     if (ys->ndim != 2 || ys->shape[0] != N || (ys->dtype != ML_F32 && ys->dtype != ML_F64))

@@ -6,9 +6,9 @@
 #include "moonlab/moe.h"
 
 /* Index outputs are i64 tensors (1-based). */
-#define LMOE_I64 3
-#define LMOE_IDX_AS_F64 1
-#define LMOE_IDX_DTYPE ML_F64
+#define LMOE_I64 ML_I64
+#define LMOE_IDX_AS_F64 0
+#define LMOE_IDX_DTYPE ML_I64
 
 /* Pushes a new index tensor and returns its int64 storage; call lmoe_finish_index on it when filled. */
 int64_t *lmoe_new_index(lua_State *L, int ndim, const int64_t *shape);

@@ -13,7 +13,7 @@ static void read_field(lua_State *L, int idx, const char *fn, int arg, const cha
                        int64_t n, double *dst) {
     lua_getfield(L, idx, name);
     ml_tensor *t = mlL_testtensor(L, -1);
-    if (!t || t->numel != n)
+    if (!t || t->numel != n || !ml_tensor_is_contiguous(t))
         mlL_argerror(L, arg, fn, argname, "expected field '%s' with %lld numbers, got %s", name, (long long)n,
                      t ? "a tensor of another size" : luaL_typename(L, -1));
     for (int64_t i = 0; i < n; i++) {
