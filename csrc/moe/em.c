@@ -26,25 +26,33 @@ static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t 
         int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
         double *St = Sthr + (size_t)c * per;
         for (int64_t t = lo; t < hi; t++) {
-            double *l = R + t * K;
+            double *l = R + t * K, g[256];
             const double *x = X + t * d;
             gmoe_logits(m, x, l);
-            gmoe_log_gate(m, l);
-            double mx = -INFINITY;
+            gmoe_gate_both(m, l, g);
+            /* linear domain (one exp per expert); the log domain when every density underflows */
+            double s = 0, mx = -INFINITY, lt;
             for (int i = 0; i < K; i++) {
                 double mu = m->b[i];
                 for (int j = 0; j < d; j++) mu += m->a[i * d + j] * x[j];
-                double z = (Y[t] - mu) / m->sigma[i];
-                l[i] += -lsig[i] - 0.5 * z * z;
+                double z = (Y[t] - mu) / m->sigma[i], e = -lsig[i] - 0.5 * z * z;
+                l[i] += e;
                 mx = l[i] > mx ? l[i] : mx;
+                g[i] *= exp(e);
+                s += g[i];
             }
-            double s = 0;
-            for (int i = 0; i < K; i++) s += exp(l[i] - mx);
-            double lt = mx + log(s);
-            for (int i = 0; i < K; i++) {
-                l[i] = exp(l[i] - lt);
+            if (s > 1e-280) {
+                lt = log(s);
+                double inv = 1.0 / s;
+                for (int i = 0; i < K; i++) l[i] = g[i] * inv;
+            } else {
+                s = 0;
+                for (int i = 0; i < K; i++) s += exp(l[i] - mx);
+                lt = mx + log(s);
+                for (int i = 0; i < K; i++) l[i] = exp(l[i] - lt);
+            }
+            for (int i = 0; i < K; i++)
                 if (l[i] > 0) gmoe_stats_add(St + (size_t)i * gmoe_stats_size(d), d, x, Y[t], l[i]);
-            }
             ll += lt;
         }
     }

@@ -22,12 +22,10 @@ double gmoe_gate_objective(const ml_gmoe *m, int fix_last, const double *X, cons
         for (int64_t t = lo; t < hi; t++) {
             const double *x = X + t * d, *r = R + t * K;
             gmoe_logits(m, x, l);
-            gmoe_log_gate(m, l);
+            gmoe_gate_both(m, l, g);
             double q = 0;
-            for (int i = 0; i < K; i++) {
-                g[i] = exp(l[i]);
+            for (int i = 0; i < K; i++)
                 if (r[i] > 0) q += r[i] * l[i];
-            }
             a[0] += q;
             if (!grad) continue;
             double rs = 0;

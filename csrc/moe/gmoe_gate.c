@@ -24,6 +24,11 @@ void gmoe_logits(const ml_gmoe *m, const double *x, double *l) {
 }
 
 void gmoe_log_gate(const ml_gmoe *m, double *l) {
+    double g[256];
+    gmoe_gate_both(m, l, g);
+}
+
+void gmoe_gate_both(const ml_gmoe *m, double *l, double *g) {
     int K = m->K;
     if (m->gate == ML_GMOE_TOPK && m->k < K) {
         /* keep the k largest (ties to the lowest index), others -inf */
@@ -40,9 +45,9 @@ void gmoe_log_gate(const ml_gmoe *m, double *l) {
     double mx = -INFINITY;
     for (int i = 0; i < K; i++) mx = l[i] > mx ? l[i] : mx;
     double s = 0;
-    for (int i = 0; i < K; i++) s += exp(l[i] - mx);
-    double lse = mx + log(s);
-    for (int i = 0; i < K; i++) l[i] -= lse;
+    for (int i = 0; i < K; i++) { g[i] = exp(l[i] - mx); s += g[i]; }
+    double ls = log(s), inv = 1.0 / s;
+    for (int i = 0; i < K; i++) { l[i] -= mx + ls; g[i] *= inv; }
 }
 
 static int has_tau(const ml_gmoe *m) { return m->gate == ML_GMOE_TEMPERATURE || m->gate == ML_GMOE_ACTIVATION; }

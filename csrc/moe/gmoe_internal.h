@@ -14,6 +14,8 @@
 void gmoe_logits(const ml_gmoe *m, const double *x, double *l);
 /* log g [K] at one x from logits l (in place allowed); unselected experts of top-k get -inf. */
 void gmoe_log_gate(const ml_gmoe *m, double *l);
+/* The same, also writing g [K] = exp(log g) (one exp per expert). */
+void gmoe_gate_both(const ml_gmoe *m, double *l, double *g);
 /* Number of free gate parameters: (beta0_i, beta1_i) of experts 0..K-1 (0..K-2 with fix_last), plus log tau
  * for temperature/activation gates. */
 int gmoe_gate_nparams(const ml_gmoe *m, int fix_last);

@@ -6,5 +6,6 @@
 #include "moonlab/tensor.h"
 #include "moonlab/runtime.h"
 #include "moonlab/bench.h"
+#include "moonlab/moe.h"
 
 #endif
