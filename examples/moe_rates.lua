@@ -44,31 +44,41 @@ local function slope(xs, ys)
   return (n * sxy - sx * sy) / (n * sxx - sx * sx)
 end
 
--- Slope of the mean loss with a bootstrap 95% interval (replications resampled within each n).
-local function slope_ci(sizes, losses, B, seed)
-  local means = {}
-  for i, l in ipairs(losses) do
-    local s = 0
-    for _, v in ipairs(l) do s = s + v end
-    means[i] = s / #l
-  end
-  local est = slope(sizes, means)
+local function mean(l)
+  local s = 0
+  for _, v in ipairs(l) do s = s + v end
+  return s / #l
+end
+
+local function median(l)
+  local c = {}
+  for i, v in ipairs(l) do c[i] = v end
+  table.sort(c)
+  local n = #c
+  return n % 2 == 1 and c[(n + 1) // 2] or 0.5 * (c[n // 2] + c[n // 2 + 1])
+end
+
+-- Slope of stat(loss) against n with a bootstrap 95% interval (replications resampled within each n).
+local function slope_ci(sizes, losses, B, seed, stat)
+  local vals = {}
+  for i, l in ipairs(losses) do vals[i] = stat(l) end
+  local est = slope(sizes, vals)
   local u = T.rand({ B * #sizes * #losses[1] }, { seed = seed }):totable()
   local c, bs = 0, {}
   for b = 1, B do
     local m = {}
     for i, l in ipairs(losses) do
-      local s = 0
-      for _ = 1, #l do
+      local r = {}
+      for j = 1, #l do
         c = c + 1
-        s = s + l[math.floor(u[c] * #l) + 1]
+        r[j] = l[math.floor(u[c] * #l) + 1]
       end
-      m[i] = s / #l
+      m[i] = stat(r)
     end
     bs[b] = slope(sizes, m)
   end
   table.sort(bs)
-  return est, bs[math.max(1, math.floor(0.025 * B))], bs[math.ceil(0.975 * B)], means
+  return est, bs[math.max(1, math.floor(0.025 * B))], bs[math.ceil(0.975 * B)], vals
 end
 
 local function run(o)
@@ -98,9 +108,11 @@ local function run(o)
         done = done + 1
         bar:update(done, ("%s/%s n=%d"):format(g, sp.name, n))
       end
-      local est, lo, hi, means = slope_ci(sizes, losses, o.bootstrap or 1000, 77 + gi * 10 + si)
+      local est, lo, hi, means = slope_ci(sizes, losses, o.bootstrap or 1000, 77 + gi * 10 + si, mean)
+      local mest, mlo, mhi, medians = slope_ci(sizes, losses, o.bootstrap or 1000, 78 + gi * 10 + si, median)
       results[#results + 1] = { gate = g, spec = sp.name, loss = sp.loss, slope = est, lo = lo, hi = hi,
-        means = means, sizes = sizes, mean_iters = iters / (reps * #sizes), not_converged = notconv }
+        means = means, median_slope = mest, median_lo = mlo, median_hi = mhi, medians = medians, sizes = sizes,
+        mean_iters = iters / (reps * #sizes), not_converged = notconv, losses = losses }
     end
   end
   bar:finish()
@@ -109,11 +121,12 @@ local function run(o)
 end
 
 local function report(results, wall, reps)
-  local lines = { ("| gate | fit | loss | slope | 95%% bootstrap | mean loss n=%d | mean loss n=%d | EM iters | not converged |")
-    :format(results[1].sizes[1], results[1].sizes[#results[1].sizes]), "|---|---|---|---|---|---|---|---|---|" }
+  local lines = { ("| gate | fit | loss | slope of mean | 95%% bootstrap | slope of median | 95%% bootstrap | mean loss n=%d | mean loss n=%d | EM iters | not converged |")
+    :format(results[1].sizes[1], results[1].sizes[#results[1].sizes]), "|---|---|---|---|---|---|---|---|---|---|---|" }
   for _, r in ipairs(results) do
-    lines[#lines + 1] = ("| %s | %s | %s | %.3f | [%.3f, %.3f] | %.3g | %.3g | %.1f | %d/%d |"):format(r.gate, r.spec,
-      r.loss, r.slope, r.lo, r.hi, r.means[1], r.means[#r.means], r.mean_iters, r.not_converged, reps * #r.sizes)
+    lines[#lines + 1] = ("| %s | %s | %s | %.3f | [%.3f, %.3f] | %.3f | [%.3f, %.3f] | %.3g | %.3g | %.1f | %d/%d |"):format(
+      r.gate, r.spec, r.loss, r.slope, r.lo, r.hi, r.median_slope, r.median_lo, r.median_hi, r.means[1],
+      r.means[#r.means], r.mean_iters, r.not_converged, reps * #r.sizes)
   end
   lines[#lines + 1] = ("(%d replications per n, %d sizes, wall %d s)"):format(reps, #results[1].sizes, wall)
   return table.concat(lines, "\n")

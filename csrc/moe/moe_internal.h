@@ -71,6 +71,12 @@ void moe_topk_f32(const float *sel, int64_t E, int k, int groups, int group_topk
  * non-finite row. */
 int moe_route_tokens(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t *experts,
                      ml_tensor *weights, void *probs, double *P, double *zsum, double *hsum, double *rank);
+/* The f32 token-pass worker compiled for AVX2+FMA (route_avx2.c) and whether this CPU can run it. */
+void moe_route_block_f32_avx2(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t t0, int64_t t1,
+                              int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs,
+                              int64_t *bad, float *buf, double *rank);
+int moe_route_have_avx2(void);
+
 /* Scores s [T,E] (f64) of every token plus P, zsum and hsum, for expert choice. */
 int moe_route_scores(const ml_moe_route_opts *o, const ml_tensor *logits, double *s, double *P,
                      double *zsum, double *hsum);

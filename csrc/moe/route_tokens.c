@@ -45,6 +45,7 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
         tmp32 = malloc((size_t)T * (size_t)E * sizeof(float));
         if (!tmp32) { free(Pt); free(acc); free(bad); free(buf); return ml_fail(ML_ENOMEM, "moe.route: out of memory"); }
     }
+    int avx2 = moe_route_have_avx2();
     #pragma omp parallel num_threads(nt)
     {
         int c = omp_get_thread_num(), n = omp_get_num_threads();
@@ -55,6 +56,10 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
         if (logits->dtype == ML_F64)
             route_block_f64(&oo, ml_f64(logits), E, lo, hi, experts, weights ? ml_f64(weights) : NULL,
                             (double *)probs, Pt + (size_t)c * E, acc + 2 * c, acc + 2 * c + 1, bad + c, (double *)b, rank);
+        else if (avx2)
+            moe_route_block_f32_avx2(&oo, ml_f32(logits), E, lo, hi, experts, weights ? ml_f32(weights) : NULL,
+                                     tmp32 ? tmp32 : (float *)probs, Pt + (size_t)c * E, acc + 2 * c,
+                                     acc + 2 * c + 1, bad + c, (float *)b, rank);
         else
             route_block_f32(&oo, ml_f32(logits), E, lo, hi, experts, weights ? ml_f32(weights) : NULL,
                             tmp32 ? tmp32 : (float *)probs, Pt + (size_t)c * E, acc + 2 * c, acc + 2 * c + 1,

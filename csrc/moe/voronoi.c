@@ -40,23 +40,22 @@ int ml_gmoe_voronoi(const ml_gmoe *f, const ml_gmoe *t, int d2, int normalize, d
     if (!sh1 || !b0 || !size) { free(sh1); free(b0); free(size); return ml_fail(ML_ENOMEM, "voronoi: out of memory"); }
     cells(f, t, sh1, cell);
     if (normalize && ml_gmoe_translation_invariant(f)) {
-        /* shift the fitted gate so the cell of the last true atom carries its beta0*, beta1* (twice: the cells
-         * depend on the shifted beta1) */
-        for (int pass = 0; pass < 2; pass++) {
-            int ref = Kt - 1;
-            double mass = 0;
-            for (int i = 0; i < Kf; i++) if (cell[i] == ref) mass += exp(f->beta0[i]);
-            if (mass > 0) {
-                sh0 = t->beta0[ref] - log(mass);
-                for (int q = 0; q < d; q++) {
-                    double mb = 0;
-                    for (int i = 0; i < Kf; i++)
-                        if (cell[i] == ref) mb += exp(f->beta0[i]) * f->beta1[i * d + q];
-                    sh1[q] = t->beta1[ref * d + q] - mb / mass;
-                }
-            }
-            cells(f, t, sh1, cell);
+        /* shift the fitted gate so that its total mass sum_i e^{beta0_i} and its mass-weighted mean beta1 equal
+         * the truth's (log-sum-exp for stability); softmax gates are invariant to the shift */
+        double mf = -INFINITY, mt = -INFINITY;
+        for (int i = 0; i < Kf; i++) mf = fmax(mf, f->beta0[i]);
+        for (int j = 0; j < Kt; j++) mt = fmax(mt, t->beta0[j]);
+        double sf = 0, st = 0;
+        for (int i = 0; i < Kf; i++) sf += exp(f->beta0[i] - mf);
+        for (int j = 0; j < Kt; j++) st += exp(t->beta0[j] - mt);
+        sh0 = (mt + log(st)) - (mf + log(sf));
+        for (int q = 0; q < d; q++) {
+            double a1 = 0, a2 = 0;
+            for (int i = 0; i < Kf; i++) a1 += exp(f->beta0[i] - mf) * f->beta1[i * d + q];
+            for (int j = 0; j < Kt; j++) a2 += exp(t->beta0[j] - mt) * t->beta1[j * d + q];
+            sh1[q] = a2 / st - a1 / sf;
         }
+        cells(f, t, sh1, cell);
     }
     for (int i = 0; i < Kf; i++) { b0[i] = f->beta0[i] + sh0; size[cell[i]]++; }
     int rc = ML_OK;

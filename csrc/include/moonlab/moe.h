@@ -186,9 +186,9 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
 /* Voronoi loss between fitted and true atoms (beta1, a, b, sigma): cells A_j of true atoms, then
  * D1 = sum_j |sum_{A_j} e^{beta0_i} - e^{beta0*_j}| + sum_j sum_{A_j} e^{beta0_i}(|dbeta1| + |da| + |db| + |dsigma|)
  * and D2 raising differences in cells with |A_j| > 1 to rbar(|A_j|) (beta1, b) and rbar/2 (a, sigma),
- * rbar(2) = 4, rbar(3) = 6 (larger cells fail: their exponents are not given). With normalize and a translation-invariant gate the fitted
- * gate is first shifted so the cell of the last true expert carries its beta0, beta1 (softmax is invariant to
- * that shift). cell [K_fit] (base-0 true atom), terms [K_true]. */
+ * rbar(2) = 4, rbar(3) = 6 (larger cells fail: their exponents are not given). With normalize and a
+ * translation-invariant gate the fitted gate is first shifted (beta0 + c0, beta1 + c1; the gate is invariant)
+ * so that its total mass sum_i e^{beta0_i} and mass-weighted mean beta1 equal the truth's. cell [K_fit] (base-0 true atom), terms [K_true]. */
 int ml_gmoe_voronoi(const ml_gmoe *fit, const ml_gmoe *truth, int d2, int normalize, double *loss,
                     int64_t *cell, double *terms);
 
