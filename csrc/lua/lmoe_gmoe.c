@@ -274,7 +274,8 @@ static int l_voronoi(lua_State *L) {
     return 3;
 }
 
-/* core.gmoe_replicate(truth, start, perturb, n, reps, seed, d2, emopts, quiet) -> loss [reps], iters, converged */
+/* core.gmoe_replicate(truth, start, perturb, n, reps, seed, d2, emopts, quiet) -> loss [reps], iters, converged,
+ * and (d2) the D2 losses [reps] after the D1 ones */
 static int l_replicate(lua_State *L) {
     const char *fn = "moe.replicate";
     ml_gmoe t, s;
@@ -298,9 +299,12 @@ static int l_replicate(lua_State *L) {
     int64_t R = reps;
     ml_tensor *loss = mlL_newtensor(L, ML_F64, 1, &R);
     int li = lua_gettop(L);
+    ml_tensor *loss2 = d2 ? mlL_newtensor(L, ML_F64, 1, &R) : NULL;
+    if (!d2) lua_pushnil(L);
     int *it = lua_newuserdatauv(L, (size_t)reps * 2 * sizeof(int), 0);
     ml_progress *p = mlL_long_begin(L, fn, lua_toboolean(L, 9));
-    int rc = ml_gmoe_replicate(&t, &s, perturb, n, (int)reps, (uint64_t)seed, d2, &o, p, loss->data, it, it + reps);
+    int rc = ml_gmoe_replicate(&t, &s, perturb, n, (int)reps, (uint64_t)seed, &o, p, loss->data,
+                               loss2 ? loss2->data : NULL, it, it + reps);
     mlL_long_end(L, p);
     if (rc != ML_OK) return mlL_raise(L, fn);
     lua_pushvalue(L, li);
@@ -310,7 +314,8 @@ static int l_replicate(lua_State *L) {
         lua_pushinteger(L, it[r]); lua_rawseti(L, -3, r + 1);
         lua_pushboolean(L, it[reps + r]); lua_rawseti(L, -2, r + 1);
     }
-    return 3;
+    lua_pushvalue(L, li + 1);
+    return 4;
 }
 
 /* core.gmoe_kmeans(model, X, Y, seed) -> params of the k-means start */

@@ -30,7 +30,7 @@ int gmoe_gate_qn(ml_gmoe *m, int fix_last, const double *X, const double *R, int
     nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)np);
     if (!opt) { free(th); return ml_fail(ML_ENOMEM, "fit_em: NLopt could not be created"); }
     nlopt_set_min_objective(opt, qn_f, &c);
-    nlopt_set_maxeval(opt, steps * 5);
+    nlopt_set_maxeval(opt, steps * 4);
     nlopt_set_ftol_rel(opt, 1e-12);
     nlopt_set_xtol_rel(opt, 1e-10);
     double f = 0;

@@ -5,8 +5,8 @@
 #include "gmoe_internal.h"
 
 int ml_gmoe_replicate(const ml_gmoe *truth, const ml_gmoe *start, double perturb, int64_t n, int reps,
-                      uint64_t seed, int d2, const ml_gmoe_em_opts *o, const ml_progress *p, double *loss,
-                      int *iters, int *converged) {
+                      uint64_t seed, const ml_gmoe_em_opts *o, const ml_progress *p, double *loss_d1,
+                      double *loss_d2, int *iters, int *converged) {
     int rc = ml_gmoe_check(truth);
     if (!rc) rc = ml_gmoe_check(start);
     if (rc) return rc;
@@ -23,7 +23,12 @@ int ml_gmoe_replicate(const ml_gmoe *truth, const ml_gmoe *start, double perturb
         int bad;
         #pragma omp atomic read
         bad = stop;
-        if (bad || ml_interrupted()) { loss[r] = NAN; iters[r] = 0; converged[r] = 0; continue; }
+        if (bad || ml_interrupted()) {
+            loss_d1[r] = NAN;
+            if (loss_d2) loss_d2[r] = NAN;
+            iters[r] = 0; converged[r] = 0;
+            continue;
+        }
         double *X = malloc((size_t)nd * sizeof(double));
         ml_gmoe m;
         int e = X ? ml_gmoe_copy(&m, start) : ML_ENOMEM;
@@ -35,7 +40,8 @@ int ml_gmoe_replicate(const ml_gmoe *truth, const ml_gmoe *start, double perturb
             if (!e) e = ml_gmoe_fit_em(&m, X, Y, n, &oo, NULL, &res);
             int64_t cell[256];
             double terms[256];
-            if (!e) e = ml_gmoe_voronoi(&m, truth, d2, 1, &loss[r], cell, terms);
+            if (!e) e = ml_gmoe_voronoi(&m, truth, 0, 1, &loss_d1[r], cell, terms);
+            if (!e && loss_d2) e = ml_gmoe_voronoi(&m, truth, 1, 1, &loss_d2[r], cell, terms);
             ml_gmoe_free(&m);
         }
         iters[r] = res.iterations;

@@ -424,8 +424,8 @@ function M.voronoi_loss(fitted, truth, kind, o)
 end
 
 --- replicate(truth, {start, perturb, n, reps, seed, loss = "D1", tol, maxit, gate_steps, quiet}) -> losses [reps],
---- iterations (table), converged (table): sample n points, fit by EM from the perturbed start, Voronoi loss, in
---- parallel over replications.
+--- iterations (table), converged (table), d2 losses [reps] (loss = "D2": the first result holds D1, the fourth
+--- D2): sample n points, fit by EM from the perturbed start, Voronoi losses, in parallel over replications.
 function M.replicate(truth, o)
   local fname = "moe.replicate"
   o = opts.check(fname, o, { "start", "perturb", "n", "reps", "seed", "loss", "tol", "maxit", "gate_steps",

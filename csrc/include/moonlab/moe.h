@@ -192,12 +192,13 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
 int ml_gmoe_voronoi(const ml_gmoe *fit, const ml_gmoe *truth, int d2, int normalize, double *loss,
                     int64_t *cell, double *terms);
 
-/* Many replications of "sample n points from truth, fit by EM from a near-truth start, Voronoi loss" in
+/* Many replications of "sample n points from truth, fit by EM from a near-truth start, Voronoi losses" in
  * parallel (replication r uses seed + r). start: the near-truth start before perturbation (K_fit experts);
- * perturb: sd of the start's perturbation. Writes loss[reps], iters[reps], converged[reps]. */
+ * perturb: sd of the start's perturbation. Writes loss_d1[reps], loss_d2[reps] (NULL: not computed),
+ * iters[reps], converged[reps]. */
 int ml_gmoe_replicate(const ml_gmoe *truth, const ml_gmoe *start, double perturb, int64_t n, int reps,
-                      uint64_t seed, int d2, const ml_gmoe_em_opts *o, const ml_progress *p, double *loss,
-                      int *iters, int *converged);
+                      uint64_t seed, const ml_gmoe_em_opts *o, const ml_progress *p, double *loss_d1,
+                      double *loss_d2, int *iters, int *converged);
 
 /* k-means start: Lloyd on standardised (x, y) from a seeded k-means++ seeding, experts by least squares on the
  * clusters, gate beta0 from the cluster shares, beta1 = 0. Gate kind and options of m are kept. */
