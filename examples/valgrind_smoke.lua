@@ -45,6 +45,29 @@ local chrom = ml.chrom
 local col = chrom.column { Da = 5, kappa = 2, injection = { kind = "pulse", width = 0.1 } }
 col:outlet(t)
 col:moments()
+do -- the Fourier-series outlet and fit (Gaussian injection, uniform times)
+  local b = { Da = 1, kappa = 1, injection = { kind = "gaussian", width = 0.05, t0 = 0.3 } }
+  local tg = T.linspace(0.05, 8, 120)
+  local yg = chrom.model(tg, { analytes = { { Da = 5, kappa = 2, A = 0.8 } }, column = b })
+  chrom.fit(tg, yg, { analytes = { { Da = 5.5, kappa = 1.9 } }, column = b, quiet = true })
+  laplace.invert(suite[1].F, t, { error_estimate = true })
+end
+-- Workflow: the process helpers (pipes, messages, hash, folders) and a two-run sweep on one forked worker
+do
+  local proc = require("moonlab.core").proc
+  local r, w = proc.pipe()
+  proc.send(w, ("x"):rep(1000)) -- below the pipe's buffer: one process writes, then reads
+  assert(#proc.recv(r) == 1000)
+  proc.close(r); proc.close(w)
+  assert(#proc.hash("abc") == 32 and #proc.poll({}, 0) == 0)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(proc.mkdir(dir .. "/a/b") and #proc.listdir(dir) == 1)
+  local s = ml.sweep.run { name = "v", params = { grid = { i = { 1, 2 } } }, store = dir .. "/r.db", workers = 1, quiet = true,
+    fn = function(c) return { v = c.i } end }
+  assert(s.ok == 2)
+  os.execute("rm -rf '" .. dir .. "'")
+end
 -- MoE: routers (capacity, padding, expert choice), dispatch/combine, backward, the layer, the Gaussian MoE
 local moe = ml.moe
 for _, dt in ipairs { "f32", "f64" } do
