@@ -24,9 +24,9 @@ end
 --- route_backward(dweights [T,k], r, {aux = daux, z = dz}) -> dlogits [T,E].
 function M.route_backward(dweights, r, o)
   if type(r) ~= "table" or r.logits == nil then
-    error("moe.route_backward: bad argument #2 'r': expected the result of moe.route, got " .. type(r), 2)
+    error("moe.route_backward: bad argument #2 'r': expected the result of moe.route, got " .. type(r), 0)
   end
-  o = opts.check("moe.route_backward", o or {}, { "aux", "z" }, 2) or {}
+  o = opts.check("moe.route_backward", o or {}, { "aux", "z" }) or {}
   return core.moe_route_backward(dweights, r.logits, r.experts, r.weights, r.opts, o.aux or 0, o.z or 0)
 end
 
@@ -38,7 +38,7 @@ end
 --- dispatch(x [T,D], r) -> x_sorted [N,D] (rows in r.order; zero rows for padding).
 function M.dispatch(x, r)
   if type(r) ~= "table" or r.order == nil then
-    error("moe.dispatch: bad argument #2 'r': expected the result of moe.route, got " .. type(r), 2)
+    error("moe.dispatch: bad argument #2 'r': expected the result of moe.route, got " .. type(r), 0)
   end
   return core.moe_dispatch(x, r.order)
 end
@@ -46,7 +46,7 @@ end
 --- combine(y_sorted [N,D], r) -> y [T,D] = sum over slots of weight * row (dropped slots add 0).
 function M.combine(y_sorted, r)
   if type(r) ~= "table" or r.order == nil or r.weights == nil then
-    error("moe.combine: bad argument #2 'r': expected the result of moe.route, got " .. type(r), 2)
+    error("moe.combine: bad argument #2 'r': expected the result of moe.route, got " .. type(r), 0)
   end
   return core.moe_combine(y_sorted, r.order, r.weights)
 end
@@ -63,22 +63,22 @@ local LAYER_OPTS = { "d_model", "d_ff", "experts", "k", "dtype", "seed", "std", 
 --- -> a SwiGLU MoE feed-forward layer with parameters wr [D,E], w1 [E,D,F], w3 [E,D,F], w2 [E,F,D].
 function M.layer(o)
   local fname = "moe.layer"
-  opts.check(fname, o, LAYER_OPTS, 2)
+  opts.check(fname, o, LAYER_OPTS)
   for _, key in ipairs({ "d_model", "d_ff", "experts" }) do
     local v = opts.need(fname, o, key, "number")
     if math.type(v) ~= "integer" or v < 1 then
-      error(("%s: bad argument #1 '%s': expected an integer >= 1, got %s"):format(fname, key, tostring(v)), 2)
+      error(("%s: bad argument #1 '%s': expected an integer >= 1, got %s"):format(fname, key, tostring(v)), 0)
     end
   end
   local k = o.k or 2
   if math.type(k) ~= "integer" or k < 1 or k > o.experts then
-    error(("%s: bad argument #1 'k': expected an integer in [1, experts = %d], got %s"):format(fname, o.experts, tostring(k)), 2)
+    error(("%s: bad argument #1 'k': expected an integer in [1, experts = %d], got %s"):format(fname, o.experts, tostring(k)), 0)
   end
   local dt = o.dtype or "f32"
-  if dt ~= "f32" and dt ~= "f64" then error(fname .. ": bad argument #1 'dtype': expected 'f32' or 'f64', got " .. tostring(dt), 2) end
+  if dt ~= "f32" and dt ~= "f64" then error(fname .. ": bad argument #1 'dtype': expected 'f32' or 'f64', got " .. tostring(dt), 0) end
   local router = {}
   if o.router ~= nil then
-    opts.check(fname .. " router", o.router, ROUTE_OPTS, 2)
+    opts.check(fname .. " router", o.router, ROUTE_OPTS)
     for key, v in pairs(o.router) do router[key] = v end
   end
   router.k = k
@@ -96,7 +96,7 @@ end
 function Layer:forward(x)
   if not T.is_tensor(x) or x:dtype() ~= self.dtype or x:ndim() ~= 2 or x:shape()[2] ~= self.d_model then
     error(("moe.layer:forward: bad argument #1 'x': expected a %s tensor [T,%d], got %s"):format(self.dtype, self.d_model,
-      T.is_tensor(x) and (x:dtype() .. " [" .. table.concat(x:shape(), ",") .. "]") or type(x)), 2)
+      T.is_tensor(x) and (x:dtype() .. " [" .. table.concat(x:shape(), ",") .. "]") or type(x)), 0)
   end
   local y, cache, aux, z, counts = core.moe_layer_forward(x, self.wr, self.w1, self.w3, self.w2, self.router)
   return y, { cache = cache, aux_loss = aux, z_loss = z, counts = counts, x = x }
@@ -104,9 +104,9 @@ end
 
 --- layer:backward(dy [T,D], state, {aux = 0, z = 0}) -> dx [T,D], grads {wr, w1, w3, w2}
 function Layer:backward(dy, state, o)
-  o = opts.check("moe.layer:backward", o or {}, { "aux", "z" }, 2) or {}
+  o = opts.check("moe.layer:backward", o or {}, { "aux", "z" }) or {}
   if type(state) ~= "table" or state.cache == nil then
-    error("moe.layer:backward: bad argument #2 'state': expected the state returned by forward", 2)
+    error("moe.layer:backward: bad argument #2 'state': expected the state returned by forward", 0)
   end
   local dx, dwr, dw1, dw3, dw2 = core.moe_layer_backward(dy, state.x, self.wr, self.w1, self.w3, self.w2, state.cache,
     self.router, o.aux or 0, o.z or 0)
@@ -137,46 +137,46 @@ Model.__index = Model
 Model.__name = "moonlab.GaussianMoE"
 
 local function as_tensor(fname, name, v, K, d)
-  if v == nil then error(("%s: missing required option '%s'"):format(fname, name), 4) end
+  if v == nil then error(("%s: missing required option '%s'"):format(fname, name), 0) end
   local t = v
   if not T.is_tensor(v) then
     if type(v) ~= "table" then
-      error(("%s: bad argument #1 '%s': expected a tensor or a table of numbers, got %s"):format(fname, name, type(v)), 4)
+      error(("%s: bad argument #1 '%s': expected a tensor or a table of numbers, got %s"):format(fname, name, type(v)), 0)
     end
     t = T.new(v, "f64")
   end
   t = t:astype("f64")
   if d then
     if t:numel() ~= K * d then
-      error(("%s: bad argument #1 '%s': expected %d x %d numbers, got %d"):format(fname, name, K, d, t:numel()), 4)
+      error(("%s: bad argument #1 '%s': expected %d x %d numbers, got %d"):format(fname, name, K, d, t:numel()), 0)
     end
     return t:reshape({ K, d })
   end
   if t:numel() ~= K then
-    error(("%s: bad argument #1 '%s': expected %d numbers (one per expert), got %d"):format(fname, name, K, t:numel()), 4)
+    error(("%s: bad argument #1 '%s': expected %d numbers (one per expert), got %d"):format(fname, name, K, t:numel()), 0)
   end
   return t:reshape({ K })
 end
 
 local function build(fname, o)
-  opts.check(fname, o, GMOE_OPTS, 3)
+  opts.check(fname, o, GMOE_OPTS)
   local gate = o.gate or "softmax"
   if not GATES[gate] then
-    error(("%s: bad argument #1 'gate': expected softmax, topk, temperature or activation, got %s"):format(fname, tostring(gate)), 3)
+    error(("%s: bad argument #1 'gate': expected softmax, topk, temperature or activation, got %s"):format(fname, tostring(gate)), 0)
   end
-  if o.beta0 == nil then error(fname .. ": missing required option 'beta0'", 3) end
+  if o.beta0 == nil then error(fname .. ": missing required option 'beta0'", 0) end
   if type(o.beta0) ~= "table" then
-    error(("%s: bad argument #1 'beta0': expected a tensor or a table of numbers, got %s"):format(fname, type(o.beta0)), 3)
+    error(("%s: bad argument #1 'beta0': expected a tensor or a table of numbers, got %s"):format(fname, type(o.beta0)), 0)
   end
   local b0 = T.is_tensor(o.beta0) and o.beta0:astype("f64") or T.new(o.beta0, "f64")
   local K = b0:numel()
   b0 = b0:reshape({ K })
   local b1raw = o.beta1
-  if b1raw == nil then error(fname .. ": missing required option 'beta1'", 3) end
+  if b1raw == nil then error(fname .. ": missing required option 'beta1'", 0) end
   local n1 = T.is_tensor(b1raw) and b1raw:numel() or #b1raw * (type(b1raw[1]) == "table" and #b1raw[1] or 1)
   local d = n1 // K
   if d < 1 or d * K ~= n1 then
-    error(("%s: bad argument #1 'beta1': expected K x d numbers with K = %d experts, got %d"):format(fname, K, n1), 3)
+    error(("%s: bad argument #1 'beta1': expected K x d numbers with K = %d experts, got %d"):format(fname, K, n1), 0)
   end
   local m = setmetatable({
     K = K, d = d, gate = gate, k = o.k or K, tau = o.tau or 1, act = o.act or "tanh",
@@ -187,20 +187,20 @@ local function build(fname, o)
   for i = 1, K do
     local s = m.sigma:get(i)
     if not (s > 0) or s == math.huge then
-      error(("%s: bad argument #1 'sigma': expected finite numbers > 0, got sigma[%d] = %s"):format(fname, i, tostring(s)), 3)
+      error(("%s: bad argument #1 'sigma': expected finite numbers > 0, got sigma[%d] = %s"):format(fname, i, tostring(s)), 0)
     end
   end
   if gate == "topk" and (math.type(m.k) ~= "integer" or m.k < 1 or m.k > K) then
-    error(("%s: bad argument #1 'k': expected an integer in [1, %d], got %s"):format(fname, K, tostring(o.k)), 3)
+    error(("%s: bad argument #1 'k': expected an integer in [1, %d], got %s"):format(fname, K, tostring(o.k)), 0)
   end
   if (gate == "temperature" or gate == "activation") and (type(m.tau) ~= "number" or not (m.tau > 0) or m.tau == math.huge) then
-    error(("%s: bad argument #1 'tau': expected a finite number > 0, got %s"):format(fname, tostring(o.tau)), 3)
+    error(("%s: bad argument #1 'tau': expected a finite number > 0, got %s"):format(fname, tostring(o.tau)), 0)
   end
   if gate == "activation" and not ({ tanh = 1, sigmoid = 1, relu = 1, gelu = 1, none = 1 })[m.act] then
-    error(("%s: bad argument #1 'act': expected tanh, sigmoid, relu or gelu, got %s"):format(fname, tostring(m.act)), 3)
+    error(("%s: bad argument #1 'act': expected tanh, sigmoid, relu or gelu, got %s"):format(fname, tostring(m.act)), 0)
   end
   if m.bias_placement ~= "outside" and m.bias_placement ~= "inside" then
-    error(("%s: bad argument #1 'bias_placement': expected 'outside' or 'inside', got %s"):format(fname, tostring(m.bias_placement)), 3)
+    error(("%s: bad argument #1 'bias_placement': expected 'outside' or 'inside', got %s"):format(fname, tostring(m.bias_placement)), 0)
   end
   return m
 end
@@ -244,9 +244,9 @@ function Model:density(X, Y) return core.gmoe_logpdf(self, xfix(self, X), yin(Y)
 function Model:gate_probs(X) return core.gmoe_gate_probs(self, xfix(self, X)) end
 --- m:sample(n, {seed = 0, x = "uniform" | X}) -> X [n,d], Y [n]
 function Model:sample(n, o)
-  o = opts.check("moe.sample", o or {}, { "seed", "x" }, 2) or {}
+  o = opts.check("moe.sample", o or {}, { "seed", "x" }) or {}
   if math.type(n) ~= "integer" or n < 1 then
-    error("moe.sample: bad argument #1 'n': expected an integer >= 1, got " .. tostring(n), 2)
+    error("moe.sample: bad argument #1 'n': expected an integer >= 1, got " .. tostring(n), 0)
   end
   local x = o.x
   if x == "uniform" then x = nil end
@@ -280,7 +280,7 @@ local function split_truth(truth, experts, gate_over)
   local p = truth:params()
   for key, v in pairs(gate_over) do p[key] = v end
   local K = truth.K
-  if experts < K then error("moe.fit_em: bad argument #3 'experts': fewer experts than the truth is not supported by near_truth", 4) end
+  if experts < K then error("moe.fit_em: bad argument #3 'experts': fewer experts than the truth is not supported by near_truth", 0) end
   local m = experts - K + 1
   local function rep(list, f)
     local out = {}
@@ -334,22 +334,22 @@ local FIT_OPTS = { "experts", "k", "gate", "tau", "act", "bias_placement", "init
 --- tol = 1e-6, maxit = 2000, restarts = 1, seed = 0, gate_steps = 3, fix_last = true, sigma_floor = 1e-3, quiet.
 function M.fit_em(X, Y, o)
   local fname = "moe.fit_em"
-  o = opts.check(fname, o or {}, FIT_OPTS, 2) or {}
+  o = opts.check(fname, o or {}, FIT_OPTS) or {}
   if type(X) == "table" and not T.is_tensor(X) and #X == 0 then
-    error(fname .. ": bad argument #1 'X': expected at least 2 data points, got 0", 2)
+    error(fname .. ": bad argument #1 'X': expected at least 2 data points, got 0", 0)
   end
   X, Y = xin(X), yin(Y)
-  if not T.is_tensor(X) then error(fname .. ": bad argument #1 'X': expected a tensor [n,d], got " .. type(X), 2) end
+  if not T.is_tensor(X) then error(fname .. ": bad argument #1 'X': expected a tensor [n,d], got " .. type(X), 0) end
   if X:ndim() == 1 then X = X:reshape({ X:numel(), 1 }) end
-  if X:numel() == 0 then error(fname .. ": bad argument #1 'X': expected at least 2 data points, got 0", 2) end
+  if X:numel() == 0 then error(fname .. ": bad argument #1 'X': expected at least 2 data points, got 0", 0) end
   local init = o.init or "kmeans"
   local truth = o.truth
   local d = X:shape()[2]
   if truth ~= nil and getmetatable(truth) ~= Model then
-    error(fname .. ": bad argument #3 'truth': expected a moe.gaussian_moe model", 2)
+    error(fname .. ": bad argument #3 'truth': expected a moe.gaussian_moe model", 0)
   end
   if truth and truth.d ~= d then
-    error(("%s: bad argument #3 'truth': expected %d features like X, got %d"):format(fname, d, truth.d), 2)
+    error(("%s: bad argument #3 'truth': expected %d features like X, got %d"):format(fname, d, truth.d), 0)
   end
   local gate_over = {}
   for _, key in ipairs({ "gate", "k", "tau", "act", "bias_placement" }) do
@@ -357,15 +357,15 @@ function M.fit_em(X, Y, o)
   end
   local experts = o.experts
   if experts ~= nil and (math.type(experts) ~= "integer" or experts < 1) then
-    error(fname .. ": bad argument #3 'experts': expected an integer >= 1, got " .. tostring(experts), 2)
+    error(fname .. ": bad argument #3 'experts': expected an integer >= 1, got " .. tostring(experts), 0)
   end
   local restarts = o.restarts or 1
   if math.type(restarts) ~= "integer" or restarts < 1 then
-    error(fname .. ": bad argument #3 'restarts': expected an integer >= 1, got " .. tostring(restarts), 2)
+    error(fname .. ": bad argument #3 'restarts': expected an integer >= 1, got " .. tostring(restarts), 0)
   end
   local amount = o.perturb or 0
   if type(amount) ~= "number" or not (amount >= 0) then
-    error(fname .. ": bad argument #3 'perturb': expected a number >= 0, got " .. tostring(o.perturb), 2)
+    error(fname .. ": bad argument #3 'perturb': expected a number >= 0, got " .. tostring(o.perturb), 0)
   end
   local seed = o.seed or 0
   local function start(r)
@@ -373,10 +373,10 @@ function M.fit_em(X, Y, o)
       local m = next(gate_over) and init:copy(gate_over) or init
       return r == 1 and m or perturb(m, amount > 0 and amount or 0.1, seed + r, o.fix_last ~= false)
     elseif init == "near_truth" then
-      if not truth then error(fname .. ": init 'near_truth' needs option 'truth'", 4) end
+      if not truth then error(fname .. ": init 'near_truth' needs option 'truth'", 0) end
       return perturb(split_truth(truth, experts or truth.K, gate_over), amount, seed + r, o.fix_last ~= false)
     elseif init == "kmeans" then
-      if not experts then error(fname .. ": missing required option 'experts'", 4) end
+      if not experts then error(fname .. ": missing required option 'experts'", 0) end
       local K = experts
       local z = {}
       for i = 1, K do z[i] = 0 end
@@ -387,7 +387,7 @@ function M.fit_em(X, Y, o)
       local m0 = build(fname, p)
       return from_params(core.gmoe_kmeans(m0, X, Y, seed + r))
     end
-    error(fname .. ": bad argument #3 'init': expected a model, 'near_truth' or 'kmeans', got " .. tostring(init), 3)
+    error(fname .. ": bad argument #3 'init': expected a model, 'near_truth' or 'kmeans', got " .. tostring(init), 0)
   end
   local em = { tol = o.tol, maxit = o.maxit, gate_steps = o.gate_steps, fix_last = o.fix_last,
     sigma_floor = o.sigma_floor, quiet = o.quiet }
@@ -413,12 +413,12 @@ end
 --- voronoi_loss(fitted, truth, "D1" | "D2", {normalize = true}) -> loss, cells [K_fit] (i64, 1-based), terms [K_true]
 function M.voronoi_loss(fitted, truth, kind, o)
   local fname = "moe.voronoi_loss"
-  o = opts.check(fname, o or {}, { "normalize" }, 2) or {}
-  if getmetatable(fitted) ~= Model then error(fname .. ": bad argument #1 'fitted': expected a Gaussian MoE model", 2) end
-  if getmetatable(truth) ~= Model then error(fname .. ": bad argument #2 'truth': expected a Gaussian MoE model", 2) end
+  o = opts.check(fname, o or {}, { "normalize" }) or {}
+  if getmetatable(fitted) ~= Model then error(fname .. ": bad argument #1 'fitted': expected a Gaussian MoE model", 0) end
+  if getmetatable(truth) ~= Model then error(fname .. ": bad argument #2 'truth': expected a Gaussian MoE model", 0) end
   kind = kind or "D1"
   if kind ~= "D1" and kind ~= "D2" then
-    error(fname .. ": bad argument #3 'kind': expected 'D1' or 'D2', got " .. tostring(kind), 2)
+    error(fname .. ": bad argument #3 'kind': expected 'D1' or 'D2', got " .. tostring(kind), 0)
   end
   return core.gmoe_voronoi(fitted, truth, kind == "D2", o.normalize ~= false)
 end
@@ -429,7 +429,7 @@ end
 function M.replicate(truth, o)
   local fname = "moe.replicate"
   o = opts.check(fname, o, { "start", "perturb", "n", "reps", "seed", "loss", "tol", "maxit", "gate_steps",
-    "fix_last", "sigma_floor", "quiet" }, 2)
+    "fix_last", "sigma_floor", "quiet" })
   opts.need(fname, o, "n", "number")
   opts.need(fname, o, "reps", "number")
   local start = o.start or truth
@@ -440,6 +440,15 @@ end
 
 --- near_truth_start(truth, experts, {gate overrides}) -> the unperturbed start used by fit_em's "near_truth".
 function M.near_truth_start(truth, experts, over)
+  if getmetatable(truth) ~= Model then
+    error("moe.near_truth_start: bad argument #1 'truth': expected a moe.gaussian_moe model, got " .. type(truth), 0)
+  end
+  if math.type(experts) ~= "integer" or experts < truth.K then
+    error(("moe.near_truth_start: bad argument #2 'experts': expected an integer >= %d, got %s"):format(truth.K, tostring(experts)), 0)
+  end
+  if over ~= nil and type(over) ~= "table" then
+    error("moe.near_truth_start: bad argument #3 'over': expected a table of gate options, got " .. type(over), 0)
+  end
   return split_truth(truth, experts, over or {})
 end
 
