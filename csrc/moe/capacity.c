@@ -51,7 +51,6 @@ int moe_build_order(const ml_moe_route_opts *o, int64_t T, int64_t K, int64_t E,
             if (e >= 0) pre[h[e]++] = i;
         }
     }
-    int64_t total = start[E];
     for (int64_t e = 0; e < E; e++) assigned[e] = start[e + 1] - start[e];
     unsigned char *drop = NULL;
     int rc = ML_OK;
@@ -109,7 +108,6 @@ int moe_build_order(const ml_moe_route_opts *o, int64_t T, int64_t K, int64_t E,
         }
     }
     r->n_dropped = nd;
-    (void)total;
 done:
     free(hist); free(pre); free(start); free(drop);
     return rc;

@@ -58,16 +58,12 @@ int ml_moe_route_backward(const ml_moe_route_opts *o, const ml_tensor *logits, c
                 s[e] = o->score == ML_MOE_SOFTMAX ? p[e] : 1.0 / (1.0 + exp(-z[e]));
                 ds[e] = aux_c * f[e];
             }
-            double dzv[1];
-            (void)dzv;
             /* slots: gradient of the kept weights (weight 0 = dropped/unused: no gradient of its own) */
-            int64_t nv = 0;
             for (int64_t j = 0; j < K; j++) {
                 int64_t e = experts[t * K + j] - base;
                 double w = ml_tensor_getd(weights, t * K + j);
                 g[j] = (e >= 0 && w != 0.0) ? ml_tensor_getd(dweights, t * K + j) : 0.0;
                 u[j] = e >= 0 ? s[e] : 0.0;
-                if (e >= 0) nv++;
             }
             double c = o->route_scale;
             double *dzt = x; /* reuse: dz accumulated here */
@@ -100,7 +96,6 @@ int ml_moe_route_backward(const ml_moe_route_opts *o, const ml_tensor *logits, c
                 double xe = ml_tensor_getd(logits, t * E + e);
                 ml_tensor_setd(dlogits, t * E + e, dzt[e] / o->temperature * moe_act_grad(o->activation, xe));
             }
-            (void)nv;
         }
         free(buf);
     }
