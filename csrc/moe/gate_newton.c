@@ -41,14 +41,19 @@ int gmoe_spd_solve(double *A, double *b, int n) {
 }
 
 int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps,
-                     int threads) {
+                     int threads, const double *pre) {
     int np = gmoe_gate_nparams(m, fix_last);
     if (np == 0) return ML_OK;
     double *buf = malloc((size_t)(np * np + 4 * np) * sizeof(double));
     if (!buf) return ml_fail(ML_ENOMEM, "fit_em: out of memory");
     double *H = buf, *g = H + np * np, *th = g + np, *tn = th + np, *dir = tn + np;
     for (int s = 0; s < steps; s++) {
-        double Q0 = gmoe_gate_objective(m, fix_last, X, R, n, threads, g, H);
+        double Q0;
+        if (s == 0 && pre) {
+            Q0 = pre[0];
+            memcpy(g, pre + 1, (size_t)np * sizeof(double));
+            memcpy(H, pre + 1 + np, (size_t)np * np * sizeof(double));
+        } else Q0 = gmoe_gate_objective(m, fix_last, X, R, n, threads, g, H);
         if (!isfinite(Q0)) break;
         for (int i = 0; i < np * np; i++) H[i] = -H[i];
         for (int i = 0; i < np; i++) dir[i] = g[i];

@@ -30,9 +30,20 @@ void gmoe_logit_jacobian(const ml_gmoe *m, int fix_last, const double *x, double
 double gmoe_gate_objective(const ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n,
                            int threads, double *grad, double *hess);
 
-/* Gate M-steps: raise Q from the current parameters (never lower it). Return ML_OK. */
+/* Accumulators of one thread: [Q, grad (np), Hessian lower triangle (np*np)]; work of gmoe_gate_point. */
+static inline size_t gmoe_gate_acc_size(int np) { return 1 + (size_t)np + (size_t)np * np; }
+static inline size_t gmoe_gate_work_size(int K, int np) { return (size_t)K * np + (size_t)K + (size_t)np; }
+/* Adds point x's terms to the accumulators a: r [K] posteriors, l [K] log gate, g [K] gate probabilities. */
+void gmoe_gate_point(const ml_gmoe *m, int fix_last, int np, const double *x, const double *r, const double *l,
+                     const double *g, double *work, double *a, int want_grad, int want_hess);
+/* Sums nth accumulators into Q (returned), grad and the symmetric Hessian (either may be NULL). */
+double gmoe_gate_reduce(const double *acc, int nth, int np, double *grad, double *hess);
+
+/* Gate M-steps: raise Q from the current parameters (never lower it). Return ML_OK. pre (NULL or
+ * [Q, grad, Hessian] at the current parameters for these R, as the E-step accumulated them) saves the first
+ * evaluation of the Newton step. */
 int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps,
-                     int threads);
+                     int threads, const double *pre);
 int gmoe_gate_qn(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps, int threads);
 
 /* Posterior-weighted sufficient statistics of one expert, with x~ = (x, 1), p = d + 1: the lower triangle of
