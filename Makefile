@@ -17,18 +17,18 @@ LUA_CMOD  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/$(MULTIARCH)/lua/5.4,$(
 BUILD     ?= build
 CPPFLAGS  += -Icsrc/include -Icsrc -I$(LUA_INC) -I/usr/include/$(MULTIARCH)
 CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra $(OPT) $(XCFLAGS)
-LDLIBS    += -lopenblas -lfftw3 -lquadmath -lz -lpng -lm
+LDLIBS    += -lopenblas -lfftw3 -lquadmath -lz -lpng -lnlopt -lm
 LDFLAGS   += -fopenmp $(XLDFLAGS)
 
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
 DEPS      := gcc g++ make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
-             libfftw3-dev libpng-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
+             libfftw3-dev libpng-dev libnlopt-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
              lua-sql-sqlite3 libopenmpi-dev openmpi-bin
 DEPS_BENCH := python3-torch python3-scipy
 # Only for make fuzz (libFuzzer comes with clang's runtime libraries; OpenMP for clang from libomp).
 DEPS_FUZZ := clang libclang-rt-14-dev libomp-dev
 
-CORES     := core attn laplace sdf
+CORES     := core attn laplace sdf moe
 LIB_SRC   := $(foreach c,$(CORES),$(wildcard csrc/$(c)/*.c))
 LUA_SRC   := $(wildcard csrc/lua/*.c)
 HDRS      := $(wildcard csrc/include/moonlab/*.h csrc/*/*.h)

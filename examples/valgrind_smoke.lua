@@ -118,4 +118,28 @@ local sp = os.tmpname()
 sdf.save_png(sp, img); sdf.save_ply(sp, sv, sf); sdf.save_obj(sp, sv, sf)
 os.remove(sp)
 assert(not pcall(sdf.save_png, "/nonexistent/x.png", img))
+-- MoE: routers (capacity, padding, expert choice), dispatch/combine, backward, the layer, the Gaussian MoE
+local moe = ml.moe
+for _, dt in ipairs { "f32", "f64" } do
+  local lg = T.randn({ 13, 6 }, { seed = 5, dtype = dt })
+  for _, o in ipairs { { k = 2, capacity_factor = 0.8, pad_to = 4 }, { k = 3, score = "sigmoid", groups = 3, group_topk = 2,
+    bias = T.zeros({ 6 }) }, { expert_choice = true, capacity = 3 }, { k = 2, noise = { std = 0.3, seed = 1 } } } do
+    local r = moe.route(lg, o)
+    local y = moe.combine(moe.dispatch(T.randn({ 13, 4 }, { seed = 6, dtype = dt }), r), r)
+    moe.route_backward(r.weights * 0 + 1, r, { aux = 1, z = 1 })
+    assert(y:numel() == 52)
+  end
+  local L = moe.layer { d_model = 4, d_ff = 3, experts = 3, k = 2, dtype = dt, router = { capacity_factor = 1 } }
+  local x = T.randn({ 5, 4 }, { seed = 7, dtype = dt })
+  local y, st = L:forward(x)
+  L:backward(y, st, { aux = 1 })
+end
+assert(not pcall(moe.route, T.randn({ 3 }, { seed = 1 }), { k = 1 }))
+local gm = moe.gaussian_moe { beta0 = { -8, 0 }, beta1 = { 25, 0 }, a = { -20, 20 }, b = { 15, -5 }, sigma = { 0.3, 0.4 } }
+local X, Y = gm:sample(300, { seed = 1 })
+for _, g in ipairs { "softmax", "topk", "temperature", "activation" } do
+  local fit = moe.fit_em(X, Y, { experts = 3, gate = g, k = 2, maxit = 5, quiet = true })
+  moe.voronoi_loss(fit.model, gm, "D2")
+end
+moe.replicate(gm, { n = 200, reps = 2, maxit = 5, quiet = true })
 print("valgrind smoke: ok")

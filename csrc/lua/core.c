@@ -4,6 +4,7 @@
 /* Cores are referenced weakly so that the module links while a core is absent. */
 #pragma weak mlL_open_attn
 #pragma weak mlL_open_laplace
+#pragma weak mlL_open_moe
 #pragma weak mlL_open_proc
 #pragma weak mlL_open_sdf
 
@@ -15,6 +16,7 @@ int luaopen_moonlab_core(lua_State *L)
     mlL_open_progress(L);
     if (mlL_open_attn) mlL_open_attn(L);
     if (mlL_open_laplace) mlL_open_laplace(L);
+    if (mlL_open_moe) mlL_open_moe(L);
     if (mlL_open_proc) mlL_open_proc(L);
     if (mlL_open_sdf) mlL_open_sdf(L);
     return 1;

@@ -15,5 +15,6 @@
 #include "moonlab/laplace.h"
 #include "moonlab/chrom.h"
 #include "moonlab/sdf.h"
+#include "moonlab/moe.h"
 
 #endif

@@ -1,0 +1,193 @@
+-- moe.route / dispatch / combine / route_backward against a brute-force Lua reference, the dense loop and
+-- central finite differences.
+local T = require "moonlab.tensor"
+local moe = require "moonlab.moe"
+local ref = require "spec.helpers.moe_ref"
+
+local function rows(t)
+  local out, tt = {}, t:totable()
+  for i = 1, #tt do out[i] = tt[i] end
+  return out
+end
+
+local function normal_fn(Tn, E)
+  local cache = {}
+  return function(seed, c)
+    if not cache[seed] then cache[seed] = T.randn({ Tn * E }, { seed = seed }):totable() end
+    return cache[seed][c + 1]
+  end
+end
+
+local Tn, E = 37, 8
+local CASES = {
+  { k = 2 },
+  { k = 1 },
+  { k = 3, renormalize = false },
+  { k = 2, order = "topk_then_softmax" },
+  { k = 2, score = "sigmoid" },
+  { k = 3, score = "sigmoid", renormalize = false, route_scale = 2.5 },
+  { k = 2, temperature = 0.6 },
+  { k = 2, activation = "tanh", temperature = 0.5 },
+  { k = 2, activation = "sigmoid", order = "topk_then_softmax" },
+  { k = 2, activation = "gelu" },
+  { k = 2, activation = "relu", temperature = 2 },
+  { k = 2, bias = { 0.3, -0.2, 0.1, 0, 0.5, -0.4, 0.2, -0.1 } },
+  { k = 3, score = "sigmoid", bias = { 0.3, -0.2, 0.1, 0, 0.5, -0.4, 0.2, -0.1 }, groups = 4, group_topk = 2 },
+  { k = 2, groups = 2, group_topk = 1 },
+  { k = 2, noise = { std = 0.7, seed = 11 } },
+  { k = 2, capacity_factor = 1.0, drop = "probs" },
+  { k = 2, capacity_factor = 0.8, drop = "position" },
+  { k = 3, capacity_factor = 1.0, drop = "probs", pad_to = 4 },
+  { k = 2, pad_to = 8 },
+  { expert_choice = true, capacity = 7 },
+  { expert_choice = true, capacity = 5, renormalize = false, pad_to = 4 },
+  { k = 2, route_scale = 1.7, aux_coef = 0.1, z_coef = 0.01 },
+}
+
+local function desc(o)
+  local parts = {}
+  for key, v in pairs(o) do
+    parts[#parts + 1] = key .. "=" .. (type(v) == "table" and "{..}" or tostring(v))
+  end
+  table.sort(parts)
+  return table.concat(parts, " ")
+end
+
+local function to_opts(o)
+  local c = {}
+  for key, v in pairs(o) do c[key] = v end
+  if o.bias then c.bias = T.new(o.bias) end
+  return c
+end
+
+describe("moe.route", function()
+  for _, dt in ipairs({ "f64", "f32" }) do
+    local rtol = dt == "f64" and 1e-12 or 3e-6
+    local lg = T.randn({ Tn, E }, { seed = 5, dtype = dt })
+    local L = rows(lg)
+    for _, o in ipairs(CASES) do
+      it(("matches the brute-force reference (%s, %s)"):format(dt, desc(o)), function()
+        local r = moe.route(lg, to_opts(o))
+        local e = ref.route(L, o, normal_fn(Tn, E))
+        for _, f in ipairs({ "experts", "counts", "offsets", "order" }) do assert.equal("i64", r[f]:dtype()) end
+        assert.same(e.experts, r.experts:totable())
+        assert.is_close(r.weights, e.weights, { rtol = rtol, atol = 1e-14 })
+        assert.same(e.counts, r.counts:totable())
+        assert.same(e.offsets, r.offsets:totable())
+        assert.same(e.order, r.order:numel() > 0 and r.order:totable() or {})
+        assert.equal(#e.dropped, r.dropped.count)
+        assert.same(e.dropped, r.dropped.count > 0 and r.dropped.which:totable() or {})
+        assert.is_close(r.aux_loss, e.aux_loss, { rtol = dt == "f64" and 1e-12 or 1e-5 })
+        assert.is_close(r.z_loss, e.z_loss, { rtol = dt == "f64" and 1e-12 or 1e-5 })
+        assert.is_close(r.entropy, e.entropy, { rtol = dt == "f64" and 1e-12 or 1e-5 })
+      end)
+    end
+  end
+
+  it("breaks ties by the lowest expert index", function()
+    local lg = T.new({ { 1, 3, 3, 3, 0 }, { 2, 2, 2, 2, 2 } })
+    local r = moe.route(lg, { k = 2 })
+    assert.same({ { 2, 3 }, { 1, 2 } }, r.experts:totable())
+    local ec = moe.route(T.new({ { 1, 1 }, { 1, 1 }, { 1, 1 } }), { expert_choice = true, capacity = 2 })
+    assert.same({ { 1, 2 }, { 1, 2 }, { 0, 0 } }, ec.experts:totable())
+    assert.same({ { 3, 0 } }, ec.dropped.which:totable())
+  end)
+
+  it("drops by position and by probability on a hand-computed case", function()
+    -- 4 tokens, 2 experts, k = 1: every token prefers expert 1; capacity ceil(4*1/2*1) = 2
+    local lg = T.new({ { 1.0, 0 }, { 3.0, 0 }, { 2.0, 0 }, { 0.5, 0 } })
+    local rp = moe.route(lg, { k = 1, capacity_factor = 1, drop = "position" })
+    assert.same({ 2, 0 }, rp.counts:totable())
+    assert.same({ { 1, 1 }, { 2, 1 } }, rp.order:totable())
+    assert.same({ { 3, 1 }, { 4, 1 } }, rp.dropped.which:totable())
+    assert.same({ { 1 }, { 1 }, { 0 }, { 0 } }, rp.weights:totable())
+    local rq = moe.route(lg, { k = 1, capacity_factor = 1, drop = "probs" })
+    assert.same({ { 2, 1 }, { 3, 1 } }, rq.order:totable())
+    assert.same({ { 1, 1 }, { 4, 1 } }, rq.dropped.which:totable())
+    local pad = moe.route(lg, { k = 1, capacity_factor = 1, drop = "probs", pad_to = 4 })
+    assert.same({ 0, 4, 4 }, pad.offsets:totable())
+    assert.same({ { 2, 1 }, { 3, 1 }, { 0, 0 }, { 0, 0 } }, pad.order:totable())
+  end)
+
+  it("update_bias moves the selection bias against the load", function()
+    local b = T.zeros({ 4 })
+    moe.update_bias(b, moe.route(T.new({ { 5, 0, 0, 0 }, { 5, 1, 0, 0 } }), { k = 1 }).counts, 0.1)
+    assert.is_close(b, { -0.1, 0.1, 0.1, 0.1 })
+  end)
+end)
+
+describe("moe.dispatch / moe.combine", function()
+  for _, dt in ipairs({ "f64", "f32" }) do
+    it("combine(f(dispatch(x))) equals the dense loop over tokens and experts (" .. dt .. ")", function()
+      local Tt, Ee, D = 23, 6, 5
+      local lg = T.randn({ Tt, Ee }, { seed = 3, dtype = dt })
+      local x = T.randn({ Tt, D }, { seed = 4, dtype = dt })
+      local r = moe.route(lg, { k = 2, capacity_factor = 1.1, pad_to = 3 })
+      local xs = moe.dispatch(x, r)
+      -- f: expert e scales its rows by e (padding rows stay 0)
+      local ord = r.order:totable()
+      local ys = xs:clone()
+      for i = 1, #ord do
+        local t, j = ord[i][1], ord[i][2]
+        local e = t > 0 and r.experts:get(t, j) or 0
+        for d = 1, D do
+          ys:set(i, d, xs:get(i, d) * e)
+          if t > 0 then assert.equal(x:get(t, d), xs:get(i, d)) else assert.equal(0, xs:get(i, d)) end
+        end
+      end
+      local y = moe.combine(ys, r)
+      local dense = {}
+      for t = 1, Tt do
+        dense[t] = {}
+        for d = 1, D do
+          local s = 0
+          for j = 1, 2 do s = s + r.weights:get(t, j) * r.experts:get(t, j) * x:get(t, d) end
+          dense[t][d] = s
+        end
+      end
+      assert.is_close(y, dense, { rtol = dt == "f64" and 1e-13 or 1e-5, atol = 1e-6 })
+    end)
+  end
+end)
+
+describe("moe.route_backward", function()
+  local GRAD_CASES = {
+    { k = 2 }, { k = 2, renormalize = false }, { k = 3, order = "topk_then_softmax" },
+    { k = 2, score = "sigmoid" }, { k = 2, score = "sigmoid", renormalize = false, route_scale = 2 },
+    { k = 2, temperature = 0.7, activation = "tanh" }, { k = 2, activation = "sigmoid", temperature = 1.5 },
+    { k = 2, activation = "gelu", order = "topk_then_softmax" }, { k = 2, noise = { std = 0.5, seed = 3 } },
+    { k = 2, capacity_factor = 0.9 }, { expert_choice = true, capacity = 4 },
+    { k = 2, bias = { 0.2, 0, -0.1, 0.3, 0, 0.1 }, groups = 3, group_topk = 2 },
+  }
+  for _, o in ipairs(GRAD_CASES) do
+    it("matches central differences (" .. desc(o) .. ")", function()
+      local Tt, Ee = 9, 6
+      local lg = T.randn({ Tt, Ee }, { seed = 8 })
+      local oo = to_opts(o)
+      local r = moe.route(lg, oo)
+      local dw = T.randn(r.weights:shape(), { seed = 9 })
+      local daux, dz = 3.0, 5.0
+      local g = moe.route_backward(dw, r, { aux = daux, z = dz })
+      local function loss(l)
+        local rr = moe.route(l, oo)
+        -- keep the selection of r (finite differences of the smooth part)
+        assert.same(r.experts:totable(), rr.experts:totable())
+        return (rr.weights * dw):sum() + daux * rr.aux_loss + dz * rr.z_loss
+      end
+      local h = 1e-6
+      local fd = {}
+      for t = 1, Tt do
+        fd[t] = {}
+        for e = 1, Ee do
+          local l2 = lg:clone()
+          l2:set(t, e, lg:get(t, e) + h)
+          local lp = loss(l2)
+          l2:set(t, e, lg:get(t, e) - h)
+          local lm = loss(l2)
+          fd[t][e] = (lp - lm) / (2 * h)
+        end
+      end
+      assert.is_close(g, fd, { rtol = 1e-6, atol = 1e-8 })
+    end)
+  end
+end)
