@@ -8,20 +8,6 @@ local root = os.getenv("MOONLAB_ROOT") or "."
 -- Functions whose messages are known not to name them yet, each with its owner. The relia helper records
 -- them in its report; the lead clears this list after merging the owners' fixes. Keep it separate and short.
 local EXCLUDED = {
-  ["tensor.allclose"] = "tensor: tensor.lua position, then says tensor.isclose",
-  ["tensor:allclose"] = "tensor: tensor.lua position, then says tensor.isclose",
-  ["tensor:chunk"] = "tensor: the message starts with the tensor.lua:424 position (error level)",
-  ["tensor:clamp"] = "tensor: tensor.lua position",
-  ["tensor:clamp_"] = "tensor: tensor.lua position",
-  ["tensor:dim"] = "tensor: says tensor:ndim for tensor:dim",
-  ["tensor:expand_as"] = "tensor: 'attempt to index a boolean value (local t)'",
-  ["tensor:isclose"] = "tensor: a wrong tolerance says tensor.full",
-  ["tensor:norm"] = "tensor: tensor.lua position",
-  ["tensor:split"] = "tensor: tensor.lua position",
-  ["tensor:std"] = "tensor: tensor.lua position",
-  ["tensor:type_as"] = "tensor: 'attempt to index a boolean value (local t)'",
-  ["tensor:var"] = "tensor: tensor.lua position",
-  ["tensor.ones"] = "tensor: errors of tensor.ones say tensor.full",
 }
 
 describe("public names in error messages", function()
