@@ -14,15 +14,15 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BUILD     ?= build
 CPPFLAGS  += -Icsrc/include -Icsrc -I$(LUA_INC) -I/usr/include/$(MULTIARCH)
 CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra $(OPT) $(XCFLAGS)
-LDLIBS    += -lopenblas -lfftw3 -lquadmath -lm
+LDLIBS    += -lopenblas -lfftw3 -lquadmath -lnlopt -lm
 LDFLAGS   += -fopenmp $(XLDFLAGS)
 
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
 DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
-             libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind
-DEPS_BENCH := python3-torch
+             libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind libnlopt-dev
+DEPS_BENCH := python3-torch python3-sklearn
 
-CORES     := core attn laplace
+CORES     := core attn laplace gp
 LIB_SRC   := $(foreach c,$(CORES),$(wildcard csrc/$(c)/*.c))
 LUA_SRC   := $(wildcard csrc/lua/*.c)
 HDRS      := $(wildcard csrc/include/moonlab/*.h csrc/*/*.h)

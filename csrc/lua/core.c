@@ -4,6 +4,7 @@
 /* Cores are referenced weakly so that the module links while a core is absent. */
 #pragma weak mlL_open_attn
 #pragma weak mlL_open_laplace
+#pragma weak mlL_open_gp
 
 int luaopen_moonlab_core(lua_State *L)
 {
@@ -12,5 +13,6 @@ int luaopen_moonlab_core(lua_State *L)
     mlL_open_runtime(L);
     if (mlL_open_attn) mlL_open_attn(L);
     if (mlL_open_laplace) mlL_open_laplace(L);
+    if (mlL_open_gp) mlL_open_gp(L);
     return 1;
 }

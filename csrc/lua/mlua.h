@@ -50,5 +50,6 @@ void mlL_open_tensor(lua_State *L);
 void mlL_open_runtime(lua_State *L);
 void mlL_open_attn(lua_State *L);
 void mlL_open_laplace(lua_State *L);
+void mlL_open_gp(lua_State *L);
 
 #endif
