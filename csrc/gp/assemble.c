@@ -14,7 +14,9 @@ int ml_gpk_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, int6
     int64_t ld = n2 * m, ws = ml_gpk_work_size(k, D) + (int64_t)m * m;
     int same_set = X2 == X && n2 == n;
     int fail = 0;
-#pragma omp parallel
+    /* small matrices (the dimer's inner loop) are faster on one thread */
+    int par = (double)n * (double)n2 * (double)(m * m) > 1e6;
+#pragma omp parallel if (par)
     {
         double *w = malloc((size_t)ws * sizeof *w);
         if (!w) {
@@ -47,18 +49,21 @@ int gp_grad_contract(const ml_gp_kernel *k, int D, int64_t n, const double *X, i
     int64_t N = n * m, mm2 = (int64_t)m * m;
     int64_t ws = ml_gpk_work_size(k, D) + mm2 * (1 + np);
     int fail = 0;
-    for (int p = 0; p < np; p++) grad[p] = 0;
-#pragma omp parallel
+    /* per-row partial sums, added in row order: the same result on any thread count */
+    double *rows = calloc((size_t)(n * np + 1), sizeof *rows);
+    if (!rows) return ml_fail(ML_ENOMEM, "gp lml gradient: out of memory");
+    int par = (double)n * (double)n * (double)(mm2 * (1 + np)) > 2e6;
+#pragma omp parallel if (par)
     {
-        double *w = malloc((size_t)(ws + np) * sizeof *w);
+        double *w = malloc((size_t)ws * sizeof *w);
         if (!w) {
 #pragma omp atomic write
             fail = 1;
         } else {
-            double *acc = w + ws, *B = w + ws - mm2 * (1 + np), *dB = B + mm2;
-            for (int p = 0; p < np; p++) acc[p] = 0;
+            double *B = w + ws - mm2 * (1 + np), *dB = B + mm2;
 #pragma omp for schedule(dynamic, 4)
-            for (int64_t i = 0; i < n; i++)
+            for (int64_t i = 0; i < n; i++) {
+                double *acc = rows + i * np;
                 for (int64_t j = i; j < n; j++) {
                     ml_gpk_block(k, D, X + i * D, X + j * D, i == j, deriv, B, dB, w);
                     double f = i == j ? 0.5 : 1.0;
@@ -72,10 +77,15 @@ int gp_grad_contract(const ml_gp_kernel *k, int D, int64_t n, const double *X, i
                         acc[p] += f * s;
                     }
                 }
-#pragma omp critical
-            for (int p = 0; p < np; p++) grad[p] += acc[p];
+            }
             free(w);
         }
     }
+    for (int p = 0; p < np; p++) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++) s += rows[i * np + p];
+        grad[p] = s;
+    }
+    free(rows);
     return fail ? ml_fail(ML_ENOMEM, "gp lml gradient: out of memory") : ML_OK;
 }

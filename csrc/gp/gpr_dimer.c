@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdio.h>
 #include "gp_internal.h"
 
 ml_gp_gpr_opts ml_gp_gpr_defaults(void)
@@ -14,11 +15,12 @@ ml_gp_gpr_opts ml_gp_gpr_defaults(void)
     o.dimer.rot_tol = 0.01;
     o.noise = 1e-5;
     o.max_outer = 300;
-    o.trust_radius = 0.1;
+    o.trust_radius = 0.2;
     o.ratio_lo = 2.0 / 3.0, o.ratio_hi = 1.5;
     o.inner_maxit = 200;
     o.hyper = ml_gp_opt_defaults();
     o.hyper.maxit = 100;
+    o.hyper.xtol = 1e-4;
     return o;
 }
 
@@ -183,6 +185,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         int hit;
         rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, in_trust, &tc, &hit);
         res->t_dimer += now() - t2;
+        if (getenv("GPDBG")) fprintf(stderr, "outer %d n=%lld inner it=%d reason=%s x=(%g,%g) C=%g rc=%d\n", outer, (long long)n, ir.iterations, ir.reason, x[0], x[1], ir.curvature, rc);
         if (rc) break;
         C = ir.curvature;
         if (!(gp_norm(D, mode) > 0)) memcpy(mode, m0, (size_t)D * sizeof *m0);

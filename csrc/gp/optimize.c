@@ -141,7 +141,7 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r)
         free(c.idx), free(buf), free(ub);
         return rc;
     }
-    int any_ok = 0, all_conv = 1;
+    int any_ok = 0, all_conv = 1, stalled = 0;
     for (int start = 0; start <= o->restarts && !c.interrupted; start++) {
         nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)c.nfree);
         if (!opt) { rc = ml_fail(ML_ENOMEM, "gp.optimize: NLopt could not be created"); break; }
@@ -166,7 +166,7 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r)
         if (c.best_val > -HUGE_VAL) any_ok = 1;
         if (res == NLOPT_MAXEVAL_REACHED) all_conv = 0, strcpy(r->reason, "max_iters");
         else if (res == NLOPT_FORCED_STOP && c.interrupted) all_conv = 0, strcpy(r->reason, "interrupted");
-        else if (res == NLOPT_ROUNDOFF_LIMITED) { if (all_conv) strcpy(r->reason, "stalled"); }
+        else if (res == NLOPT_ROUNDOFF_LIMITED || res == NLOPT_FAILURE) stalled = 1;
         else if (res < 0) all_conv = 0, strcpy(r->reason, "failed");
     }
     r->iterations = c.evals;
@@ -175,8 +175,18 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r)
     ml_gpk_set_params(k, any_ok ? c.best : c.theta0);
     int rc2 = ml_gp_refit(g);
     if (!rc && rc2) rc = rc2;
-    if (!rc) rc = ml_gp_log_posterior(g, &o->prior, c.theta0, &r->objective, NULL);
+    if (!rc) rc = ml_gp_log_posterior(g, &o->prior, c.theta0, &r->objective, c.grad);
     if (!rc) rc = ml_gp_lml(g, &r->lml, NULL);
+    if (!rc && stalled && all_conv) {
+        /* NLopt's line search gave up: converged when the gradient at the best point is small */
+        double gmax = 0;
+        for (int i = 0; i < c.nfree; i++) gmax = fmax(gmax, fabs(c.grad[c.idx[i]]));
+        if (gmax > 1e-3 * fmax(1.0, fabs(r->objective))) {
+            all_conv = 0;
+            strcpy(r->reason, "stalled");
+        }
+        r->converged = all_conv && any_ok;
+    }
     if (!rc && c.interrupted) rc = ml_fail(GP_EINTR, "interrupted");
     free(c.idx), free(buf), free(ub);
     return rc;

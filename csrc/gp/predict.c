@@ -31,7 +31,8 @@ int ml_gp_predict(ml_gp *g, int64_t m, const double *Xs, double *E, double *Evar
         int64_t cm = m - s0 < chunk ? m - s0 : chunk, cols = cm * ms;
         double *prior = NULL;
         /* Ks [N x cols] col-major: column s*ms + c, row i*mt + a */
-#pragma omp parallel
+        int par = (double)cm * (double)n * (double)(mf * mf) > 1e6;
+#pragma omp parallel if (par)
         {
             double *w = malloc((size_t)ws * sizeof *w);
             if (!w) {

@@ -247,7 +247,7 @@ typedef struct ml_gp_gpr_opts {
     ml_gp_dimer_opts dimer;       /* the surrogate dimer (rotations 10, 0.01 rad, step 0.05) */
     double noise;                 /* 1e-5 */
     int max_outer;                /* true evaluations (300) */
-    double trust_radius;          /* Cartesian kernels: max distance to the nearest data point (0.1) */
+    double trust_radius;          /* Cartesian kernels: max distance to the nearest data point (0.2) */
     double ratio_lo, ratio_hi;    /* inverse-distance: pair distance ratios (2/3, 3/2) */
     int inner_maxit;              /* surrogate translations per outer iteration (200) */
     ml_gp_opt_opts hyper;         /* hyperparameter MAP each outer iteration */
