@@ -24,6 +24,12 @@ static double min_obj(unsigned n, const double *x, double *grad, void *data)
         return HUGE_VAL;
     }
     int rc = ml_gp_pot_eval(c->p, x, &E, c->g);
+    if (rc == ML_ENUMERIC && c->evals > 1) {
+        /* an overflowing trial step (steep walls): a very bad point, the line search backs off */
+        ml_clear_error();
+        if (grad) memset(grad, 0, n * sizeof *grad);
+        return 1e300;
+    }
     if (rc) {
         c->rc = rc;
         nlopt_force_stop(c->opt);
