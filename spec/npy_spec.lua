@@ -5,6 +5,74 @@ local function have_numpy()
   return ok == true or ok == 0
 end
 
+local function raw_npy(header, data)
+  local p = os.tmpname()
+  local f = assert(io.open(p, "wb"))
+  f:write("\147NUMPY\1\0", string.pack("<I2", #header), header, data or "")
+  f:close()
+  return p
+end
+
+local function padded(dict)
+  return dict .. (" "):rep((64 - (10 + #dict + 1) % 64) % 64) .. "\n"
+end
+
+local function load_err(header, data)
+  local p = raw_npy(header, data)
+  local ok, e = pcall(T.load, p)
+  os.remove(p)
+  assert.is_false(ok, "expected an error for header " .. header)
+  return tostring(e)
+end
+
+describe(".npy header validation (what NumPy rejects is rejected)", function()
+  it("a header that ends right after 'descr': is an error, not a read past the end", function()
+    assert.matches("^tensor.load: .*malformed .npy header", load_err("{'descr':"))
+    assert.matches("malformed .npy header", load_err("{'descr': "))
+    assert.matches("malformed .npy header", load_err("{'descr'"))
+    assert.matches("malformed .npy header", load_err("{"))
+  end)
+
+  it("rejects malformed dtype strings and unsupported ones with different messages", function()
+    local d8 = ("\0"):rep(16)
+    for _, descr in ipairs { "<f8x", "<>f8", "xyz", "", "<", "f", "<f", "<f8 " } do
+      local m = load_err(padded(("{'descr': '%s', 'fortran_order': False, 'shape': (2,), }"):format(descr)), d8)
+      assert.matches("malformed .npy header %(invalid descr", m)
+    end
+    assert.matches("unsupported dtype '<c16'", load_err(padded("{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }"), d8))
+    assert.matches("unsupported dtype '|i1'", load_err(padded("{'descr': '|i1', 'fortran_order': False, 'shape': (2,), }"), d8))
+  end)
+
+  it("rejects junk, extra or missing keys and non-tuple shapes", function()
+    local d8 = ("\0"):rep(16)
+    assert.matches("junk after the dict", load_err(padded("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), } junk"), d8))
+    assert.matches("unexpected key 'extra'", load_err(padded("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'extra': 1}"), d8))
+    assert.matches("needs descr, fortran_order, shape", load_err(padded("{'descr': '<f8', 'shape': (2,), }"), d8))
+    assert.matches("shape %(n%) is not a tuple", load_err(padded("{'descr': '<f8', 'fortran_order': False, 'shape': (2), }"), d8))
+    assert.matches("shape is not a tuple of sizes", load_err(padded("{'descr': '<f8', 'fortran_order': False, 'shape': (-2,), }"), d8))
+    assert.matches("shape is not a tuple of sizes", load_err(padded("{'descr': '<f8', 'fortran_order': False, 'shape': (2 3), }"), d8))
+    assert.matches("fortran_order is not True or False", load_err(padded("{'descr': '<f8', 'fortran_order': 0, 'shape': (2,), }"), d8))
+    assert.matches("bool array holds byte 2", load_err(padded("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }"), "\1\2"))
+  end)
+
+  it("reads big-endian, Fortran-order, native-order and zero-size arrays as NumPy does", function()
+    local p = raw_npy(padded("{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }"), string.pack(">d>d", 1.5, -2))
+    assert.same({ 1.5, -2 }, T.load(p):totable())
+    os.remove(p)
+    p = raw_npy(padded("{'descr': '<i4', 'fortran_order': True, 'shape': (2, 3), }"), string.pack("<i4<i4<i4<i4<i4<i4", 1, 4, 2, 5, 3, 6))
+    assert.same({ { 1, 2, 3 }, { 4, 5, 6 } }, T.load(p):totable())
+    os.remove(p)
+    p = raw_npy(padded("{\"descr\": \"f8\", \"fortran_order\": False, \"shape\": (1,)}"), string.pack("<d", 7))
+    assert.same({ 7 }, T.load(p):totable())
+    os.remove(p)
+    p = raw_npy(padded("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 3), }"))
+    local e = T.load(p)
+    os.remove(p)
+    assert.same({ 0, 3 }, e:shape())
+    assert.equal(0, e:numel())
+  end)
+end)
+
 describe(".npy I/O", function()
   it("round-trips f32 and f64 of several shapes bit-exactly", function()
     for _, dt in ipairs { "f32", "f64" } do

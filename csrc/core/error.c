@@ -29,7 +29,7 @@ void ml_clear_error(void)
 const char *ml_status_name(int code)
 {
     static const char *const names[] = {"ML_OK", "ML_EINVAL", "ML_ENOMEM", "ML_EIO",
-                                        "ML_EFORMAT", "ML_ENUMERIC", "ML_ECALLBACK"};
+                                        "ML_EFORMAT", "ML_ENUMERIC", "ML_ECALLBACK", "ML_EINTR"};
     if (code < 0 || code >= (int)(sizeof names / sizeof names[0])) return "ML_UNKNOWN";
     return names[code];
 }

@@ -1,65 +1,188 @@
-/* NumPy .npy files (format versions 1.0, 2.0, 3.0): little-endian <f4/<f8 in C order. */
+/* NumPy .npy files (format versions 1.0, 2.0, 3.0) for every moonlab dtype.
+ * The header is parsed as the Python literal NumPy writes (a dict with exactly
+ * the keys descr, fortran_order and shape); anything NumPy would refuse is refused. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "moonlab/tensor.h"
+#include "npy.h"
 
-/* Finds the value text after 'key': in a header dict; NULL when absent. */
-static const char *dict_value(const char *h, const char *key)
+typedef struct {
+    const char *p, *end;
+} lexer;
+
+static void skip_ws(lexer *lx)
 {
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s'", key);
-    const char *p = strstr(h, pat);
-    if (!p) {
-        snprintf(pat, sizeof pat, "\"%s\"", key);
-        p = strstr(h, pat);
-    }
-    if (!p) return NULL;
-    p += strlen(pat);
-    while (isspace((unsigned char)*p)) p++;
-    if (*p != ':') return NULL;
-    p++;
-    while (isspace((unsigned char)*p)) p++;
-    return p;
+    while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\n' || *lx->p == '\r')) lx->p++;
 }
 
-static int parse_header(const char *path, const char *h, ml_dtype *dt, int *ndim, int64_t *shape)
+static int accept(lexer *lx, char c)
 {
-    const char *d = dict_value(h, "descr"), *f = dict_value(h, "fortran_order"),
-               *s = dict_value(h, "shape");
-    if (!d || !f || !s)
-        return ml_fail(ML_EFORMAT, "%s: malformed .npy header (needs descr, fortran_order, shape)", path);
-    if (!strncmp(d, "'<f8'", 5) || !strncmp(d, "\"<f8\"", 5)) *dt = ML_F64;
-    else if (!strncmp(d, "'<f4'", 5) || !strncmp(d, "\"<f4\"", 5)) *dt = ML_F32;
-    else {
-        char got[16] = {0};
-        size_t k = 0; /* the quoted descr token, quotes included */
-        got[k++] = d[0];
-        while (k < sizeof got - 1 && d[k] && d[k] != d[0]) got[k] = d[k], k++;
-        if (k < sizeof got - 1 && d[k]) got[k] = d[k];
-        return ml_fail(ML_EFORMAT, "%s: unsupported dtype %s (expected '<f4' or '<f8')", path, got);
+    skip_ws(lx);
+    if (lx->p < lx->end && *lx->p == c) {
+        lx->p++;
+        return 1;
     }
-    if (strncmp(f, "False", 5))
-        return ml_fail(ML_EFORMAT, "%s: Fortran-order arrays are not supported (save with C order)", path);
-    if (*s != '(') return ml_fail(ML_EFORMAT, "%s: malformed shape in .npy header", path);
-    s++;
-    *ndim = 0;
-    for (;;) {
-        while (isspace((unsigned char)*s) || *s == ',') s++;
-        if (*s == ')') break;
-        if (!isdigit((unsigned char)*s)) return ml_fail(ML_EFORMAT, "%s: malformed shape in .npy header", path);
-        if (*ndim >= ML_MAXDIM)
-            return ml_fail(ML_EFORMAT, "%s: more than %d dims", path, ML_MAXDIM);
-        errno = 0;
-        char *end;
-        long long v = strtoll(s, &end, 10);
-        if (errno || v <= 0)
-            return ml_fail(ML_EFORMAT, "%s: dim %d has size %s (expected a positive size)", path, *ndim + 1,
-                           errno ? "out of range" : "0");
-        shape[(*ndim)++] = v;
-        s = end;
+    return 0;
+}
+
+/* A quoted Python string without escapes into buf; 0 on failure. */
+static int read_str(lexer *lx, char *buf, size_t n)
+{
+    skip_ws(lx);
+    if (lx->p >= lx->end || (*lx->p != '\'' && *lx->p != '"')) return 0;
+    char q = *lx->p++;
+    size_t k = 0;
+    while (lx->p < lx->end && *lx->p != q) {
+        if (*lx->p == '\\' || k + 1 >= n) return 0;
+        buf[k++] = *lx->p++;
+    }
+    if (lx->p >= lx->end) return 0;
+    lx->p++;
+    buf[k] = '\0';
+    return 1;
+}
+
+static int read_word(lexer *lx, const char *w)
+{
+    skip_ws(lx);
+    size_t n = strlen(w);
+    if ((size_t)(lx->end - lx->p) < n || strncmp(lx->p, w, n)) return 0;
+    const char *q = lx->p + n;
+    if (q < lx->end && (isalnum((unsigned char)*q) || *q == '_')) return 0;
+    lx->p = q;
+    return 1;
+}
+
+/* descr: byte order ('<', '>', '|', '=') then kind and size. */
+int ml_npy_parse_descr(const char *s, ml_dtype *dt, int *swap)
+{
+    char bo = s[0];
+    const char *k = s + 1;
+    if (isalpha((unsigned char)bo)) { /* NumPy reads 'f8' as native order */
+        bo = '=';
+        k = s;
+    } else if (bo != '<' && bo != '>' && bo != '|' && bo != '=') {
+        return 0;
+    }
+    static const struct { const char *code; ml_dtype dt; } codes[] = {
+        {"f4", ML_F32}, {"f8", ML_F64}, {"i4", ML_I32}, {"i8", ML_I64}, {"u1", ML_U8}, {"b1", ML_BOOL}};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (!strcmp(k, codes[i].code)) {
+            *dt = codes[i].dt;
+            *swap = bo == '>' && ml_dtype_size(*dt) > 1;
+            if (bo == '|' && ml_dtype_size(*dt) > 1) return 0; /* NumPy: '|f8' is not a valid descr */
+            return 1;
+        }
+    /* a kind letter NumPy knows and a size: well formed but not a moonlab dtype */
+    if (k[0] && strchr("biufcmMOSUV", k[0]) && k[1]) {
+        for (const char *q = k + 1; *q; q++)
+            if (!isdigit((unsigned char)*q)) return 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int bad(const char *path, const char *what)
+{
+    return ml_fail(ML_EFORMAT, "%s: malformed .npy header (%s)", path, what);
+}
+
+int ml_npy_parse_header(const char *path, const char *h, size_t len, ml_dtype *dt, int *swap, int *fortran,
+                        int *ndim, int64_t *shape)
+{
+    lexer lx = {h, h + len};
+    int have = 0; /* bits: descr 1, fortran_order 2, shape 4 */
+    if (!accept(&lx, '{')) return bad(path, "expected a dict");
+    while (!accept(&lx, '}')) {
+        char key[32], val[32];
+        if (!read_str(&lx, key, sizeof key)) return bad(path, "expected a quoted key");
+        if (!accept(&lx, ':')) return bad(path, "expected ':' after a key");
+        if (!strcmp(key, "descr")) {
+            if (!read_str(&lx, val, sizeof val)) return bad(path, "descr is not a string");
+            int r = ml_npy_parse_descr(val, dt, swap);
+            if (r == 0) return ml_fail(ML_EFORMAT, "%s: malformed .npy header (invalid descr '%s')", path, val);
+            if (r < 0)
+                return ml_fail(ML_EFORMAT,
+                               "%s: unsupported dtype '%s' (expected f4, f8, i4, i8, u1 or b1)", path, val);
+            have |= 1;
+        } else if (!strcmp(key, "fortran_order")) {
+            if (read_word(&lx, "True")) *fortran = 1;
+            else if (read_word(&lx, "False")) *fortran = 0;
+            else return bad(path, "fortran_order is not True or False");
+            have |= 2;
+        } else if (!strcmp(key, "shape")) {
+            if (!accept(&lx, '(')) return bad(path, "shape is not a tuple");
+            *ndim = 0;
+            int comma = 1;
+            while (!accept(&lx, ')')) {
+                skip_ws(&lx);
+                if (!comma || lx.p >= lx.end || !isdigit((unsigned char)*lx.p)) return bad(path, "shape is not a tuple of sizes");
+                if (*ndim >= ML_MAXDIM) return ml_fail(ML_EFORMAT, "%s: more than %d dims", path, ML_MAXDIM);
+                errno = 0;
+                char *e;
+                long long v = strtoll(lx.p, &e, 10);
+                if (errno || e > lx.end) return ml_fail(ML_EFORMAT, "%s: dim %d size out of range", path, *ndim + 1);
+                lx.p = e;
+                shape[(*ndim)++] = v;
+                comma = accept(&lx, ',');
+            }
+            if (*ndim == 1 && !comma) return bad(path, "shape (n) is not a tuple; NumPy writes (n,)");
+            have |= 4;
+        } else {
+            return ml_fail(ML_EFORMAT, "%s: malformed .npy header (unexpected key '%s')", path, key);
+        }
+        if (!accept(&lx, ',')) {
+            if (!accept(&lx, '}')) return bad(path, "expected ',' or '}'");
+            break;
+        }
+    }
+    skip_ws(&lx);
+    if (lx.p != lx.end) return bad(path, "junk after the dict");
+    if (have != 7) return bad(path, "needs descr, fortran_order, shape");
+    return ML_OK;
+}
+
+static void byteswap(void *data, size_t es, int64_t n)
+{
+    unsigned char *p = data;
+    for (int64_t i = 0; i < n; i++, p += es)
+        for (size_t a = 0, b = es - 1; a < b; a++, b--) {
+            unsigned char t = p[a];
+            p[a] = p[b];
+            p[b] = t;
+        }
+}
+
+/* Checks the bytes of a bool array (NumPy stores 0 or 1). */
+static int check_bool(const char *path, const ml_tensor *t)
+{
+    const uint8_t *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++)
+        if (p[i] > 1) return ml_fail(ML_EFORMAT, "%s: bool array holds byte %d (expected 0 or 1)", path, p[i]);
+    return ML_OK;
+}
+
+int ml_npy_finish(const char *path, ml_tensor *t, int swap, int fortran)
+{
+    if (swap) byteswap(t->data, ml_dtype_size(t->dtype), t->numel);
+    if (t->dtype == ML_BOOL && check_bool(path, t)) return ML_EFORMAT;
+    if (fortran && t->ndim > 1) { /* column-major data: read it through column-major strides */
+        ml_tensor v, out;
+        ml_tensor_share(&v, t);
+        int64_t s = 1;
+        for (int i = 0; i < t->ndim; i++) {
+            v.strides[i] = s;
+            s *= t->shape[i];
+        }
+        int rc = ml_tensor_init0(&out, t->dtype, t->ndim, t->shape);
+        if (!rc) rc = ml_tensor_copy(&out, &v);
+        ml_tensor_release(&v);
+        if (rc) return rc;
+        ml_tensor_release(t);
+        *t = out;
     }
     return ML_OK;
 }
@@ -99,32 +222,32 @@ int ml_npy_load(const char *path, ml_tensor *out)
     if (fread(hdr, 1, hlen, fp) != hlen) goto truncated;
     hdr[hlen] = '\0';
     ml_dtype dt = ML_F64;
-    int ndim = 0;
+    int ndim = 0, swap = 0, fortran = 0;
     int64_t shape[ML_MAXDIM];
-    if ((rc = parse_header(path, hdr, &dt, &ndim, shape))) goto done;
+    if ((rc = ml_npy_parse_header(path, hdr, hlen, &dt, &swap, &fortran, &ndim, shape))) goto done;
     long pos = ftell(fp);
-    if (fseek(fp, 0, SEEK_END) || pos < 0) {
+    if (pos < 0 || fseek(fp, 0, SEEK_END)) {
         rc = ml_fail(ML_EIO, "%s: cannot seek", path);
         goto done;
     }
     long end = ftell(fp);
     int64_t n;
-    if ((rc = ml_shape_numel(ndim, shape, &n))) {
+    if ((rc = ml_shape_numel0(ndim, shape, &n))) {
         rc = ml_fail(ML_EFORMAT, "%s: %s", path, ml_errmsg());
         goto done;
     }
     size_t es = ml_dtype_size(dt);
-    if (n > (int64_t)((end - pos) / (long)es)) {
+    if (end < pos || n > (int64_t)((end - pos) / (long)es)) {
         rc = ml_fail(ML_EFORMAT, "%s: truncated .npy file (%ld data bytes, shape needs %.0f)", path,
                      end - pos, (double)n * (double)es);
         goto done;
     }
-    if ((rc = ml_tensor_init(out, dt, ndim, shape))) goto done;
-    fseek(fp, pos, SEEK_SET);
-    if (fread(out->data, es, (size_t)n, fp) != (size_t)n) {
+    if ((rc = ml_tensor_init0(out, dt, ndim, shape))) goto done;
+    if (fseek(fp, pos, SEEK_SET) || fread(out->data, es, (size_t)n, fp) != (size_t)n) {
         ml_tensor_release(out);
         goto truncated;
     }
+    if ((rc = ml_npy_finish(path, out, swap, fortran))) ml_tensor_release(out);
     goto done;
 truncated:
     rc = ml_fail(ML_EFORMAT, "%s: truncated .npy file", path);
@@ -134,25 +257,37 @@ done:
     return rc;
 }
 
-int ml_npy_save(const char *path, const ml_tensor *t)
+static const char *const descrs[ML_NDTYPES] = {"<f4", "<f8", "<i4", "<i8", "|u1", "|b1"};
+
+size_t ml_npy_header(const ml_tensor *t, unsigned char *buf, size_t cap)
 {
     char dict[512];
-    int k = snprintf(dict, sizeof dict, "{'descr': '<%s', 'fortran_order': False, 'shape': (",
-                     t->dtype == ML_F32 ? "f4" : "f8");
+    int k = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descrs[t->dtype]);
     for (int i = 0; i < t->ndim; i++)
         k += snprintf(dict + k, sizeof dict - (size_t)k, "%lld,%s", (long long)t->shape[i],
                       i + 1 < t->ndim ? " " : "");
     if (t->ndim > 1) k--; /* numpy writes (3,) for 1-d but (2, 3) for n-d */
     k += snprintf(dict + k, sizeof dict - (size_t)k, "), }");
     int total = 10 + k + 1, pad = (64 - total % 64) % 64; /* data starts on a 64-byte boundary */
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return ml_fail(ML_EIO, "cannot open %s for writing: %s", path, strerror(errno));
-    uint16_t hlen = (uint16_t)(k + pad + 1);
+    size_t hlen = (size_t)k + (size_t)pad + 1;
+    if (10 + hlen > cap) return 0;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
-    int ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(dict, 1, (size_t)k, fp) == (size_t)k;
-    for (int i = 0; ok && i < pad; i++) ok = fputc(' ', fp) != EOF;
-    ok = ok && fputc('\n', fp) != EOF;
+    memcpy(buf, pre, 10);
+    memcpy(buf + 10, dict, (size_t)k);
+    memset(buf + 10 + k, ' ', (size_t)pad);
+    buf[10 + hlen - 1] = '\n';
+    return 10 + hlen;
+}
+
+int ml_npy_save(const char *path, const ml_tensor *t)
+{
+    if (!ml_tensor_is_contiguous(t)) return ml_fail(ML_EINVAL, "npy save: tensor is not contiguous");
+    unsigned char hdr[640];
+    size_t hl = ml_npy_header(t, hdr, sizeof hdr);
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return ml_fail(ML_EIO, "cannot open %s for writing: %s", path, strerror(errno));
+    int ok = fwrite(hdr, 1, hl, fp) == hl;
     ok = ok && fwrite(t->data, ml_dtype_size(t->dtype), (size_t)t->numel, fp) == (size_t)t->numel;
     if (fclose(fp) || !ok) return ml_fail(ML_EIO, "cannot write %s", path);
     return ML_OK;

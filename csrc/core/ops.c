@@ -57,6 +57,8 @@ int ml_tensor_binary(ml_binop op, const ml_tensor *a, const ml_tensor *b, double
                        ml_dtype_name(b->dtype));
     if (out->numel != a->numel || out->dtype != a->dtype)
         return ml_fail(ML_EINVAL, "output does not match the operands");
+    if (!ml_dtype_is_float(a->dtype))
+        return ml_fail(ML_EINVAL, "expected f32 or f64 operands, got %s", ml_dtype_name(a->dtype));
     int64_t n = a->numel;
     if (a->dtype == ML_F32) BINARY_LOOP(float);
     else BINARY_LOOP(double);
@@ -101,6 +103,8 @@ int ml_tensor_unary(ml_unop op, const ml_tensor *a, ml_tensor *out)
 {
     if (out->numel != a->numel || out->dtype != a->dtype)
         return ml_fail(ML_EINVAL, "output does not match the operand");
+    if (!ml_dtype_is_float(a->dtype))
+        return ml_fail(ML_EINVAL, "expected an f32 or f64 operand, got %s", ml_dtype_name(a->dtype));
     int64_t n = a->numel;
     if (a->dtype == ML_F32) {
         const float *pa = ml_f32(a);
@@ -120,7 +124,7 @@ int ml_tensor_unary(ml_unop op, const ml_tensor *a, ml_tensor *out)
  * Sums accumulate in double (pairwise error is not needed at these sizes). */
 static double reduce_line(ml_reduce op, const ml_tensor *a, int64_t base, int64_t len, int64_t stride)
 {
-    double acc = 0.0, best = ml_tensor_getd(a, base);
+    double acc = 0.0, best = len > 0 ? ml_tensor_getd(a, base) : NAN;
     int64_t arg = 0;
     for (int64_t j = 0; j < len; j++) {
         double x = ml_tensor_getd(a, base + j * stride);

@@ -15,24 +15,19 @@ struct ml_storage {
 /* Refuse single tensors above 2^40 bytes (1 TiB) before asking malloc. */
 #define ML_MAX_BYTES ((int64_t)1 << 40)
 
-size_t ml_dtype_size(ml_dtype dt) { return dt == ML_F32 ? sizeof(float) : sizeof(double); }
-
-const char *ml_dtype_name(ml_dtype dt) { return dt == ML_F32 ? "f32" : dt == ML_F64 ? "f64" : "?"; }
-
-int ml_dtype_parse(const char *name)
-{
-    if (!name) return -1;
-    if (!strcmp(name, "f32") || !strcmp(name, "float32") || !strcmp(name, "float")) return ML_F32;
-    if (!strcmp(name, "f64") || !strcmp(name, "float64") || !strcmp(name, "double")) return ML_F64;
-    return -1;
-}
-
-int ml_shape_numel(int ndim, const int64_t *shape, int64_t *numel)
+static int shape_numel(int ndim, const int64_t *shape, int64_t *numel, int allow0)
 {
     if (ndim < 0 || ndim > ML_MAXDIM)
         return ml_fail(ML_EINVAL, "tensor has %d dims, expected 0..%d", ndim, ML_MAXDIM);
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
+        if (allow0 && shape[i] == 0) {
+            for (int j = i + 1; j < ndim; j++)
+                if (shape[j] < 0)
+                    return ml_fail(ML_EINVAL, "size %lld of dim %d is negative", (long long)shape[j], j + 1);
+            n = 0;
+            break;
+        }
         if (shape[i] <= 0)
             return ml_fail(ML_EINVAL, "size %lld of dim %d is not positive", (long long)shape[i], i + 1);
         if (n > INT64_MAX / shape[i])
@@ -43,6 +38,36 @@ int ml_shape_numel(int ndim, const int64_t *shape, int64_t *numel)
     return ML_OK;
 }
 
+int ml_shape_numel(int ndim, const int64_t *shape, int64_t *numel) { return shape_numel(ndim, shape, numel, 0); }
+int ml_shape_numel0(int ndim, const int64_t *shape, int64_t *numel) { return shape_numel(ndim, shape, numel, 1); }
+
+void ml_tensor_set_contiguous_strides(ml_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        t->strides[i] = s;
+        s *= t->shape[i] ? t->shape[i] : 1;
+    }
+}
+
+int ml_tensor_is_contiguous(const ml_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] == 0) return 1;
+        if (t->shape[i] != 1 && t->strides[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+
+void ml_tensor_share(ml_tensor *dst, const ml_tensor *src)
+{
+    ml_tensor tmp = *src;
+    if (tmp.storage) atomic_fetch_add(&tmp.storage->refs, 1);
+    *dst = tmp;
+}
+
 static void set_shape(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, int64_t numel)
 {
     memset(t, 0, sizeof *t);
@@ -50,6 +75,7 @@ static void set_shape(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape,
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
+    ml_tensor_set_contiguous_strides(t);
 }
 
 #define HUGE_ALIGN ((size_t)2 << 20)
@@ -71,19 +97,19 @@ static void *zalloc(size_t bytes)
     return p;
 }
 
-int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape)
+static int init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, int allow0)
 {
     memset(t, 0, sizeof *t);
-    if (dt != ML_F32 && dt != ML_F64) return ml_fail(ML_EINVAL, "unknown dtype code %d", (int)dt);
-    int64_t n;
-    int rc = ml_shape_numel(ndim, shape, &n);
+    if ((unsigned)dt >= ML_NDTYPES) return ml_fail(ML_EINVAL, "unknown dtype code %d", (int)dt);
+    int64_t n = 0;
+    int rc = shape_numel(ndim, shape, &n, allow0);
     if (rc) return rc;
     size_t es = ml_dtype_size(dt);
     if (n > ML_MAX_BYTES / (int64_t)es)
         return ml_fail(ML_ENOMEM, "cannot allocate %lld elements of %s (%.3g bytes)", (long long)n,
                        ml_dtype_name(dt), (double)n * (double)es);
     ml_storage *s = malloc(sizeof *s);
-    void *d = zalloc((size_t)n * es);
+    void *d = zalloc(n ? (size_t)n * es : 1);
     if (!s || !d) {
         free(s);
         free(d);
@@ -99,21 +125,28 @@ int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape)
     return ML_OK;
 }
 
+int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape) { return init(t, dt, ndim, shape, 0); }
+int ml_tensor_init0(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape) { return init(t, dt, ndim, shape, 1); }
+
 int ml_tensor_alias(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t *shape)
 {
     int64_t n;
-    int rc = ml_shape_numel(ndim, shape, &n);
+    int rc = shape_numel(ndim, shape, &n, src->numel == 0);
     if (rc) return rc;
+    if (!ml_tensor_is_contiguous(src))
+        return ml_fail(ML_EINVAL, "cannot alias a non-contiguous view (make it contiguous first)");
     if (n != src->numel)
         return ml_fail(ML_EINVAL, "cannot view %lld elements as a shape of %lld elements",
                        (long long)src->numel, (long long)n);
     ml_storage *s = src->storage;
     void *d = src->data;
     ml_dtype dt = src->dtype;
+    int64_t off = src->offset;
     if (s) atomic_fetch_add(&s->refs, 1);
     set_shape(dst, dt, ndim, shape, n);
     dst->data = d;
     dst->storage = s;
+    dst->offset = off;
     return ML_OK;
 }
 
@@ -160,17 +193,6 @@ void ml_tensor_free(ml_tensor *t)
     free(t);
 }
 
-double ml_tensor_getd(const ml_tensor *t, int64_t i)
-{
-    return t->dtype == ML_F32 ? (double)ml_f32(t)[i] : ml_f64(t)[i];
-}
-
-void ml_tensor_setd(ml_tensor *t, int64_t i, double v)
-{
-    if (t->dtype == ML_F32) ml_f32(t)[i] = (float)v;
-    else ml_f64(t)[i] = v;
-}
-
 int ml_tensor_same_shape(const ml_tensor *a, const ml_tensor *b)
 {
     if (a->ndim != b->ndim) return 0;
@@ -191,55 +213,3 @@ const char *ml_shape_str(const ml_tensor *t, char *buf, size_t n)
     return buf;
 }
 
-int ml_tensor_copy(ml_tensor *dst, const ml_tensor *src)
-{
-    if (dst->numel != src->numel)
-        return ml_fail(ML_EINVAL, "copy: %lld elements into %lld", (long long)src->numel,
-                       (long long)dst->numel);
-    int64_t n = src->numel;
-    if (dst->dtype == src->dtype) {
-        if (dst->data != src->data) memmove(dst->data, src->data, (size_t)n * ml_dtype_size(src->dtype));
-    } else if (dst->dtype == ML_F32) {
-        float *d = ml_f32(dst);
-        const double *s = ml_f64(src);
-#pragma omp parallel for if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; i++) d[i] = (float)s[i];
-    } else {
-        double *d = ml_f64(dst);
-        const float *s = ml_f32(src);
-#pragma omp parallel for if (n > 65536) schedule(static)
-        for (int64_t i = 0; i < n; i++) d[i] = s[i];
-    }
-    return ML_OK;
-}
-
-int ml_tensor_fill(ml_tensor *t, double v)
-{
-    int64_t n = t->numel;
-    if (t->dtype == ML_F32) {
-        float *d = ml_f32(t), f = (float)v;
-        for (int64_t i = 0; i < n; i++) d[i] = f;
-    } else {
-        double *d = ml_f64(t);
-        for (int64_t i = 0; i < n; i++) d[i] = v;
-    }
-    return ML_OK;
-}
-
-int ml_tensor_arange(ml_tensor *t, double start, double step)
-{
-    for (int64_t i = 0; i < t->numel; i++) ml_tensor_setd(t, i, start + (double)i * step);
-    return ML_OK;
-}
-
-int ml_tensor_linspace(ml_tensor *t, double a, double b)
-{
-    int64_t n = t->numel;
-    if (n == 1) {
-        ml_tensor_setd(t, 0, a);
-        return ML_OK;
-    }
-    double h = (b - a) / (double)(n - 1);
-    for (int64_t i = 0; i < n; i++) ml_tensor_setd(t, i, i == n - 1 ? b : a + (double)i * h);
-    return ML_OK;
-}

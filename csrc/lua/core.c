@@ -11,6 +11,7 @@ int luaopen_moonlab_core(lua_State *L)
     lua_newtable(L);
     mlL_open_tensor(L);
     mlL_open_runtime(L);
+    mlL_open_progress(L);
     if (mlL_open_attn) mlL_open_attn(L);
     if (mlL_open_laplace) mlL_open_laplace(L);
     if (mlL_open_gp) mlL_open_gp(L);

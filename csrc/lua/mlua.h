@@ -5,6 +5,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "moonlab/tensor.h"
+#include "moonlab/runtime.h"
 
 #define MLL_TENSOR_MT "moonlab.Tensor"
 
@@ -45,9 +46,23 @@ typedef struct mlL_opt {
 } mlL_opt;
 void mlL_opts(lua_State *L, int idx, const char *fname, const mlL_opt *opts);
 
+/* Long C calls: arms Ctrl-C (SIGINT sets the flag that ml_progress_tick reports as ML_EINTR) and draws a
+ * progress bar on stderr (a terminal: after 1 s, rewritten in place; otherwise a plain line every 10 s after
+ * 5 s; nothing when quiet or MOONLAB_QUIET=1). Pushes a to-be-closed guard, so an error raised before
+ * mlL_long_end also disarms it. Pass the returned pointer into the C core, then call mlL_long_end before
+ * raising or pushing results:
+ *     ml_progress *p = mlL_long_begin(L, "chrom.solve_fd", quiet);
+ *     int rc = ml_chrom_solve_fd(..., p);
+ *     mlL_long_end(L, p);
+ *     if (rc != ML_OK) return mlL_raise(L, "chrom.solve_fd");      // "chrom.solve_fd: interrupted"
+ * Calls nest (end the inner one first). */
+ml_progress *mlL_long_begin(lua_State *L, const char *label, int quiet);
+void mlL_long_end(lua_State *L, ml_progress *p);
+
 /* Registers the functions of each core into the table on top of the stack. */
 void mlL_open_tensor(lua_State *L);
 void mlL_open_runtime(lua_State *L);
+void mlL_open_progress(lua_State *L);
 void mlL_open_attn(lua_State *L);
 void mlL_open_laplace(lua_State *L);
 void mlL_open_gp(lua_State *L);

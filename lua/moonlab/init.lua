@@ -7,7 +7,8 @@ local M = {
 }
 
 -- Modules loaded on first access (moonlab.attn, moonlab.plot, ...).
-local lazy = { attn = true, laplace = true, chrom = true, plot = true, bench = true, help = true, gp = true }
+local lazy = { attn = true, laplace = true, chrom = true, plot = true, bench = true, help = true,
+  progress = true, opts = true, gp = true }
 
 setmetatable(M, {
   __index = function(t, k)

@@ -14,7 +14,8 @@ typedef enum {
     ML_EIO,       /* file could not be read or written */
     ML_EFORMAT,   /* malformed file contents */
     ML_ENUMERIC,  /* non-finite value or failed convergence */
-    ML_ECALLBACK  /* a user callback failed (message set by the caller) */
+    ML_ECALLBACK, /* a user callback failed (message set by the caller) */
+    ML_EINTR      /* interrupted by the user (Ctrl-C), see ml_progress_tick */
 } ml_status;
 
 /* Records a printf-style message for the calling thread and returns code. */

@@ -28,6 +28,24 @@ void ml_get_info(ml_info *info);
 int ml_set_threads(int n);
 int ml_get_threads(void);
 
+/* Interrupts. A request (the SIGINT handler that the Lua bindings arm for a long call, or an embedding program)
+ * sets a process-wide flag; long loops poll it and return ML_EINTR. ml_interrupted() is a cheap read that is
+ * safe inside OpenMP loops; ml_interrupt_request() is async-signal-safe. */
+int ml_interrupted(void);
+void ml_interrupt_request(void);
+void ml_interrupt_clear(void);
+
+/* Progress of a long call: fn(ud, done, total) is called from the calling thread (total <= 0: unknown). */
+typedef struct ml_progress {
+    void (*fn)(void *ud, double done, double total);
+    void *ud;
+} ml_progress;
+
+/* Reports done/total to p (p or p->fn may be NULL) and polls the interrupt flag. Returns ML_EINTR (message
+ * "interrupted") once an interrupt was requested, else ML_OK. Call it from the calling thread every 10-100 ms of
+ * work in long loops, then clean up and return the code. */
+int ml_progress_tick(const ml_progress *p, double done, double total);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,32 +12,55 @@ extern "C" {
 
 #define ML_MAXDIM 8
 
-typedef enum { ML_F32 = 0, ML_F64 = 1 } ml_dtype;
+/* Element types. ML_BOOL is stored as one byte holding 0 or 1. */
+typedef enum { ML_F32 = 0, ML_F64 = 1, ML_I32 = 2, ML_I64 = 3, ML_U8 = 4, ML_BOOL = 5 } ml_dtype;
+#define ML_NDTYPES 6
 
 typedef struct ml_storage ml_storage; /* reference-counted buffer */
 
-/* Row-major contiguous array. `storage` owns `data` (NULL when the data is
- * borrowed through ml_tensor_wrap). Aliases share one storage, so an alias
- * never outlives its data. */
+/* An n-d array: a (possibly strided) view of a reference-counted storage.
+ * `storage` owns the buffer (NULL when the data is borrowed through
+ * ml_tensor_wrap). `data` points at the view's first element; element
+ * (i1..in) (0-based) is at data + sum(ik * strides[k]) elements. Tensors made
+ * by ml_tensor_init/alias/wrap are contiguous row-major (strides set to match);
+ * views made by the ml_tensor_* view functions may not be. Aliases and views
+ * share one storage, so a view never outlives its data. */
 typedef struct ml_tensor {
     ml_dtype dtype;
     int ndim;                  /* 0..ML_MAXDIM; 0 is a scalar with numel 1 */
     int64_t shape[ML_MAXDIM];
-    int64_t numel;
+    int64_t numel;             /* may be 0 only for tensors made by ml_tensor_init0 or views */
     void *data;
     ml_storage *storage;
+    int64_t strides[ML_MAXDIM]; /* in elements; 0 for a broadcast (expanded) dim */
+    int64_t offset;             /* elements from the storage's start to data */
 } ml_tensor;
 
 size_t ml_dtype_size(ml_dtype dt);
 const char *ml_dtype_name(ml_dtype dt);
-/* Parses "f32"/"float32"/"f64"/"float64"; returns -1 when unknown. */
+/* Parses "f32"/"float32"/"f64"/"float64"/"i32"/"int32"/"i64"/"int64"/"u8"/
+ * "uint8"/"bool"; returns -1 when unknown. */
 int ml_dtype_parse(const char *name);
+int ml_dtype_is_float(ml_dtype dt);
+/* Result dtype of a binary arithmetic op on a and b (docs/tensor.md, "Promotion"):
+ * order bool < u8 < i32 < i64 < f32 < f64, except that i32/i64 with f32 gives f64. */
+ml_dtype ml_dtype_promote(ml_dtype a, ml_dtype b);
 
 /* Checks ndim/shape and computes numel with overflow detection. */
 int ml_shape_numel(int ndim, const int64_t *shape, int64_t *numel);
 
 /* Initialises *t with fresh zeroed storage. On failure *t is left empty. */
 int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
+/* Like ml_tensor_init but sizes may be 0 (an empty tensor, numel 0). */
+int ml_tensor_init0(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
+/* Like ml_shape_numel but sizes may be 0. */
+int ml_shape_numel0(int ndim, const int64_t *shape, int64_t *numel);
+/* Sets t->strides to the row-major strides of t->shape. */
+void ml_tensor_set_contiguous_strides(ml_tensor *t);
+/* 1 when t's elements are laid out row-major without gaps from t->data. */
+int ml_tensor_is_contiguous(const ml_tensor *t);
+/* Makes *dst a view of src (same shape/strides, shared storage, one more reference). */
+void ml_tensor_share(ml_tensor *dst, const ml_tensor *src);
 /* Makes *dst an alias of src's storage with another shape of equal numel. */
 int ml_tensor_alias(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t *shape);
 /* Points *t at caller-owned memory (no copy, no ownership). */
@@ -52,16 +75,29 @@ void ml_tensor_free(ml_tensor *t);
 static inline float *ml_f32(const ml_tensor *t) { return (float *)t->data; }
 static inline double *ml_f64(const ml_tensor *t) { return (double *)t->data; }
 
-/* Element at flat index i as a double / store a double (converted to dtype). */
+/* Element at flat index i of contiguous data as a double / store a double
+ * (converted to dtype: integers truncate toward zero and wrap like a C cast
+ * from int64, bool stores v != 0). */
 double ml_tensor_getd(const ml_tensor *t, int64_t i);
 void ml_tensor_setd(ml_tensor *t, int64_t i, double v);
+/* The same for integers (exact for every int64 in i64 tensors). */
+int64_t ml_tensor_geti(const ml_tensor *t, int64_t i);
+void ml_tensor_seti(ml_tensor *t, int64_t i, int64_t v);
+/* Generic element access at byte pointer p of dtype dt. */
+double ml_load_d(ml_dtype dt, const void *p);
+void ml_store_d(ml_dtype dt, void *p, double v);
+int64_t ml_load_i(ml_dtype dt, const void *p);
+void ml_store_i(ml_dtype dt, void *p, int64_t v);
 int ml_tensor_same_shape(const ml_tensor *a, const ml_tensor *b);
 /* Writes "[2,3,4]" into buf (always NUL-terminated). */
 const char *ml_shape_str(const ml_tensor *t, char *buf, size_t n);
 
-/* dst = src converted to dst's dtype (same numel). */
+/* dst = src converted to dst's dtype (same numel; both may be strided views,
+ * walked in row-major order). Converting a non-finite or out-of-range float
+ * to an integer dtype fails with ML_EINVAL and leaves dst partly written. */
 int ml_tensor_copy(ml_tensor *dst, const ml_tensor *src);
 int ml_tensor_fill(ml_tensor *t, double v);
+int ml_tensor_fill_i(ml_tensor *t, int64_t v); /* exact for every int64 in i64 tensors */
 int ml_tensor_arange(ml_tensor *t, double start, double step);
 int ml_tensor_linspace(ml_tensor *t, double a, double b);
 

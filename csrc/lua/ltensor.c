@@ -4,7 +4,24 @@
 #include <string.h>
 #include "mlua.h"
 
-/* ---- shapes and dtypes from Lua ---- */
+/* ---- arguments from Lua (errors name the public function and the argument) ---- */
+
+static const char *check_str(lua_State *L, int idx, const char *fname, const char *argname)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        mlL_argerror(L, idx, fname, argname, "expected a string, got %s", luaL_typename(L, idx));
+    return lua_tostring(L, idx);
+}
+
+static lua_Integer check_int(lua_State *L, int idx, const char *fname, const char *argname)
+{
+    int isint;
+    lua_Integer v = lua_tointegerx(L, idx, &isint);
+    if (!isint || lua_type(L, idx) != LUA_TNUMBER)
+        mlL_argerror(L, idx, fname, argname, "expected an integer, got %s",
+                     lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx) : luaL_typename(L, idx));
+    return v;
+}
 
 static ml_dtype check_dtype(lua_State *L, int idx, const char *fname)
 {
@@ -12,7 +29,7 @@ static ml_dtype check_dtype(lua_State *L, int idx, const char *fname)
     const char *s = lua_tostring(L, idx);
     int dt = lua_type(L, idx) == LUA_TSTRING ? ml_dtype_parse(s) : -1;
     if (dt < 0)
-        mlL_argerror(L, idx, fname, "dtype", "expected 'f32' or 'f64', got %s%s%s",
+        mlL_argerror(L, idx, fname, "dtype", "expected one of 'f32', 'f64', 'i32', 'i64', 'u8', 'bool', got %s%s%s",
                      lua_type(L, idx) == LUA_TSTRING ? "'" : "",
                      lua_type(L, idx) == LUA_TSTRING ? s : luaL_typename(L, idx),
                      lua_type(L, idx) == LUA_TSTRING ? "'" : "");
@@ -48,19 +65,81 @@ static int check_shape(lua_State *L, int idx, const char *fname, int64_t *shape)
 }
 
 /* A new tensor whose size the user chose: a failed allocation names fname and the shape argument. */
-static ml_tensor *newsized(lua_State *L, const char *fname, int arg, ml_dtype dt, int nd, const int64_t *shape)
+static ml_tensor *newsized_arg(lua_State *L, const char *fname, int arg, const char *argname, ml_dtype dt, int nd,
+                               const int64_t *shape)
 {
     ml_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
     memset(t, 0, sizeof *t);
     luaL_setmetatable(L, MLL_TENSOR_MT);
-    if (ml_tensor_init(t, dt, nd, shape) != ML_OK) mlL_argerror(L, arg, fname, "shape", "%s", ml_errmsg());
+    if (ml_tensor_init0(t, dt, nd, shape) != ML_OK) mlL_argerror(L, arg, fname, argname, "%s", ml_errmsg());
     mlL_account(L, t);
     return t;
 }
 
-static ml_tensor *newlike(lua_State *L, const ml_tensor *a)
+static ml_tensor *newsized(lua_State *L, const char *fname, int arg, ml_dtype dt, int nd, const int64_t *shape)
 {
-    return mlL_newtensor(L, a->dtype, a->ndim, a->shape);
+    return newsized_arg(L, fname, arg, "shape", dt, nd, shape);
+}
+
+/* A new result tensor of an operation: a failed allocation names the operation. */
+static ml_tensor *newout(lua_State *L, const char *fname, ml_dtype dt, int nd, const int64_t *shape)
+{
+    ml_tensor *t = lua_newuserdatauv(L, sizeof *t, 1);
+    memset(t, 0, sizeof *t);
+    luaL_setmetatable(L, MLL_TENSOR_MT);
+    if (ml_tensor_init0(t, dt, nd, shape) != ML_OK) mlL_raise(L, fname);
+    mlL_account(L, t);
+    return t;
+}
+
+/* NULL when the Lua number/boolean at idx can be stored in dtype dt, else why not.
+ * Integer dtypes refuse NaN, infinities and values outside their range (floats
+ * inside it truncate toward zero, as NumPy's constructor does). */
+static const char *value_fits(ml_dtype dt, lua_State *L, int idx)
+{
+    if (lua_isboolean(L, idx) || ml_dtype_is_float(dt) || dt == ML_BOOL) return NULL;
+    double lo = dt == ML_U8 ? 0 : dt == ML_I32 ? -2147483648.0 : -0x1p63;
+    double hi = dt == ML_U8 ? 255 : dt == ML_I32 ? 2147483647.0 : 0x1p63;
+    if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        return dt == ML_I64 || (v >= (lua_Integer)lo && v <= (lua_Integer)hi) ? NULL : "out of range";
+    }
+    double v = lua_tonumber(L, idx);
+    if (isnan(v)) return "nan";
+    return v > lo - 1 && (dt == ML_I64 ? v < hi : v < hi + 1) ? NULL : "out of range";
+}
+
+/* Stores the Lua number or boolean at idx into flat element i (integers exactly). */
+static void store_value(lua_State *L, const char *fname, ml_tensor *t, int64_t i, int idx)
+{
+    const char *why = value_fits(t->dtype, L, idx);
+    if (why) mlL_error(L, "%s: value %s does not fit dtype %s (%s)", fname, luaL_tolstring(L, idx, NULL),
+                       ml_dtype_name(t->dtype), why);
+    if (lua_isboolean(L, idx)) ml_tensor_seti(t, i, lua_toboolean(L, idx));
+    else if (lua_isinteger(L, idx)) ml_tensor_seti(t, i, lua_tointeger(L, idx));
+    else ml_tensor_setd(t, i, lua_tonumber(L, idx));
+}
+
+/* Fills t with the Lua number or boolean at idx (checked like store_value). */
+static void fill_value(lua_State *L, const char *fname, ml_tensor *t, int idx)
+{
+    const char *why = value_fits(t->dtype, L, idx);
+    if (why) mlL_error(L, "%s: value %s does not fit dtype %s (%s)", fname, luaL_tolstring(L, idx, NULL),
+                       ml_dtype_name(t->dtype), why);
+    if (lua_isboolean(L, idx)) ml_tensor_fill(t, lua_toboolean(L, idx));
+    else if (lua_isinteger(L, idx) && !ml_dtype_is_float(t->dtype)) ml_tensor_fill_i(t, lua_tointeger(L, idx));
+    else ml_tensor_fill(t, lua_tonumber(L, idx));
+}
+
+/* Pushes flat element i as a Lua value: float, integer or boolean by dtype. */
+static void push_value(lua_State *L, const ml_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case ML_F32:
+    case ML_F64: lua_pushnumber(L, ml_tensor_getd(t, i)); break;
+    case ML_BOOL: lua_pushboolean(L, ml_tensor_geti(t, i) != 0); break;
+    default: lua_pushinteger(L, ml_tensor_geti(t, i)); break;
+    }
 }
 
 /* ---- constructors ---- */
@@ -86,12 +165,14 @@ static void fill_nested(lua_State *L, int idx, int d, const int64_t *shape, int 
                         int64_t *pos, char *path, size_t plen)
 {
     if (d == nd) {
-        int isnum;
-        double v = lua_tonumberx(L, idx, &isnum);
-        if (!isnum || lua_type(L, idx) != LUA_TNUMBER)
+        if (lua_isboolean(L, idx)) {
+            ml_tensor_seti(t, (*pos)++, lua_toboolean(L, idx));
+            return;
+        }
+        if (lua_type(L, idx) != LUA_TNUMBER)
             mlL_error(L, "tensor.new: bad argument #1: element %s is a %s, expected a number", path,
                        lua_istable(L, idx) ? "table (ragged nesting)" : luaL_typename(L, idx));
-        ml_tensor_setd(t, (*pos)++, v);
+        store_value(L, "tensor.new", t, (*pos)++, idx);
         return;
     }
     if (!lua_istable(L, idx))
@@ -147,9 +228,10 @@ static int l_full(lua_State *L)
 {
     int64_t shape[ML_MAXDIM];
     int nd = check_shape(L, 1, "tensor.full", shape);
-    double v = luaL_checknumber(L, 2);
+    if (lua_type(L, 2) != LUA_TNUMBER && lua_type(L, 2) != LUA_TBOOLEAN)
+        return mlL_argerror(L, 2, "tensor.full", "value", "expected a number or boolean, got %s", luaL_typename(L, 2));
     ml_tensor *t = newsized(L, "tensor.full", 1, check_dtype(L, 3, "tensor.full"), nd, shape);
-    ml_tensor_fill(t, v);
+    fill_value(L, "tensor.full", t, 2);
     return 1;
 }
 
@@ -172,7 +254,7 @@ static int l_arange(lua_State *L)
     if (!(n >= 1)) mlL_argerror(L, 2, "tensor.arange", "stop", "empty range [%g, %g) with step %g", a, b, step);
     if (n > 1e15) mlL_argerror(L, 3, "tensor.arange", "step", "range has %.3g elements", n);
     int64_t shape[1] = {(int64_t)n};
-    ml_tensor *t = newsized(L, "tensor.arange", 2, check_dtype(L, 4, "tensor.arange"), 1, shape);
+    ml_tensor *t = newsized_arg(L, "tensor.arange", 2, "stop", check_dtype(L, 4, "tensor.arange"), 1, shape);
     ml_tensor_arange(t, a, step);
     return 1;
 }
@@ -181,7 +263,7 @@ static int l_linspace(lua_State *L)
 {
     double a = check_finite(L, 1, "tensor.linspace", "start"), b = check_finite(L, 2, "tensor.linspace", "stop");
     int64_t shape[1] = {check_size(L, 3, 3, "tensor.linspace", "n", 1)};
-    ml_tensor *t = newsized(L, "tensor.linspace", 3, check_dtype(L, 4, "tensor.linspace"), 1, shape);
+    ml_tensor *t = newsized_arg(L, "tensor.linspace", 3, "n", check_dtype(L, 4, "tensor.linspace"), 1, shape);
     ml_tensor_linspace(t, a, b);
     return 1;
 }
@@ -196,21 +278,31 @@ static int random_tensor(lua_State *L, int normal)
     double p1 = normal ? 0.0 : 0.0, p2 = 1.0;
     const char *dts = "f64";
     if (lua_type(L, 2) == LUA_TNUMBER) {
-        seed = luaL_checkinteger(L, 2);
+        seed = check_int(L, 2, fname, "seed");
     } else {
         mlL_opts(L, 2, fname, (mlL_opt[]){{"seed", MLL_INT, &seed, NULL},
-                                           {"dtype", MLL_STRING, &dts, NULL},
+                                           {"dtype", MLL_SKIP, NULL, NULL},
                                            {normal ? "mean" : "lo", MLL_NUMBER, &p1, NULL},
                                            {normal ? "std" : "hi", MLL_NUMBER, &p2, NULL},
                                            {0}});
     }
     if (seed < 0)
         return mlL_argerror(L, 2, fname, "opts", "an explicit non-negative integer seed is required ({seed = 1})");
-    int dt = ml_dtype_parse(dts);
-    if (dt < 0) return mlL_argerror(L, 2, fname, "dtype", "expected 'f32' or 'f64', got '%s'", dts);
+    int dt = ML_F64;
+    if (lua_istable(L, 2)) { /* read and parse while the string is on the stack */
+        lua_getfield(L, 2, "dtype");
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return mlL_error(L, "%s: option 'dtype' must be a string, got %s", fname, luaL_typename(L, -1));
+            dts = lua_tostring(L, -1);
+            dt = ml_dtype_parse(dts);
+        }
+    }
+    if (dt != ML_F32 && dt != ML_F64) return mlL_argerror(L, 2, fname, "dtype", "expected 'f32' or 'f64', got '%s'", dts);
     if (!isfinite(p1) || !isfinite(p2) || (normal && p2 < 0) || (!normal && !(p2 > p1)))
         return mlL_argerror(L, 2, fname, "opts", normal ? "mean and std must be finite, std >= 0"
                                                          : "lo and hi must be finite with lo < hi");
+    if (lua_istable(L, 2)) lua_pop(L, 1);
     ml_tensor *t = newsized(L, fname, 1, (ml_dtype)dt, nd, shape);
     if (normal) ml_tensor_randn(t, (uint64_t)seed, p1, p2);
     else ml_tensor_rand(t, (uint64_t)seed, p1, p2);
@@ -221,7 +313,7 @@ static int l_randn(lua_State *L) { return random_tensor(L, 1); }
 
 static int l_load(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = check_str(L, 1, "tensor.load", "path");
     ml_tensor tmp;
     if (ml_npy_load(path, &tmp)) return mlL_raise(L, "tensor.load");
     mlL_pushtensor(L, &tmp);
@@ -235,7 +327,7 @@ static int l_load(lua_State *L)
 static int l_save(lua_State *L)
 {
     ml_tensor *t = SELF("tensor:save");
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = check_str(L, 2, "tensor:save", "path");
     if (ml_npy_save(path, t)) return mlL_raise(L, "tensor:save");
     lua_settop(L, 1);
     return 1;
@@ -294,7 +386,7 @@ static int l_get(lua_State *L)
     if (lua_gettop(L) - 1 != t->ndim)
         return mlL_argerror(L, 2, "tensor:get", "index", "expected %d indices for a %d-dim tensor, got %d",
                             t->ndim, t->ndim, lua_gettop(L) - 1);
-    lua_pushnumber(L, ml_tensor_getd(t, check_index(L, t, 2, "tensor:get")));
+    push_value(L, t, check_index(L, t, 2, "tensor:get"));
     return 1;
 }
 
@@ -306,9 +398,9 @@ static int l_set(lua_State *L)
         return mlL_argerror(L, 2, "tensor:set", "index", "expected %d indices and a value, got %d arguments",
                             t->ndim, top - 1);
     int64_t off = check_index(L, t, 2, "tensor:set");
-    if (lua_type(L, top) != LUA_TNUMBER)
+    if (lua_type(L, top) != LUA_TNUMBER && lua_type(L, top) != LUA_TBOOLEAN)
         return mlL_argerror(L, top, "tensor:set", "value", "expected a number, got %s", luaL_typename(L, top));
-    ml_tensor_setd(t, off, lua_tonumber(L, top));
+    store_value(L, "tensor:set", t, off, top);
     lua_settop(L, 1);
     return 1;
 }
@@ -316,7 +408,7 @@ static int l_set(lua_State *L)
 static void push_nested(lua_State *L, const ml_tensor *t, int d, int64_t *pos)
 {
     if (d == t->ndim) {
-        lua_pushnumber(L, ml_tensor_getd(t, (*pos)++));
+        push_value(L, t, (*pos)++);
         return;
     }
     lua_createtable(L, (int)t->shape[d], 0);
@@ -362,23 +454,27 @@ static int l_reshape(lua_State *L)
 static int l_clone(lua_State *L)
 {
     ml_tensor *t = SELF("tensor:clone");
-    ml_tensor_copy(newlike(L, t), t);
+    ml_tensor_copy(newout(L, "tensor:clone", t->dtype, t->ndim, t->shape), t);
     return 1;
 }
 
 static int l_astype(lua_State *L)
 {
     ml_tensor *t = SELF("tensor:astype");
-    if (lua_isnoneornil(L, 2)) return mlL_argerror(L, 2, "tensor:astype", "dtype", "expected 'f32' or 'f64', got no value");
-    ml_tensor *o = mlL_newtensor(L, check_dtype(L, 2, "tensor:astype"), t->ndim, t->shape);
-    ml_tensor_copy(o, t);
+    if (lua_isnoneornil(L, 2))
+        return mlL_argerror(L, 2, "tensor:astype", "dtype",
+                            "expected one of 'f32', 'f64', 'i32', 'i64', 'u8', 'bool', got no value");
+    ml_tensor *o = newout(L, "tensor:astype", check_dtype(L, 2, "tensor:astype"), t->ndim, t->shape);
+    if (ml_tensor_copy(o, t)) return mlL_raise(L, "tensor:astype");
     return 1;
 }
 
 static int l_fill(lua_State *L)
 {
     ml_tensor *t = SELF("tensor:fill");
-    ml_tensor_fill(t, check_finite(L, 2, "tensor:fill", "value") );
+    if (lua_type(L, 2) != LUA_TNUMBER && lua_type(L, 2) != LUA_TBOOLEAN)
+        return mlL_argerror(L, 2, "tensor:fill", "value", "expected a number or boolean, got %s", luaL_typename(L, 2));
+    fill_value(L, "tensor:fill", t, 2);
     lua_settop(L, 1);
     return 1;
 }
@@ -409,7 +505,8 @@ static int binary(lua_State *L, ml_binop op)
             return mlL_argerror(L, 2, fname, "other", "shapes differ: %s and %s",
                                 ml_shape_str(a, sa, sizeof sa), ml_shape_str(b, sb, sizeof sb));
         if (!a->data || !b->data) return mlL_error(L, "%s: tensor was closed", fname);
-        ml_tensor_binary(op, a, b, 0, 0, newlike(L, a));
+        if (ml_tensor_binary(op, a, b, 0, 0, newout(L, fname, a->dtype, a->ndim, a->shape)))
+            return mlL_raise(L, fname);
         return 1;
     }
     int ti = a ? 1 : 2, ni = a ? 2 : 1;
@@ -418,7 +515,8 @@ static int binary(lua_State *L, ml_binop op)
     if (lua_type(L, ni) != LUA_TNUMBER)
         return mlL_argerror(L, ni, fname, "other", "expected a tensor or a number, got %s", luaL_typename(L, ni));
     (void)ti;
-    ml_tensor_binary(op, t, NULL, lua_tonumber(L, ni), !a, newlike(L, t));
+    if (ml_tensor_binary(op, t, NULL, lua_tonumber(L, ni), !a, newout(L, fname, t->dtype, t->ndim, t->shape)))
+        return mlL_raise(L, fname);
     return 1;
 }
 static int l_add(lua_State *L) { return binary(L, ML_ADD); }
@@ -432,7 +530,7 @@ static int l_minimum(lua_State *L) { return binary(L, ML_MINIMUM); }
 static int unary(lua_State *L, ml_unop op, const char *fname)
 {
     ml_tensor *t = SELF(fname);
-    ml_tensor_unary(op, t, newlike(L, t));
+    if (ml_tensor_unary(op, t, newout(L, fname, t->dtype, t->ndim, t->shape))) return mlL_raise(L, fname);
     return 1;
 }
 static int l_exp(lua_State *L) { return unary(L, ML_EXP, "tensor:exp"); }
@@ -448,17 +546,31 @@ static int l_unm(lua_State *L) { return unary(L, ML_NEG, "tensor:neg"); }
 
 /* ---- reductions ---- */
 
+/* Result dtype of a reduction: indices are i64, integer sums i64, integer means f64. */
+static ml_dtype reduce_dtype(ml_reduce op, ml_dtype dt)
+{
+    if (op == ML_ARGMAX || op == ML_ARGMIN) return ML_I64;
+    if (ml_dtype_is_float(dt)) return dt;
+    if (op == ML_SUM) return ML_I64;
+    if (op == ML_MEAN) return ML_F64;
+    return dt;
+}
+
 static int reduce(lua_State *L, ml_reduce op, const char *fname)
 {
     ml_tensor *t = SELF(fname);
     int argres = op == ML_ARGMAX || op == ML_ARGMIN;
+    ml_dtype odt = reduce_dtype(op, t->dtype);
     if (lua_isnoneornil(L, 2)) {
+        if (t->numel == 0 && op != ML_SUM)
+            return mlL_argerror(L, 1, fname, "self", "reduction of an empty tensor has no identity");
         ml_tensor one;
-        double v;
-        ml_tensor_wrap(&one, ML_F64, 0, NULL, &v);
-        ml_tensor_reduce(op, t, -1, &one);
-        if (argres) lua_pushinteger(L, (lua_Integer)v + 1);
-        else lua_pushnumber(L, v);
+        int64_t shape0[1] = {1};
+        union { double d; int64_t i; float f; uint8_t b; } v;
+        ml_tensor_wrap(&one, odt, 0, shape0, &v);
+        if (ml_tensor_reduce(op, t, -1, &one)) return mlL_raise(L, fname);
+        if (argres) lua_pushinteger(L, v.i + 1);
+        else push_value(L, &one, 0);
         return 1;
     }
     int isint;
@@ -469,9 +581,10 @@ static int reduce(lua_State *L, ml_reduce op, const char *fname)
     int nd = 0;
     for (int i = 0; i < t->ndim; i++)
         if (i != d - 1) shape[nd++] = t->shape[i];
-    ml_tensor *o = mlL_newtensor(L, t->dtype, nd, shape);
-    ml_tensor_reduce(op, t, (int)d - 1, o);
-    if (argres) ml_tensor_binary(ML_ADD, o, NULL, 1.0, 0, o);
+    ml_tensor *o = newout(L, fname, odt, nd, shape);
+    if (ml_tensor_reduce(op, t, (int)d - 1, o)) return mlL_raise(L, fname);
+    if (argres)
+        for (int64_t i = 0; i < o->numel; i++) ml_tensor_seti(o, i, ml_tensor_geti(o, i) + 1);
     return 1;
 }
 static int l_sum(lua_State *L) { return reduce(L, ML_SUM, "tensor:sum"); }
@@ -516,17 +629,22 @@ static int l_transpose(lua_State *L)
 #define EDGE 3   /* items shown at each end of an elided dim */
 #define ELIDE 8  /* dims longer than this are elided */
 
-static void fmt_num(luaL_Buffer *b, double v)
+static void fmt_num(luaL_Buffer *b, const ml_tensor *t, int64_t off)
 {
-    char s[32];
-    snprintf(s, sizeof s, "%.6g", v);
+    char s[40];
+    switch (t->dtype) {
+    case ML_F32:
+    case ML_F64: snprintf(s, sizeof s, "%.6g", ml_tensor_getd(t, off)); break;
+    case ML_BOOL: snprintf(s, sizeof s, "%s", ml_tensor_geti(t, off) ? "true" : "false"); break;
+    default: snprintf(s, sizeof s, "%lld", (long long)ml_tensor_geti(t, off)); break;
+    }
     luaL_addstring(b, s);
 }
 
 static void print_rec(luaL_Buffer *b, const ml_tensor *t, int d, int64_t off, int indent)
 {
     if (d == t->ndim) {
-        fmt_num(b, ml_tensor_getd(t, off));
+        fmt_num(b, t, off);
         return;
     }
     int64_t n = t->shape[d], stride = 1;

@@ -1,0 +1,172 @@
+/* Copies between (possibly strided) tensors of any dtype; fill, arange, linspace. */
+#include <math.h>
+#include <string.h>
+#include "iter.h"
+
+typedef struct {
+    const ml_tensor *src;
+    ml_tensor *dst;
+    int bad; /* a float that does not fit the integer dtype was met */
+} copy_ctx;
+
+#define ROW_CAST(TS, TD, EXPR)                                                                   \
+    do {                                                                                       \
+        const TS *s = (const TS *)c->src->data + off[1];                                        \
+        TD *d = (TD *)c->dst->data + off[0];                                                    \
+        int64_t sd = st[0], ss = st[1];                                                         \
+        if (sd == 1 && ss == 1)                                                                 \
+            for (int64_t i = 0; i < n; i++) { TS x = s[i]; d[i] = (TD)(EXPR); }                 \
+        else                                                                                    \
+            for (int64_t i = 0; i < n; i++) { TS x = s[i * ss]; d[i * sd] = (TD)(EXPR); }       \
+    } while (0)
+
+/* Float to integer: NaN, inf and values outside the target range are refused. */
+static int fits(ml_dtype dt, double v)
+{
+    switch (dt) {
+    case ML_I32: return v > -2147483649.0 && v < 2147483648.0;
+    case ML_I64: return v >= -0x1p63 && v < 0x1p63;
+    case ML_U8: return v > -1.0 && v < 256.0;
+    default: return 1;
+    }
+}
+
+static void copy_row(void *ctx, int64_t n, const int64_t *off, const int64_t *st)
+{
+    copy_ctx *c = ctx;
+    ml_dtype sd = c->src->dtype, dd = c->dst->dtype;
+    size_t es = ml_dtype_size(dd);
+    if (sd == dd) {
+        if (st[0] == 1 && st[1] == 1) {
+            memmove((char *)c->dst->data + off[0] * (int64_t)es, (const char *)c->src->data + off[1] * (int64_t)es,
+                    (size_t)n * es);
+            return;
+        }
+        switch (es) {
+        case 1: ROW_CAST(uint8_t, uint8_t, x); return;
+        case 4: ROW_CAST(uint32_t, uint32_t, x); return;
+        default: ROW_CAST(uint64_t, uint64_t, x); return;
+        }
+    }
+    if (sd == ML_F64 && dd == ML_F32) { ROW_CAST(double, float, x); return; }
+    if (sd == ML_F32 && dd == ML_F64) { ROW_CAST(float, double, x); return; }
+    if (sd == ML_I64 && dd == ML_F64) { ROW_CAST(int64_t, double, (double)x); return; }
+    if (sd == ML_I32 && dd == ML_F64) { ROW_CAST(int32_t, double, x); return; }
+    if (sd == ML_I32 && dd == ML_F32) { ROW_CAST(int32_t, float, (float)x); return; }
+    if (sd == ML_U8 && dd == ML_F32) { ROW_CAST(uint8_t, float, x); return; }
+    if (dd == ML_BOOL && sd == ML_F32) { ROW_CAST(float, uint8_t, x != 0); return; }
+    if (dd == ML_BOOL && sd == ML_F64) { ROW_CAST(double, uint8_t, x != 0); return; }
+    size_t ss = ml_dtype_size(sd);
+    const char *s = (const char *)c->src->data + off[1] * (int64_t)ss;
+    char *d = (char *)c->dst->data + off[0] * (int64_t)es;
+    int64_t bs = st[1] * (int64_t)ss, bd = st[0] * (int64_t)es;
+    if (ml_dtype_is_float(sd) && !ml_dtype_is_float(dd) && dd != ML_BOOL) {
+        for (int64_t i = 0; i < n; i++) {
+            double v = ml_load_d(sd, s + i * bs);
+            if (!fits(dd, v)) {
+                c->bad = 1;
+                v = 0;
+            }
+            ml_store_i(dd, d + i * bd, (int64_t)v);
+        }
+    } else if (ml_dtype_is_float(sd) || ml_dtype_is_float(dd)) {
+        for (int64_t i = 0; i < n; i++) ml_store_d(dd, d + i * bd, ml_load_d(sd, s + i * bs));
+    } else {
+        for (int64_t i = 0; i < n; i++) ml_store_i(dd, d + i * bd, ml_load_i(sd, s + i * bs));
+    }
+}
+
+int ml_tensor_copy(ml_tensor *dst, const ml_tensor *src)
+{
+    if (dst->numel != src->numel)
+        return ml_fail(ML_EINVAL, "copy: %lld elements into %lld", (long long)src->numel,
+                       (long long)dst->numel);
+    if (dst->data == src->data && dst->dtype == src->dtype && ml_tensor_is_contiguous(dst) &&
+        ml_tensor_is_contiguous(src))
+        return ML_OK;
+    copy_ctx c = {src, dst, 0};
+    ml_iter it;
+    if (ml_tensor_same_shape(dst, src)) {
+        const int64_t *st[2] = {dst->strides, src->strides};
+        ml_iter_init(&it, dst->ndim, dst->shape, 2, st);
+    } else { /* same numel, other shape: both must be walked flat */
+        if (!ml_tensor_is_contiguous(dst) || !ml_tensor_is_contiguous(src))
+            return ml_fail(ML_EINVAL, "copy: shapes differ and a side is not contiguous");
+        int64_t one = 1, n = src->numel;
+        const int64_t *st[2] = {&one, &one};
+        ml_iter_init(&it, 1, &n, 2, st);
+    }
+    ml_iter_run(&it, copy_row, &c, 1);
+    if (c.bad)
+        return ml_fail(ML_EINVAL, "cannot convert a non-finite or out-of-range %s value to %s",
+                       ml_dtype_name(src->dtype), ml_dtype_name(dst->dtype));
+    return ML_OK;
+}
+
+typedef struct {
+    ml_tensor *t;
+    char bytes[8];
+} fill_ctx;
+
+static void fill_row(void *ctx, int64_t n, const int64_t *off, const int64_t *st)
+{
+    fill_ctx *c = ctx;
+    size_t es = ml_dtype_size(c->t->dtype);
+    char *d = (char *)c->t->data + off[0] * (int64_t)es;
+    int64_t bs = st[0] * (int64_t)es;
+    if (es == 1) {
+        if (st[0] == 1) memset(d, c->bytes[0], (size_t)n);
+        else for (int64_t i = 0; i < n; i++) d[i * bs] = c->bytes[0];
+    } else if (es == 4) {
+        uint32_t v;
+        memcpy(&v, c->bytes, 4);
+        for (int64_t i = 0; i < n; i++) memcpy(d + i * bs, &v, 4);
+    } else {
+        uint64_t v;
+        memcpy(&v, c->bytes, 8);
+        for (int64_t i = 0; i < n; i++) memcpy(d + i * bs, &v, 8);
+    }
+}
+
+static int fill_bytes(ml_tensor *t, fill_ctx c)
+{
+    const int64_t *st[1] = {t->strides};
+    ml_iter it;
+    ml_iter_init(&it, t->ndim, t->shape, 1, st);
+    ml_iter_run(&it, fill_row, &c, 1);
+    return ML_OK;
+}
+
+int ml_tensor_fill(ml_tensor *t, double v)
+{
+    fill_ctx c = {t, {0}};
+    ml_store_d(t->dtype, c.bytes, v);
+    return fill_bytes(t, c);
+}
+
+int ml_tensor_fill_i(ml_tensor *t, int64_t v)
+{
+    fill_ctx c = {t, {0}};
+    ml_store_i(t->dtype, c.bytes, v);
+    return fill_bytes(t, c);
+}
+
+int ml_tensor_arange(ml_tensor *t, double start, double step)
+{
+    for (int64_t i = 0; i < t->numel; i++) ml_tensor_setd(t, i, start + (double)i * step);
+    return ML_OK;
+}
+
+int ml_tensor_linspace(ml_tensor *t, double a, double b)
+{
+    int64_t n = t->numel;
+    if (n == 0) return ML_OK;
+    if (n == 1) {
+        ml_tensor_setd(t, 0, a);
+        return ML_OK;
+    }
+    double h = (b - a) / (double)(n - 1);
+    if (!isfinite(h)) h = b / (double)(n - 1) - a / (double)(n - 1); /* b - a overflows near DBL_MAX */
+    for (int64_t i = 0; i < n; i++) ml_tensor_setd(t, i, i == n - 1 ? b : a + (double)i * h);
+    return ML_OK;
+}

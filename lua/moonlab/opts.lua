@@ -1,0 +1,81 @@
+--- moonlab.opts: checks option tables in Lua modules the way the C bindings do, and the warnings of
+--- iterative routines. See docs/moonlab.md ("Options, errors and warnings").
+local M = {}
+
+local function distance(a, b)
+  if #a > 63 or #b > 63 then return 99 end
+  local row = {}
+  for j = 0, #b do row[j] = j end
+  for i = 1, #a do
+    local prev = row[0]
+    row[0] = i
+    for j = 1, #b do
+      local cur = row[j]
+      local sub = prev + ((a:byte(i) ~= b:byte(j)) and 1 or 0)
+      row[j] = math.min(sub, row[j] + 1, row[j - 1] + 1)
+      prev = cur
+    end
+  end
+  return row[#b]
+end
+
+--- suggest(key, names) -> the closest name within edit distance 2, or nil.
+function M.suggest(key, names)
+  local best, bestd = nil, 3
+  for _, n in ipairs(names) do
+    local d = distance(key, n)
+    if d < bestd then best, bestd = n, d end
+  end
+  return best
+end
+
+--- check(fname, tbl, names, [level]): raises "unknown option 'kapa' to fname (did you mean 'kappa'?)" for a
+--- key of tbl not in the list names; a non-table tbl raises "fname: expected an options table". Returns tbl.
+--- Keys are read with rawget-free pairs, so proxy tables are checked by what they enumerate.
+function M.check(fname, tbl, names, level)
+  level = (level or 1) + 1
+  if tbl == nil then return tbl end
+  if type(tbl) ~= "table" then
+    error(("%s: expected an options table, got %s"):format(fname, type(tbl)), level)
+  end
+  local known = {}
+  for _, n in ipairs(names) do known[n] = true end
+  for k in pairs(tbl) do
+    if type(k) ~= "string" then
+      error(("%s: option keys must be strings, got %s"):format(fname, type(k)), level)
+    end
+    if not known[k] then
+      local s = M.suggest(k, names)
+      if s then
+        error(("unknown option '%s' to %s (did you mean '%s'?)"):format(k, fname, s), level)
+      end
+      error(("unknown option '%s' to %s"):format(k, fname), level)
+    end
+  end
+  return tbl
+end
+
+--- need(fname, tbl, key, [kind]): raises "fname: missing required option 'key'" when tbl[key] is nil, and
+--- "fname: option 'key' must be a <kind>, got <type>" when kind ("number", "string", "table", ...) differs.
+function M.need(fname, tbl, key, kind)
+  local v = tbl and tbl[key]
+  if v == nil then error(("%s: missing required option '%s'"):format(fname, key), 2) end
+  if kind and type(v) ~= kind then
+    error(("%s: option '%s' must be a %s, got %s"):format(fname, key, kind, type(v)), 2)
+  end
+  return v
+end
+
+--- warn(result, fname, msg, quiet): appends msg to result.warnings and, unless quiet (or MOONLAB_QUIET=1),
+--- prints "moonlab: fname: msg" on stderr. Returns result.
+function M.warn(result, fname, msg, quiet)
+  result.warnings = result.warnings or {}
+  result.warnings[#result.warnings + 1] = msg
+  local env = os.getenv("MOONLAB_QUIET")
+  if not quiet and not (env and env ~= "" and env ~= "0") then
+    io.stderr:write(("moonlab: %s: %s\n"):format(fname, msg))
+  end
+  return result
+end
+
+return M

@@ -1,0 +1,23 @@
+--- moonlab.progress: a progress bar on stderr for long Lua loops (sweeps, fits, renders). See docs/moonlab.md.
+--- C calls draw the same bar through the bindings; both stay silent when `quiet`, when MOONLAB_QUIET=1, and
+--- for work shorter than the delay (1 s on a terminal, 5 s otherwise).
+local core = require "moonlab.core"
+local opts = require "moonlab.opts"
+
+local M = {}
+
+--- new{label = "", total = 0, quiet = false} -> p: `p:update(done, [suffix])`, `p:finish([suffix])`.
+--- `total = 0` means unknown (the bar then shows the count done and the time).
+function M.new(o)
+  o = o or {}
+  opts.check("progress.new", o, { "label", "total", "quiet" })
+  if o.total ~= nil and (math.type(o.total) == nil or o.total < 0) then
+    error(("progress.new: option 'total' must be a number >= 0, got %s"):format(tostring(o.total)), 2)
+  end
+  return core.progress_new(tostring(o.label or ""), o.total or 0, o.quiet and true or false)
+end
+
+--- isatty([fd = 2]) -> true when the file descriptor is a terminal.
+M.isatty = core.isatty
+
+return M
