@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include "moonlab/gp.h"
+#include "moonlab/runtime.h"
 
 /* Fortran LAPACK (provided by OpenBLAS); column-major. */
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
@@ -86,7 +87,7 @@ int gp_dimer_run(ml_gp_potential *p, double *x, double *mode, const ml_gp_dimer_
                  void *tud, int *hit_trust);
 
 /* Status of an interrupted loop. */
-#define GP_EINTR ML_ECALLBACK
+#define GP_EINTR ML_EINTR
 
 /* Progress tick of a long loop (returns ML_OK or an interrupt code). */
 int gp_tick(const struct ml_progress *p, double done, double total);

@@ -22,8 +22,7 @@ void gp_project_out(int D, int nr, const double *basis, double *v)
 
 int gp_tick(const struct ml_progress *p, double done, double total)
 {
-    (void)p, (void)done, (void)total;
-    return ML_OK;
+    return ml_progress_tick(p, done, total);
 }
 
 /* Translations along each axis and rotations about the centroid (1 in 2-D, 3 in 3-D),

@@ -138,7 +138,11 @@ static int g_optimize(lua_State *L)
     lgp_read_prior(L, 3, fname, &o.prior);
     o.maxit = (int)maxit, o.restarts = (int)restarts, o.seed = (uint64_t)seed;
     ml_gp_opt_result r;
-    if (ml_gp_optimize(u->g, &o, &r)) return mlL_raise(L, fname);
+    ml_progress *pg = mlL_long_begin(L, fname, lua_toboolean(L, 4));
+    o.progress = pg;
+    int rc = ml_gp_optimize(u->g, &o, &r);
+    mlL_long_end(L, pg);
+    if (rc) return mlL_raise(L, fname);
     push_opt_result(L, &r);
     return 1;
 }

@@ -46,6 +46,16 @@ static void push_path(lua_State *L, path_buf *p)
     }
 }
 
+/* opts.quiet (the progress bar), read without popping anything the caller keeps. */
+static int quiet_of(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx)) return 0;
+    lua_getfield(L, idx, "quiet");
+    int q = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return q;
+}
+
 static void read_dimer_opts(lua_State *L, int idx, const char *fname, ml_gp_dimer_opts *o, const lgp_pot *u,
                             const mlL_opt *extra, int nextra)
 {
@@ -126,7 +136,10 @@ static int l_dimer(lua_State *L)
     lgp_pot_arm(L, u, 1);
     path_buf pb = {.D = u->p.dim};
     ml_gp_dimer_result r;
+    ml_progress *pg = mlL_long_begin(L, fname, quiet_of(L, 4));
+    o.progress = pg;
     int rc = ml_gp_dimer(&u->p, x, mode, &o, &r, path_add, &pb);
+    mlL_long_end(L, pg);
     if (rc || pb.oom) {
         free(pb.xs), free(pb.es);
         if (!rc) return mlL_error(L, "%s: out of memory for the path", fname);
@@ -171,7 +184,11 @@ static int l_gpr_dimer(lua_State *L)
     lgp_pot_arm(L, u, 1);
     path_buf pb = {.D = u->p.dim};
     ml_gp_gpr_result r;
+    ml_progress *pg = mlL_long_begin(L, fname, quiet_of(L, 5));
+    o.dimer.progress = pg;
+    o.hyper.progress = pg;
     int rc = ml_gp_gpr_dimer(&u->p, k, x, mode, &o, &r, path_add, &pb);
+    mlL_long_end(L, pg);
     if (rc || pb.oom) {
         free(pb.xs), free(pb.es);
         if (!rc) return mlL_error(L, "%s: out of memory for the path", fname);
@@ -230,7 +247,9 @@ static int l_minimize(lua_State *L)
     int64_t calls0 = u->p.calls;
     double E;
     ml_gp_iter_result res;
-    int rc = ml_gp_minimize(&u->p, ml_f64(x), gtol, (int)maxit, &E, &res, NULL);
+    ml_progress *pg = mlL_long_begin(L, fname, lua_toboolean(L, 5));
+    int rc = ml_gp_minimize(&u->p, ml_f64(x), gtol, (int)maxit, &E, &res, pg);
+    mlL_long_end(L, pg);
     if (rc) return lgp_raise(L, fname, u, rc);
     lua_pushvalue(L, xi);
     lua_pushnumber(L, E);

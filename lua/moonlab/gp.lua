@@ -239,7 +239,7 @@ function GP:optimize(o)
   o = check(f, o, { "prior", "maxit", "restarts", "seed", "xtol", "bound", "quiet" })
   local c = need(self, f)
   local r = c:optimize_raw({ maxit = o.maxit, restarts = o.restarts, seed = o.seed, xtol = o.xtol, bound = o.bound },
-    prior_flat(f, o.prior))
+    prior_flat(f, o.prior), o.quiet and true or false)
   r.warnings = {}
   r.params = (c:kernel():params())
   if not r.converged then warn(r, "gp.optimize", ("did not converge (%s after %d evaluations)"):format(r.reason, r.iterations), o.quiet) end
@@ -401,7 +401,7 @@ end
 function M.minimize(pot, x0, o)
   local f = "gp.minimize"
   o = check(f, o, { "gtol", "maxit", "quiet" })
-  local x, E, conv, reason, it, calls = core.gp_minimize(pot, x0, o.gtol or 1e-6, o.maxit or 10000)
+  local x, E, conv, reason, it, calls = core.gp_minimize(pot, x0, o.gtol or 1e-6, o.maxit or 10000, o.quiet and true or false)
   local r = { x = x, energy = E, converged = conv, reason = reason, iterations = it, calls = calls, warnings = {} }
   return result(f, r, o)
 end
