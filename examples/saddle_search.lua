@@ -107,8 +107,8 @@ local function run(opts)
         local m0 = randvec(D, seed + 1, 1)
         sys.pot:reset_calls()
         local r
-        local o = { quiet = true, maxit = 2000 }
-        if method == "gpr_dimer" then o = { quiet = true, kernel = sys.kernel(), max_outer = 300 } end
+        local o = { quiet = true, maxit = 2000, max_calls = opts.max_calls or 2000 }
+        if method == "gpr_dimer" then o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 100 } end
         local good, res = pcall(gp[method], sys.pot, x0, m0, o)
         if good then r = res end
         if r and r.converged then
@@ -149,33 +149,52 @@ local function table_md(rows)
   return table.concat(out, "\n")
 end
 
+-- Müller–Brown iso-energy lines as points (marching along grid rows and columns) and the two paths.
 local function plot_mb(paths, outdir)
   local ok, plot = pcall(require, "moonlab.plot")
-  if not ok then return nil end
+  if not ok or not plot.available() then return nil end
   local pot = gp.potential.muller_brown()
-  local nx, ny = 120, 100
-  local Z = T.zeros { ny, nx }
+  local nx, ny, x0, x1, y0, y1 = 160, 140, -1.6, 1.2, -0.5, 2.1
+  local Z = {}
   for j = 1, ny do
+    Z[j] = {}
     for i = 1, nx do
-      local x, y = -1.5 + 2.7 * (i - 1) / (nx - 1), -0.5 + 2.5 * (j - 1) / (ny - 1)
-      local e = pot:energy_gradient(T.new { x, y })
-      Z:set(j, i, math.min(e, 100))
+      local x, y = x0 + (x1 - x0) * (i - 1) / (nx - 1), y0 + (y1 - y0) * (j - 1) / (ny - 1)
+      Z[j][i] = (pot:energy_gradient(T.new { x, y }))
     end
   end
-  local file = outdir .. "/saddle_search_mb.png"
-  local good = pcall(function()
-    local series = {}
-    for _, m in ipairs { "dimer", "gpr_dimer" } do
-      local p = paths[m]
-      if p and p.x then
-        local xs, ys = {}, {}
-        for k = 1, p.x:shape()[1] do xs[k] = p.x:get(k, 1); ys[k] = p.x:get(k, 2) end
-        series[#series + 1] = { x = xs, y = ys, title = m }
+  local cx, cy = {}, {}
+  for level = -140, 100, 20 do
+    for j = 1, ny do
+      for i = 1, nx do
+        local z = Z[j][i]
+        local x, y = x0 + (x1 - x0) * (i - 1) / (nx - 1), y0 + (y1 - y0) * (j - 1) / (ny - 1)
+        if i < nx and (z - level) * (Z[j][i + 1] - level) < 0 then
+          local t = (level - z) / (Z[j][i + 1] - z)
+          cx[#cx + 1] = x + t * (x1 - x0) / (nx - 1); cy[#cy + 1] = y
+        end
+        if j < ny and (z - level) * (Z[j + 1][i] - level) < 0 then
+          local t = (level - z) / (Z[j + 1][i] - z)
+          cx[#cx + 1] = x; cy[#cy + 1] = y + t * (y1 - y0) / (ny - 1)
+        end
       end
     end
-    plot.heatmap(Z, { file = file, title = "Müller–Brown with a dimer and a GPR-dimer path",
-      extent = { -1.5, 1.2, -0.5, 2.0 }, overlay = series })
-  end)
+  end
+  local series = { { x = cx, y = cy, label = "iso-energy lines (every 20)", style = "dots lc rgb '#999999'" } }
+  for _, m in ipairs { "dimer", "gpr_dimer" } do
+    local p = paths[m]
+    if p and p.x then
+      local xs, ys = {}, {}
+      for k = 1, p.x:shape()[1] do xs[k] = p.x:get(k, 1); ys[k] = p.x:get(k, 2) end
+      series[#series + 1] = { x = xs, y = ys, label = m .. (" (%d midpoints)"):format(#xs), style = "linespoints" }
+    end
+  end
+  local sx, sy = {}, {}
+  for _, s in ipairs(gp.muller_brown_points.saddles) do sx[#sx + 1] = s[1]; sy[#sy + 1] = s[2] end
+  series[#series + 1] = { x = sx, y = sy, label = "published saddles", style = "points pt 6 ps 2" }
+  local file = outdir .. "/saddle_search_mb.png"
+  local good = pcall(plot.lines, { file = file, title = "Müller–Brown: dimer and GPR-dimer paths", xlabel = "x",
+    ylabel = "y", xrange = { x0, x1 }, yrange = { y0, y1 }, series = series })
   return good and file or nil
 end
 

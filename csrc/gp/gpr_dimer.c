@@ -185,7 +185,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         int hit;
         rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, in_trust, &tc, &hit);
         res->t_dimer += now() - t2;
-        if (getenv("GPDBG")) fprintf(stderr, "outer %d n=%lld inner it=%d reason=%s x=(%g,%g) C=%g rc=%d\n", outer, (long long)n, ir.iterations, ir.reason, x[0], x[1], ir.curvature, rc);
+        if (getenv("GPDBG")) fprintf(stderr, "outer %d n=%lld inner it=%d reason=%s C=%g rc=%d hyper evals=%d %s t=%.3f\n", outer, (long long)n, ir.iterations, ir.reason, ir.curvature, rc, hrc ? -1 : hr.iterations, hrc ? "" : hr.reason, t2 - t1);
         if (rc) break;
         C = ir.curvature;
         if (!(gp_norm(D, mode) > 0)) memcpy(mode, m0, (size_t)D * sizeof *m0);
