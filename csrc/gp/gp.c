@@ -9,6 +9,7 @@ struct ml_gp {
     ml_gp_kernel *k;
     int D, mean_mode, deriv;
     double noise, mean, jitter;
+    double t_assembly, t_cholesky;  /* seconds of the last factorisation */
     int64_t n, N;           /* points, observations */
     double *X, *E, *G;      /* data copies */
     double *y, *L, *alpha;  /* targets (mean removed), factor (col-major N x N), K^-1 y */
@@ -50,6 +51,7 @@ ml_gp_kernel *ml_gp_kernel_of(ml_gp *g) { return g->k; }
 int64_t ml_gp_npoints(const ml_gp *g) { return g->n; }
 int ml_gp_has_gradients(const ml_gp *g) { return g->deriv; }
 double ml_gp_jitter(const ml_gp *g) { return g->jitter; }
+void ml_gp_timing(const ml_gp *g, double *assembly, double *cholesky) { *assembly = g->t_assembly, *cholesky = g->t_cholesky; }
 double ml_gp_mean_value(const ml_gp *g) { return g->mean; }
 const double *ml_gp_data_x(const ml_gp *g) { return g->X; }
 const double *ml_gp_data_e(const ml_gp *g) { return g->E; }
@@ -97,10 +99,13 @@ int ml_gp_refit(ml_gp *g)
 {
     if (g->n == 0) return ML_OK;
     int64_t N = g->N;
+    double t0 = gp_now();
     int rc = ml_gpk_matrix(g->k, g->D, g->n, g->X, g->n, g->X, g->deriv, g->L);
     if (rc) return rc;
     for (int64_t i = 0; i < N; i++) g->L[i * N + i] += g->noise;
+    double t1 = gp_now();
     rc = gp_cholesky(g->L, N, &g->jitter);
+    g->t_assembly = t1 - t0, g->t_cholesky = gp_now() - t1;
     if (rc) return rc;
     solve_alpha(g);
     return ML_OK;

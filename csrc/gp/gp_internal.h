@@ -92,6 +92,9 @@ int gp_dimer_run(ml_gp_potential *p, double *x, double *mode, const ml_gp_dimer_
 /* Progress tick of a long loop (returns ML_OK or an interrupt code). */
 int gp_tick(const struct ml_progress *p, double done, double total);
 
+/* Monotonic clock, seconds. */
+double gp_now(void);
+
 double gp_dot(int n, const double *a, const double *b);
 double gp_norm(int n, const double *a);
 

@@ -24,13 +24,6 @@ ml_gp_gpr_opts ml_gp_gpr_defaults(void)
     return o;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct {
     ml_gp *g;
     int D;
@@ -138,12 +131,12 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         for (int64_t i = 0; i < n; i++) Es[i] = E[i] - E[0], mean += Es[i];
         mean /= (double)n;
         ml_gpk_set_constant(k, fmax(1.0, mean * mean));
-        double t0 = now();
+        double t0 = gp_now();
         ml_gp_free(g);
         g = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
         if (!g) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
         if ((rc = ml_gp_fit(g, n, X, Es, G))) break;
-        double t1 = now();
+        double t1 = gp_now();
         res->t_fit += t1 - t0;
         ml_gp_opt_result hr;
         int hrc = ml_gp_optimize(g, &o->hyper, &hr);
@@ -166,7 +159,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
             ml_gpk_set_params(k, th); /* warm start for the next outer iteration */
             free(th);
         }
-        double t2 = now();
+        double t2 = gp_now();
         res->t_hyper += t2 - t1;
         /* the dimer on the posterior mean */
         surrogate s = {.g = g, .D = D};
@@ -184,7 +177,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         ml_gp_dimer_result ir;
         int hit;
         rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, in_trust, &tc, &hit);
-        res->t_dimer += now() - t2;
+        res->t_dimer += gp_now() - t2;
         if (getenv("GPDBG")) fprintf(stderr, "outer %d n=%lld inner it=%d reason=%s C=%g rc=%d hyper evals=%d %s t=%.3f\n", outer, (long long)n, ir.iterations, ir.reason, ir.curvature, rc, hrc ? -1 : hr.iterations, hrc ? "" : hr.reason, t2 - t1);
         if (rc) break;
         C = ir.curvature;

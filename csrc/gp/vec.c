@@ -1,6 +1,7 @@
 /* Small vector helpers, the progress tick and the rigid-body modes of an atom cluster. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 #include "gp_internal.h"
 
 double gp_dot(int n, const double *a, const double *b)
@@ -64,4 +65,11 @@ int ml_gp_rigid_basis(int natoms, int adim, const double *x, double *basis, int 
     }
     *nr = k;
     return ML_OK;
+}
+
+double gp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -186,6 +186,20 @@ static int g_info(lua_State *L)
     lua_pushnumber(L, ml_gp_jitter(u->g)), lua_setfield(L, -2, "jitter");
     lua_pushboolean(L, ml_gp_has_gradients(u->g)), lua_setfield(L, -2, "gradients");
     lua_pushnumber(L, ml_gp_mean_value(u->g)), lua_setfield(L, -2, "mean");
+    double ta, tc;
+    ml_gp_timing(u->g, &ta, &tc);
+    lua_pushnumber(L, ta), lua_setfield(L, -2, "seconds_assembly");
+    lua_pushnumber(L, tc), lua_setfield(L, -2, "seconds_cholesky");
+    return 1;
+}
+
+/* core.gp_bench_cholesky(n, seed) -> seconds of one dpotrf on a random SPD matrix */
+static int l_bench_chol(lua_State *L)
+{
+    double s;
+    if (ml_gp_bench_cholesky(luaL_checkinteger(L, 1), (uint64_t)luaL_optinteger(L, 2, 1), &s))
+        return mlL_raise(L, "gp.bench_cholesky");
+    lua_pushnumber(L, s);
     return 1;
 }
 
@@ -202,4 +216,6 @@ void lgp_open_model(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, l_new);
     lua_setfield(L, -2, "gp_new");
+    lua_pushcfunction(L, l_bench_chol);
+    lua_setfield(L, -2, "gp_bench_cholesky");
 }

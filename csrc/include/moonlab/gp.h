@@ -110,6 +110,8 @@ int ml_gp_refit(ml_gp *g);
 int64_t ml_gp_npoints(const ml_gp *g);
 int ml_gp_has_gradients(const ml_gp *g);
 double ml_gp_jitter(const ml_gp *g);
+/* Seconds the last factorisation spent assembling K and in the Cholesky (jitter retries included). */
+void ml_gp_timing(const ml_gp *g, double *assembly, double *cholesky);
 double ml_gp_mean_value(const ml_gp *g);
 const double *ml_gp_data_x(const ml_gp *g);
 const double *ml_gp_data_e(const ml_gp *g);
@@ -158,6 +160,9 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r);
 /* Objective of ml_gp_optimize at the current parameters: lml + log prior and its gradient. */
 int ml_gp_log_posterior(ml_gp *g, const ml_gp_prior *pr, const double *theta0, double *val,
                         double *grad);
+
+/* Benchmark reference: seconds of one LAPACK dpotrf on a random SPD matrix of size n. */
+int ml_gp_bench_cholesky(int64_t n, uint64_t seed, double *seconds);
 
 /* ---------------------------------------------------------------- potentials */
 /* E and G = dE/dx at x (D values). Returns ML_OK or an error code with ml_fail's message. */
