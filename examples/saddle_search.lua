@@ -108,7 +108,9 @@ local function run(opts)
         sys.pot:reset_calls()
         local r
         local o = { quiet = true, maxit = 2000, max_calls = opts.max_calls or 2000 }
-        if method == "gpr_dimer" then o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 100 } end
+        if method == "gpr_dimer" then
+          o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 60, hyper_maxit = opts.hyper_maxit or 40 }
+        end
         local good, res = pcall(gp[method], sys.pot, x0, m0, o)
         if good then r = res end
         if r and r.converged then
@@ -143,8 +145,9 @@ end
 local function table_md(rows)
   local out = { "| system | method | success | mean calls | median calls | distinct saddles |", "|---|---|---|---|---|---|" }
   for _, r in ipairs(rows) do
-    out[#out + 1] = ("| %s | %s | %d/%d | %.1f | %.1f | %d%s |"):format(r.system, r.method, math.floor(r.success * r.n + 0.5),
-      r.n, r.mean, r.median, r.saddles, r.note)
+    local function num(v) return v == v and ("%.1f"):format(v) or "–" end
+    out[#out + 1] = ("| %s | %s | %d/%d | %s | %s | %d%s |"):format(r.system, r.method, math.floor(r.success * r.n + 0.5),
+      r.n, num(r.mean), num(r.median), r.saddles, r.note)
   end
   return table.concat(out, "\n")
 end

@@ -53,7 +53,10 @@ static int leps_eval(void *ud, const double *x, double *E, double *G)
     (void)ud;
     const double a = 0.05, b = 0.30, c = 0.05, dAB = 4.746, dBC = 4.746, dAC = 3.445;
     double rab = x[0], rbc = x[1], rac = rab + rbc;
-    if (!(rab > 0 && rbc > 0)) return ml_fail(ML_EINVAL, "LEPS needs r_AB > 0 and r_BC > 0, got (%g, %g)", rab, rbc);
+    if (!(rab > 0 && rbc > 0)) { /* outside the domain: an infinite wall (non-finite: rejected or backed off) */
+        *E = HUGE_VAL, G[0] = G[1] = 0;
+        return ML_OK;
+    }
     double Qa, Ja, dQa, dJa, Qb, Jb, dQb, dJb, Qc, Jc, dQc, dJc;
     qj(dAB, rab, &Qa, &Ja, &dQa, &dJa);
     qj(dBC, rbc, &Qb, &Jb, &dQb, &dJb);
