@@ -249,6 +249,7 @@ int ml_gpk_param_info(const ml_gp_kernel *k, int p, int *kind, int *fixed, char 
 void ml_gpk_set_constant(ml_gp_kernel *k, double c)
 {
     if (k->type == ML_GPK_INVDIST) k->constant = c;
+    if (k->type == ML_GPK_CONST && k->fixed) k->theta[0] = log(c);
     if (k->a) ml_gpk_set_constant(k->a, c), ml_gpk_set_constant(k->b, c);
 }
 

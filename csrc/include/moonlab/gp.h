@@ -67,7 +67,8 @@ void ml_gpk_get_params(const ml_gp_kernel *k, double *theta);
 int ml_gpk_set_params(ml_gp_kernel *k, const double *theta);
 /* Kind, fixed flag and a name ("se.lengthscale[2]") of parameter p. */
 int ml_gpk_param_info(const ml_gp_kernel *k, int p, int *kind, int *fixed, char *name, int len);
-/* Sets the fixed constant sigma_c^2 of every inverse-distance kernel in the tree. */
+/* Sets sigma_c^2: the constant of every inverse-distance kernel and the value of every fixed
+ * constant kernel in the tree. */
 void ml_gpk_set_constant(ml_gp_kernel *k, double c);
 /* The atoms description of the first inverse-distance kernel in the tree (or 0). */
 int ml_gpk_atoms(const ml_gp_kernel *k, int *natoms, int *adim);
