@@ -5,7 +5,8 @@
 -- finite-difference Hessian has exactly one negative eigenvalue. Reports per method and system the
 -- success rate, mean and median true evaluations (of successful runs) and distinct saddles, and
 -- plots the Müller–Brown surface with one path of each method.
--- Usage: lua5.4 examples/saddle_search.lua [N=20] [systems=mb,leps,lj2,lj3,morse] [outdir]
+-- Usage: lua5.4 examples/saddle_search.lua [N=20] [systems=mb,leps,lj2,lj3,morse] [outdir] [methods=dimer,gpr_dimer]
+-- (env GP_MAX_OUTER = 60 and GP_HYPER_MAXIT = 40 cap the GPR-dimer's true evaluations and MAP evaluations)
 -- As a module (the tour): local run = dofile(...)("--module"); run{n = 4, systems = {"mb"}}
 local gp = require "moonlab.gp"
 local T = require "moonlab.tensor"
@@ -99,7 +100,7 @@ local function run(opts)
   for _, key in ipairs(order) do
     local sys = S[key]
     local D = sys.pot:info().dim
-    for _, method in ipairs { "dimer", "gpr_dimer" } do
+    for _, method in ipairs(opts.methods or { "dimer", "gpr_dimer" }) do
       local ok, calls, saddles, energies = 0, {}, {}, {}
       for i = 1, N do
         local seed = 100 * i + 7
@@ -113,8 +114,12 @@ local function run(opts)
         end
         local good, res = pcall(gp[method], sys.pot, x0, m0, o)
         if good then r = res end
+        local H = r and r.converged and gp.hessian(sys.pot, r.x) or nil
+        if opts.progress then
+          opts.progress(("%s %s start %d: %s, %s calls, %s negative eigenvalues"):format(sys.name, method, i,
+            r and r.reason or "error", r and r.calls or "-", H and H.negative or "-"))
+        end
         if r and r.converged then
-          local H = gp.hessian(sys.pot, r.x)
           if H.negative == 1 then
             ok = ok + 1
             calls[#calls + 1] = r.calls
@@ -210,7 +215,9 @@ local N = tonumber(arg and arg[1]) or 20
 local sys = arg and arg[2] and (function() local t = {} for s in arg[2]:gmatch("[^,]+") do t[#t + 1] = s end return t end)() or nil
 local outdir = arg and arg[3] or "build"
 local t0 = os.time()
-local rows, paths = run { n = N, systems = sys, log = function(r)
+local methods = arg and arg[4] and (function() local t = {} for s in arg[4]:gmatch("[^,]+") do t[#t + 1] = s end return t end)() or nil
+local rows, paths = run { n = N, systems = sys, methods = methods, max_outer = tonumber(os.getenv("GP_MAX_OUTER") or ""),
+  hyper_maxit = tonumber(os.getenv("GP_HYPER_MAXIT") or ""), progress = function(s) io.stderr:write(s, "\n") end, log = function(r)
   io.stderr:write(("%s %s: %d/%d, mean %.1f, median %.1f calls, %d saddles%s\n"):format(r.system, r.method,
     math.floor(r.success * r.n + 0.5), r.n, r.mean, r.median, r.saddles, r.note))
 end }
