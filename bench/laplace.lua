@@ -1,6 +1,7 @@
 -- bench/laplace.lua — inversion throughput per method (C transform, 10^4 times), Lua-function
 -- vs C-transform overhead, mpmath.invertlaplace (when Debian's python3-mpmath is installed),
--- and fitting four analytes with the Laplace model vs the finite-difference model.
+-- small inversions on 1 and 2 threads and after idle pauses. The chromatography fit and outlet
+-- (against SciPy) are in bench/chrom.lua.
 -- Usage: lua5.4 bench/laplace.lua
 local T = require "moonlab.tensor"
 local L = require "moonlab.laplace"
@@ -36,7 +37,7 @@ for _, m in ipairs(L.methods) do
   end
   for _, v in ipairs(variants) do
     local fn = v.many and L.invert_many or L.invert
-    local o = { method = m, precision = v.precision }
+    local o = { method = m, precision = v.precision, quiet = true }
     local f
     local s = bench.median(function() f = fn(e.F, t, o) end, { runs = RUNS, warmup = 1 })
     local prec = v.precision or ((m == "euler" or m == "stehfest") and "quad" or "double")
@@ -112,6 +113,7 @@ for v, r in zip(vals, refs):
   local mperr = maxabs(mpv, ref)
   for _, o in ipairs { { method = "weeks" }, { method = "dehoog" }, { method = "euler" }, { method = "talbot", precision = "quad" } } do
     local f
+    o.quiet = true
     local s = bench.median(function() f = L.invert_many(e.F, ts, o) end, { runs = RUNS, warmup = 1 })
     local err = maxabs(f, ref)
     local verdict = err <= mperr and "equal or better accuracy"
@@ -124,29 +126,34 @@ else
   print("skipped: python3-mpmath not installed")
 end
 
--- 4. fitting four BTEX-like analytes: Laplace model vs FD model (same data, same start)
+-- 4. small inversions: more threads never slower (work below a threshold stays on one thread), and
+-- calls after an idle pause of 0.5 s against back to back (issue #16 item 3). Fits and the outlet: bench/chrom.lua.
 do
-  local an = { { Da = 12, kappa = 6 }, { Da = 30, kappa = 7.5 }, { Da = 48, kappa = 8 }, { Da = 80, kappa = 10 } }
-  local base = { Da = 1, kappa = 1, injection = { kind = "gaussian", width = 0.05, t0 = 0.3 } }
-  local tt = T.linspace(0.05, 14, 700)
-  local y = chrom.model(tt, { analytes = an, column = base })
-  local yn = y + T.randn({ 700 }, { seed = 3 }) * (0.01 * y:max())
-  local function start()
-    local init = {}
-    for i, a in ipairs(an) do init[i] = { Da = a.Da * 1.1, kappa = a.kappa * 0.92 } end
-    return init
+  local ml = require "moonlab"
+  local t200 = T.linspace(0.5, 10, 200)
+  local n0 = ml.get_threads()
+  for _, m in ipairs { "talbot", "dehoog", "weeks" } do
+    local fn = function() L.invert(e.F, t200, { method = m }) end
+    local one, two = {}, {}
+    for k = 1, RUNS do -- interleaved
+      ml.set_threads(1)
+      one[k] = bench.median(fn, { runs = 11, warmup = 2 })
+      ml.set_threads(math.max(2, n0))
+      two[k] = bench.median(fn, { runs = 11, warmup = 2 })
+    end
+    ml.set_threads(n0)
+    local s1, s2 = bench.median_of(one), bench.median_of(two)
+    bench.report(("laplace.invert %s J0 200 t: %d threads vs 1"):format(m, math.max(2, n0)), s1 / s2, "x (>= ~1: not slower)",
+      ("%.3f ms vs %.3f ms, medians of %d interleaved rounds"):format(s2 * 1e3, s1 * 1e3, RUNS))
+    local gaps = {}
+    for k = 1, 7 do
+      os.execute("sleep 0.5")
+      local t0 = bench.now()
+      fn()
+      gaps[k] = bench.now() - t0
+    end
+    local back = bench.median(fn, { runs = 11, warmup = 2 })
+    bench.report(("laplace.invert %s J0 200 t after a 0.5 s pause vs back to back"):format(m), bench.median_of(gaps) / back, "x",
+      ("%.3f ms vs %.3f ms (goal <= 1.3x), median of 7 pauses"):format(bench.median_of(gaps) * 1e3, back * 1e3))
   end
-  local rl
-  local sl = bench.median(function() rl = chrom.fit(tt, yn, { analytes = start(), column = base }) end, { runs = RUNS })
-  local rf
-  local sf = bench.median(function()
-    rf = chrom.fit(tt, yn, { analytes = start(), column = base, use_fd = true, nx = 200, scheme = "kappa3" })
-  end, { runs = 3, warmup = 0 })
-  local worst = 0
-  for i, a in ipairs(rl.analytes) do
-    worst = math.max(worst, math.abs(a.Da / an[i].Da - 1), math.abs(a.kappa / an[i].kappa - 1))
-  end
-  bench.report("chrom.fit 4 analytes 700 points (Laplace, de Hoog)", sl, "s",
-    ("%d iterations, worst parameter error %.2f%%; FD-model fit nx=200 %.3g s (median of 3), %.0fx slower"):format(
-      rl.iterations, 100 * worst, sf, sf / sl))
 end

@@ -10,9 +10,13 @@
 -- We report the first-token share (F-Attn) per head, measured with attn.sink_stats, for no gate, a
 -- headwise gate and an elementwise gate, and plot it (moonlab.plot when available, else CSV).
 --
--- Run: lua5.4 examples/attention_sink.lua [outdir]     (a few seconds)
+-- Run: lua5.4 examples/attention_sink.lua [outdir]
+-- Trains three models for 1500 Adam steps each (STEPS=n to change): about 10 s of CPU on a Zen3
+-- core, longer on a busy machine. A progress line per model goes to stderr; the results are printed
+-- before the figure is written into outdir (created when missing; default ".").
 local T = require "moonlab.tensor"
 local attn = require "moonlab.attn"
+local progress = require "moonlab.progress"
 
 local B, L, D, H, E = 4, 24, 10, 4, 6 -- sequences, tokens, model width, heads, head dim
 local FLAG_P = { 0.8, 0.6, 0.4, 0.2 }  -- share of tokens carrying flag h (dims 1..4)
@@ -72,7 +76,8 @@ local function proj(x, w, G)
 end
 
 -- Trains one model; gate = nil | "headwise" | "elementwise". Returns per-head F-Attn and loss.
-local function train(gate, steps, x, y)
+-- label names the model on the progress line (stderr); quiet silences it.
+local function train(gate, steps, x, y, label, quiet)
   local params = {
     q = T.randn({ D, H * E }, { seed = 11, std = 0.3 }),
     k = T.randn({ D, H * E }, { seed = 12, std = 0.3 }),
@@ -92,7 +97,9 @@ local function train(gate, steps, x, y)
     local out, ex = attn.sdpa(q, k, v, o)
     return q, k, v, o, out, ex
   end
+  local bar = progress.new { label = "attention_sink: training " .. label, total = steps, quiet = quiet }
   for step = 1, steps do
+    if step % 50 == 0 then bar:update(step) end
     local q, k, v, o, out, ex = forward()
     local diff = out - y
     loss = (diff * diff):sum() / N
@@ -107,6 +114,7 @@ local function train(gate, steps, x, y)
       params[name] = p * (1 - lr * WD) - mh * lr / (vh:sqrt() + eps)
     end
   end
+  bar:finish(("loss %.2e"):format(loss))
   local q, k, _, _, out = forward()
   local st = attn.sink_stats(q, k, { causal = true })
   local share = {}
@@ -114,16 +122,39 @@ local function train(gate, steps, x, y)
   return { share = share, f_attn = st.f_attn, loss = loss, m_act = attn.massive_activation(out) }
 end
 
--- Runs the three variants; writes the figure (or CSV) into outdir. Returns results and file path.
-local function experiment(outdir, steps)
-  outdir = outdir or "."
-  steps = steps or tonumber(os.getenv("STEPS") or "1500")
+-- Runs the three variants (opts.steps, opts.quiet). Returns the results.
+local function experiment(o)
+  o = o or {}
+  local steps = o.steps or tonumber(os.getenv("STEPS") or "1500")
   local x, y = make_data(7)
-  local res = {
-    { name = "no gate", r = train(nil, steps, x, y) },
-    { name = "headwise sigmoid gate", r = train("headwise", steps, x, y) },
-    { name = "elementwise sigmoid gate", r = train("elementwise", steps, x, y) },
-  }
+  local res = {}
+  local t0 = os.clock()
+  for i, m in ipairs { { "no gate" }, { "headwise sigmoid gate", "headwise" }, { "elementwise sigmoid gate", "elementwise" } } do
+    if not (o.quiet or os.getenv("MOONLAB_QUIET") == "1") then
+      io.stderr:write(("attention_sink: model %d/3, %s: %d Adam steps (%.0f s CPU so far)\n"):format(i, m[1], steps,
+        os.clock() - t0))
+    end
+    res[i] = { name = m[1], r = train(m[2], steps, x, y, m[1], o.quiet) }
+  end
+  return res
+end
+
+-- One line per model.
+local function summary(res)
+  local lines = {}
+  for i, v in ipairs(res) do
+    local s = {}
+    for h = 1, H do s[h] = ("%.3f"):format(v.r.share[h]) end
+    lines[i] = ("%-26s F-Attn %.3f  per head {%s}  loss %.2e  max|out| %.2f"):format(v.name, v.r.f_attn,
+      table.concat(s, ", "), v.r.loss, v.r.m_act)
+  end
+  return table.concat(lines, "\n")
+end
+
+-- Writes the figure (or a CSV when gnuplot is missing) into outdir, created when missing. Returns its path.
+local function write_figure(res, outdir)
+  outdir = outdir or "."
+  assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"), "cannot create " .. outdir)
   local ok, plot = pcall(require, "moonlab.plot")
   local file
   local heads = {}
@@ -146,17 +177,15 @@ local function experiment(outdir, steps)
     end
     fh:close()
   end
-  return res, file
+  return file
 end
 
-if select(1, ...) == "--module" then return experiment end
+if select(1, ...) == "--module" then
+  return { experiment = experiment, summary = summary, write_figure = write_figure }
+end
 
 local outdir = select(1, ...) or "."
-local res, file = experiment(outdir)
-for _, v in ipairs(res) do
-  local s = {}
-  for h = 1, H do s[h] = ("%.3f"):format(v.r.share[h]) end
-  print(("%-26s F-Attn %.3f  per head {%s}  loss %.2e  max|out| %.2f"):format(v.name, v.r.f_attn,
-    table.concat(s, ", "), v.r.loss, v.r.m_act))
-end
-print("wrote " .. file)
+local res = experiment()
+print(summary(res))
+io.stdout:flush()
+print("wrote " .. write_figure(res, outdir))

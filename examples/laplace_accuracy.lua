@@ -39,7 +39,8 @@ local lines = {
   "of a jump; \"fails\" means the method raised an error or returned non-finite values. Columns",
   "without a suffix use the defaults (`precision = \"auto\"`: quad-precision evaluation of the C",
   "transform for Euler and Gaver-Stehfest); \"double\" is the double / long-double path that a Lua",
-  "function F always takes; \"talbot quad\" is `precision = \"quad\"`. Default orders:",
+  "function F always takes; \"talbot quad\" is `precision = \"quad\"`. `laplace.invert` without a",
+  "`method` uses de Hoog (the \"dehoog\" column). Default orders:",
   "",
 }
 local orders = {}
@@ -72,6 +73,8 @@ lines[#lines + 1] = ""
 lines[#lines + 1] = "## Goals"
 lines[#lines + 1] = ""
 local g = {
+  { "the default method (de Hoog): smooth <= 1e-10", worst("dehoog", "smooth"), 1e-10 },
+  { "the default method (de Hoog): oscillatory <= 1e-10", worst("dehoog", "oscillatory"), 1e-10 },
   { "smooth <= 1e-10 with Talbot", worst("talbot", "smooth"), 1e-10 },
   { "smooth <= 1e-10 with Euler (default: quad F, M=" .. defaults.euler.M_quad .. ")", worst("euler", "smooth"), 1e-10 },
   { "  (Euler in double precision, M=" .. defaults.euler.M .. ", the Lua-function path)", worst("euler double", "smooth"), 1e-10, true },

@@ -73,4 +73,27 @@ local luapot = gp.potential.fn(function(x) return x:get(1) ^ 2, { 2 * x:get(1) }
 gp.dimer(luapot, T.new { 1 }, T.new { 1 }, { maxit = 3, quiet = true })
 assert(not pcall(gp.dimer, gp.potential.fn(function() error("boom") end, { dim = 2 }), T.zeros { 2 }, T.new { 1, 0 }))
 assert(not pcall(gp.kernel.inverse_distance, { atoms = 2, types = { 1 }, pair_types = { { 1 } } }))
+do -- the Fourier-series outlet and fit (Gaussian injection, uniform times)
+  local b = { Da = 1, kappa = 1, injection = { kind = "gaussian", width = 0.05, t0 = 0.3 } }
+  local tg = T.linspace(0.05, 8, 120)
+  local yg = chrom.model(tg, { analytes = { { Da = 5, kappa = 2, A = 0.8 } }, column = b })
+  chrom.fit(tg, yg, { analytes = { { Da = 5.5, kappa = 1.9 } }, column = b, quiet = true })
+  laplace.invert(suite[1].F, t, { error_estimate = true })
+end
+-- Workflow: the process helpers (pipes, messages, hash, folders) and a two-run sweep on one forked worker
+do
+  local proc = require("moonlab.core").proc
+  local r, w = proc.pipe()
+  proc.send(w, ("x"):rep(1000)) -- below the pipe's buffer: one process writes, then reads
+  assert(#proc.recv(r) == 1000)
+  proc.close(r); proc.close(w)
+  assert(#proc.hash("abc") == 32 and #proc.poll({}, 0) == 0)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(proc.mkdir(dir .. "/a/b") and #proc.listdir(dir) == 1)
+  local s = ml.sweep.run { name = "v", params = { grid = { i = { 1, 2 } } }, store = dir .. "/r.db", workers = 1, quiet = true,
+    fn = function(c) return { v = c.i } end }
+  assert(s.ok == 2)
+  os.execute("rm -rf '" .. dir .. "'")
+end
 print("valgrind smoke: ok")

@@ -103,6 +103,59 @@ describe("attn bad input", function()
     fails_with(function() attn.massive_activation("x") end, "'h'")
   end)
 
+  -- Regression (fuzzing, issue 13): window = math.maxinteger with bottom-right alignment overflowed
+  -- d(i) - window + 1 in the mask geometry (UBSan under make asan). Such a window restricts
+  -- nothing, so every result equals plain causal attention with the same alignment.
+  it("window = math.maxinteger equals no window (any alignment, S < L and S > L)", function()
+    for _, dt in ipairs { "f64", "f32" } do
+      for _, S in ipairs { 3, 7, 9 } do
+        local qd = rnd({ 1, 2, 5, 3 }, 11, dt)
+        local kd, vd = rnd({ 1, 2, S, 3 }, 12, dt), rnd({ 1, 2, S, 4 }, 13, dt)
+        for _, al in ipairs { "top_left", "bottom_right" } do
+          local o1 = { causal = true, causal_align = al, window = math.maxinteger }
+          local o2 = { causal = true, causal_align = al }
+          local a, ea = attn.sdpa(qd, kd, vd, o1)
+          local b, eb = attn.sdpa(qd, kd, vd, o2)
+          assert.equal(0, (a - b):abs():max())
+          local ga = attn.sdpa_backward(a, qd, kd, vd, a, ea, o1)
+          local gb = attn.sdpa_backward(b, qd, kd, vd, b, eb, o2)
+          assert.equal(0, (ga.dk - gb.dk):abs():max())
+          local sa, sb = attn.sink_stats(qd, kd, o1), attn.sink_stats(qd, kd, o2)
+          assert.equal(0, (sa.per_query - sb.per_query):abs():max())
+          assert.equal(attn.flops(1, 2, 5, S, 3, o2), attn.flops(1, 2, 5, S, 3, o1))
+        end
+      end
+    end
+  end)
+
+  it("gate_scores refuses head counts whose column count overflows", function()
+    local x = rnd({ 1, 2, 5 }, 1)
+    fails_with(function() attn.gate_scores(x, rnd({ 5, 12 }, 2), { heads = 2 ^ 62 // 1, head_dim = 2 ^ 62 // 1, layout = "per_head" }) end,
+      "attn.gate_scores")
+  end)
+
+  it("gate_act and flops name themselves and the argument", function()
+    fails_with(function() attn.gate_act("x") end, "attn.gate_act: bad argument #1 'z'")
+    fails_with(function() attn.gate_act(1, "relu") end, "attn.gate_act: bad argument #2 'act'", "'silu'")
+    fails_with(function() attn.gate_act(1, 3) end, "attn.gate_act: bad argument #2 'act'")
+    fails_with(function() attn.flops(1, 2, "x", 4, 8) end, "attn.flops: bad argument #3 'L'")
+    fails_with(function() attn.flops(1, 2, 3, 4, 0) end, "attn.flops: bad argument #5 'E'")
+    fails_with(function() attn.flops(1, 2, 3, 4, 8, 5) end, "attn.flops: bad argument #6 'opts'")
+  end)
+
+  it("mask errors name the function called (sdpa_backward, sink_stats)", function()
+    local out, ex = attn.sdpa(q, k, v)
+    local dout = rnd({ 2, 4, 5, 6 }, 9)
+    fails_with(function() attn.sdpa_backward(dout, q, k, v, out, ex, { mask = { { 1, 2 } } }) end,
+      "attn.sdpa_backward: bad argument #7 'mask'", "booleans")
+    fails_with(function() attn.sdpa_backward(dout, q, k, v, out, ex, { mask = rnd({ 5, 6 }, 5) }) end,
+      "attn.sdpa_backward: bad argument #7 'mask'")
+    fails_with(function() attn.sink_stats(q, k, { mask = { { 1, 2 } } }) end, "attn.sink_stats: bad argument #3 'mask'", "booleans")
+    fails_with(function() attn.sink_stats(q, k, { mask = rnd({ 5, 6 }, 5) }) end, "attn.sink_stats: bad argument #3 'mask'")
+    fails_with(function() attn.sink_stats(q, k, { mask = { { true } }, mask_mode = "add" }) end, "attn.sink_stats: bad argument #3 'mask_mode'")
+    fails_with(function() attn.sink_stats(q, k, 5) end, "attn.sink_stats: bad argument #3 'opts'")
+  end)
+
   it("non-finite inputs give non-finite outputs, not crashes", function()
     for _, dt in ipairs { "f64", "f32" } do
       local qd, kd, vd = q:astype(dt), k:astype(dt), v:astype(dt)

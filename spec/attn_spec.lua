@@ -203,6 +203,17 @@ describe("attn.sdpa edge cases", function()
       close32(out, (ref.sdpa(q, k, v, o)))
     end
   end)
+
+  it("f32 with Ev = 40 and E = 20 (whole, half and masked vector tiles of V) matches the reference", function()
+    local q, k, v = problem(1, 2, 1, 37, 45, 20, 40, "f32", 72)
+    local g = rnd({ 1, 2, 37, 40 }, 73, "f32")
+    for _, o in ipairs { { causal = true, causal_align = "bottom_right", gate = g }, { window = 9 } } do
+      local out, ex = attn.sdpa(q, k, v, o)
+      local ro, rl = ref.sdpa(q, k, v, o)
+      close32(out, ro)
+      close32(ex.lse, rl)
+    end
+  end)
 end)
 
 -- Finite differences of loss = Σ dout ⊙ out against attn.sdpa_backward, f64.
@@ -240,6 +251,10 @@ describe("attn.sdpa_backward vs central finite differences (f64)", function()
   it("ns_sigmoid elementwise gate, multiple 64-blocks, GQA", function()
     if ASAN then fd_check(1, 2, 1, 66, 67, 2, 2, { causal = true, gate = "elementwise", gate_act = "ns_sigmoid" }, 400)
     else fd_check(1, 2, 1, 70, 80, 3, 2, { causal = true, gate = "elementwise", gate_act = "ns_sigmoid" }, 400) end
+  end)
+  it("elementwise silu additive and sigmoid gates with Ev = 17 (vector gate kernels and their tails)", function()
+    fd_check(1, 2, 1, 4, 5, 3, 17, { causal = true, gate = "elementwise", gate_act = "silu", gate_op = "add" }, 500)
+    fd_check(1, 1, 1, 3, 4, 2, 17, { gate = "elementwise" }, 600)
   end)
   it("all-masked rows get zero gradient and no NaN", function()
     local q, k, v = problem(1, 1, 1, 9, 5, 4, 3, "f64", 9)

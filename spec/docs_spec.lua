@@ -38,3 +38,12 @@ describe("docs examples", function()
     end)
   end
 end)
+
+describe("docs citations", function()
+  it("no page cites 'REFERENCE §n' (a file users do not have): papers and their sections instead", function()
+    local p = io.popen(("grep -n 'REFERENCE' %s/README.md %s/docs/*.md 2>&1"):format(root, root))
+    local out = p:read("a")
+    p:close()
+    assert.are.equal("", out)
+  end)
+end)

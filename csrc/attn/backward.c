@@ -8,17 +8,23 @@
 #define REAL float
 #define SFX(n) n##_f32
 #define GEMM attn_gemm_f32
+#define GEMM_TN attn_gemm_tn_f32
 #define EXPSUM attn_expsum_f32
+#define GATE_BWD attn_gate_bwd_f32
 #include "bwd_tmpl.h"
 #undef REAL
 #undef SFX
 #undef GEMM
+#undef GEMM_TN
 #undef EXPSUM
+#undef GATE_BWD
 
 #define REAL double
 #define SFX(n) n##_f64
 #define GEMM attn_gemm_f64
+#define GEMM_TN attn_gemm_tn_f64
 #define EXPSUM attn_expsum_f64
+#define GATE_BWD attn_gate_bwd_f64
 #include "bwd_tmpl.h"
 
 static int same(const ml_tensor *t, const ml_tensor *ref, int nd, const char *name) {

@@ -116,7 +116,9 @@ void attn_geom_init(attn_geom *g, const ml_attn_opts *o, const ml_tensor *q, con
     g->Hkv = k->shape[1]; g->S = k->shape[2]; g->Ev = v->shape[3];
     g->rep = g->Hq / g->Hkv;
     g->scale = isnan(o->scale) ? 1.0 / sqrt((double)g->E) : o->scale;
-    g->window = o->window;
+    /* A window longer than L + S restricts nothing (|d(i)| <= L + S); clamping it keeps
+     * d - window + 1 in range for window = INT64_MAX (no signed overflow). */
+    g->window = o->window > g->L + g->S ? g->L + g->S : o->window;
     g->causal = o->causal || o->window > 0;
     g->off = o->causal_align == ML_ATTN_BOTTOM_RIGHT ? g->S - g->L : 0;
     g->mask = mask ? mask->data : NULL;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attn_internal.h"
+#include "moonlab/cpu.h"
 
 #define REAL float
 #define SFX(n) n##_f32
@@ -58,7 +59,10 @@ int ml_attn_forward(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *
     if (y && (rc = check_out(y, "y", q->dtype, 4, oshape))) return rc;
     if (probs && (rc = check_out(probs, "probs", q->dtype, 4, pshape))) return rc;
     if (q->dtype == ML_F32) {
-        if (attn_have_avx2())
+        if (ml_cpu_isa() == ML_ISA_AVX512)
+            rc = attn_forward_f32_avx512(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
+                                         ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
+        else if (attn_have_avx2())
             rc = attn_forward_f32_avx2(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
                                        ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
         else

@@ -25,7 +25,7 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
     /* K transposed once per call, block by block: kt[(b,hk)][kb] is E × nk (ld nk). */
     REAL *kt = malloc(sizeof(REAL) * (size_t)(g->B * g->Hkv * S * E));
     if (!kt) return ml_fail(ML_ENOMEM, "attn: out of memory for the packed keys");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (attn_parallel(g))
     for (int64_t t = 0; t < g->B * g->Hkv * nkb; t++) {
         int64_t bh = t / nkb, j0 = (t % nkb) * ATTN_BK;
         int nk = (int)(S - j0 < ATTN_BK ? S - j0 : ATTN_BK);
@@ -34,7 +34,7 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
         for (int j = 0; j < nk; j++)
             for (int64_t e = 0; e < E; e++) dst[e * nk + j] = kr[j * E + e];
     }
-#pragma omp parallel
+#pragma omp parallel if (attn_parallel(g))
     {
         size_t need = (size_t)ATTN_BQ * E + (size_t)ATTN_BQ * ATTN_BK +
                       (size_t)ATTN_BQ * Ev + 2 * ATTN_BQ;
@@ -113,7 +113,7 @@ static int SFX(forward)(const attn_geom *g, const REAL *q, const REAL *k, const 
 static void SFX(probs)(const attn_geom *g, const REAL *q, const REAL *k, const REAL *lse,
                        REAL *probs) {
     const int64_t E = g->E, L = g->L, S = g->S, rows = g->B * g->Hq * L;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (attn_parallel(g))
     for (int64_t t = 0; t < rows; t++) {
         int64_t bh = t / L, i = t % L, b = bh / g->Hq, h = bh % g->Hq, hk = h / g->rep;
         const REAL *qr = q + t * E;

@@ -49,10 +49,15 @@ int ml_attn_gate_scores(int layout, int shared, int64_t hq, int64_t hkv, int64_t
         return ml_fail(ML_EINVAL, "heads: expected Hq %% Hkv == 0 and head_dim > 0, got Hq=%lld Hkv=%lld Dh=%lld", (long long)hq, (long long)hkv, (long long)dh);
     const int64_t B = x->shape[0], L = x->shape[1], D = x->shape[2], G = z->shape[3], N = w->shape[1];
     const int64_t R = hq / hkv;
-    int64_t expect;
-    if (layout == ML_GATE_LAYOUT_SEPARATE) expect = shared ? G : hq * G;
-    else if (layout == ML_GATE_LAYOUT_PER_HEAD) expect = hq * (dh + G);
-    else if (layout == ML_GATE_LAYOUT_KV_GROUP) expect = hkv * (R * dh + R * G);
+    int64_t expect, qd_, zd_, sum_;
+    /* Column count of W for the layout (hq·dh + hq·G for the fused ones), overflow-checked. */
+    if (__builtin_mul_overflow(hq, dh, &qd_) || __builtin_mul_overflow(hq, G, &zd_) ||
+        __builtin_add_overflow(qd_, zd_, &sum_) || B > INT32_MAX || L > INT32_MAX || D > INT32_MAX ||
+        N > INT32_MAX || B * L > INT32_MAX)
+        return ml_fail(ML_EINVAL, "heads: expected sizes below 2^31, got Hq=%lld head_dim=%lld G=%lld for x %s",
+                       (long long)hq, (long long)dh, (long long)G, ml_shape_str(x, s1, sizeof s1));
+    if (layout == ML_GATE_LAYOUT_SEPARATE) expect = shared ? G : zd_;
+    else if (layout == ML_GATE_LAYOUT_PER_HEAD || layout == ML_GATE_LAYOUT_KV_GROUP) expect = sum_;
     else return ml_fail(ML_EINVAL, "layout: unknown (%d)", layout);
     if (N != expect)
         return ml_fail(ML_EINVAL, "w_gate: expected [%lld,%lld] for this layout (Hq=%lld, Hkv=%lld, head_dim=%lld, G=%lld), got %s",

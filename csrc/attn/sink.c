@@ -29,7 +29,7 @@ int ml_attn_sink_stats(const ml_attn_opts *o, const ml_tensor *q, const ml_tenso
     double *ent = malloc(sizeof(double) * (size_t)rows);
     if (!ent) return ml_fail(ML_ENOMEM, "sink_stats: out of memory");
     int fail = 0;
-#pragma omp parallel
+#pragma omp parallel if (attn_parallel(&g))
     {
         double *sc = malloc(sizeof(double) * (size_t)S);
         if (!sc) {

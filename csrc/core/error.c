@@ -1,17 +1,21 @@
 /* Per-thread error state behind ml_fail / ml_errmsg. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "moonlab/error.h"
+#include "core/fmt.h"
 
 static _Thread_local char ml_msg[512];
 static _Thread_local int ml_code;
 
 int ml_fail(int code, const char *fmt, ...)
 {
+    char msg[sizeof ml_msg]; /* the arguments may include ml_errmsg() itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ml_msg, sizeof ml_msg, fmt, ap);
+    ml_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(ml_msg, msg, sizeof msg);
     ml_code = code;
     return code;
 }

@@ -36,12 +36,9 @@ int ml_tensor_transpose(const ml_tensor *a, ml_tensor *out)
     if (a->ndim < 2) return ml_fail(ML_EINVAL, "transpose: needs at least 2 dims, got %d", a->ndim);
     if (out->numel != a->numel || out->dtype != a->dtype || out->data == a->data)
         return ml_fail(ML_EINVAL, "transpose: output must be a distinct tensor of the same size");
-    int64_t R = a->shape[a->ndim - 2], C = a->shape[a->ndim - 1], batch = a->numel / (R * C);
-    for (int64_t b = 0; b < batch; b++) {
-        int64_t off = b * R * C;
-        for (int64_t i = 0; i < R; i++)
-            for (int64_t j = 0; j < C; j++)
-                ml_tensor_setd(out, off + j * R + i, ml_tensor_getd(a, off + i * C + j));
-    }
-    return ML_OK;
+    ml_tensor v = {0};
+    ml_tensor_transpose_view(&v, a, a->ndim - 2, a->ndim - 1);
+    int rc = ml_tensor_copy(out, &v);
+    ml_tensor_release(&v);
+    return rc;
 }

@@ -170,7 +170,7 @@ int ml_npy_finish(const char *path, ml_tensor *t, int swap, int fortran)
     if (swap) byteswap(t->data, ml_dtype_size(t->dtype), t->numel);
     if (t->dtype == ML_BOOL && check_bool(path, t)) return ML_EFORMAT;
     if (fortran && t->ndim > 1) { /* column-major data: read it through column-major strides */
-        ml_tensor v, out;
+        ml_tensor v = {0}, out = {0};
         ml_tensor_share(&v, t);
         int64_t s = 1;
         for (int i = 0; i < t->ndim; i++) {
@@ -254,6 +254,40 @@ truncated:
 done:
     free(hdr);
     fclose(fp);
+    return rc;
+}
+
+int ml_npy_parse_buffer(const char *path, const unsigned char *buf, size_t len, ml_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6)) return ml_fail(ML_EFORMAT, "%s: not a .npy file (bad magic)", path);
+    size_t hlen, pos;
+    if (buf[6] == 1) {
+        hlen = buf[8] | (size_t)buf[9] << 8;
+        pos = 10;
+    } else if (buf[6] == 2 || buf[6] == 3) {
+        if (len < 12) return ml_fail(ML_EFORMAT, "%s: truncated .npy file", path);
+        hlen = buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+        pos = 12;
+    } else {
+        return ml_fail(ML_EFORMAT, "%s: unsupported .npy version %d.%d", path, buf[6], buf[7]);
+    }
+    if (hlen > len - pos) return ml_fail(ML_EFORMAT, "%s: truncated .npy file", path);
+    ml_dtype dt = ML_F64;
+    int ndim = 0, swap = 0, fortran = 0;
+    int64_t shape[ML_MAXDIM];
+    int rc = ml_npy_parse_header(path, (const char *)buf + pos, hlen, &dt, &swap, &fortran, &ndim, shape);
+    if (rc) return rc;
+    pos += hlen;
+    int64_t n;
+    if ((rc = ml_shape_numel0(ndim, shape, &n))) return ml_fail(ML_EFORMAT, "%s: %s", path, ml_errmsg());
+    size_t es = ml_dtype_size(dt);
+    if (n > (int64_t)((len - pos) / es))
+        return ml_fail(ML_EFORMAT, "%s: truncated .npy file (%zu data bytes, shape needs %.0f)", path, len - pos,
+                       (double)n * (double)es);
+    if ((rc = ml_tensor_init0(out, dt, ndim, shape))) return rc;
+    memcpy(out->data, buf + pos, (size_t)n * es);
+    if ((rc = ml_npy_finish(path, out, swap, fortran))) ml_tensor_release(out);
     return rc;
 }
 

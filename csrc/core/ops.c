@@ -1,173 +1,157 @@
-/* Elementwise arithmetic, unary math and reductions over tensors. */
+/* Elementwise ops with NumPy broadcasting over strided operands: arithmetic,
+ * comparisons, where, unary maths. The loops live in kern.c. */
 #include <math.h>
 #include <string.h>
-#include "moonlab/tensor.h"
+#include "iter.h"
+#include "kern.h"
 
-#define PAR_N 32768 /* below this, threads cost more than they save */
-
-static inline double binop(ml_binop op, double x, double y)
+int ml_broadcast_shape(const ml_tensor *a, const ml_tensor *b, int *ndim, int64_t *shape)
 {
-    switch (op) {
-    case ML_ADD: return x + y;
-    case ML_SUB: return x - y;
-    case ML_MUL: return x * y;
-    case ML_DIV: return x / y;
-    case ML_POW: return pow(x, y);
-    case ML_MAXIMUM: return x > y || isnan(x) ? x : y;
-    case ML_MINIMUM: return x < y || isnan(x) ? x : y;
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int d = 0; d < nd; d++) {
+        int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
+        int64_t sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char s1[96], s2[96];
+            return ml_fail(ML_EINVAL, "shapes %s and %s do not broadcast (dim %d of the result: %lld vs %lld)",
+                           ml_shape_str(a, s1, sizeof s1), ml_shape_str(b, s2, sizeof s2), d + 1, (long long)sa,
+                           (long long)sb);
+        }
+        shape[d] = sa == 1 ? sb : sa;
     }
-    return NAN;
-}
-
-/* One loop per operator and operand kind, so each vectorises on its own. */
-#define LOOP3(T, EXPR)                                                                      \
-    do {                                                                                    \
-        _Pragma("omp parallel for if (n > PAR_N) schedule(static)")                         \
-        for (int64_t i = 0; i < n; i++) {                                                   \
-            T x = pa[i], y = pb ? pb[i] : sc;                                               \
-            if (rev) { T t_ = x; x = y; y = t_; }                                           \
-            po[i] = (T)(EXPR);                                                              \
-        }                                                                                   \
-    } while (0)
-
-#define BINARY_LOOP(T)                                                                      \
-    do {                                                                                    \
-        const T *pa = (const T *)a->data;                                                   \
-        const T *pb = b ? (const T *)b->data : NULL;                                        \
-        T *po = (T *)out->data;                                                             \
-        T sc = (T)s;                                                                        \
-        switch (op) {                                                                       \
-        case ML_ADD: LOOP3(T, x + y); break;                                                \
-        case ML_SUB: LOOP3(T, x - y); break;                                                \
-        case ML_MUL: LOOP3(T, x * y); break;                                                \
-        case ML_DIV: LOOP3(T, x / y); break;                                                \
-        default: LOOP3(T, binop(op, x, y)); break;                                          \
-        }                                                                                   \
-    } while (0)
-
-int ml_tensor_binary(ml_binop op, const ml_tensor *a, const ml_tensor *b, double s, int rev,
-                     ml_tensor *out)
-{
-    char sa[96], sb[96];
-    if (b && !ml_tensor_same_shape(a, b))
-        return ml_fail(ML_EINVAL, "shapes differ: %s and %s", ml_shape_str(a, sa, sizeof sa),
-                       ml_shape_str(b, sb, sizeof sb));
-    if (b && a->dtype != b->dtype)
-        return ml_fail(ML_EINVAL, "dtypes differ: %s and %s", ml_dtype_name(a->dtype),
-                       ml_dtype_name(b->dtype));
-    if (out->numel != a->numel || out->dtype != a->dtype)
-        return ml_fail(ML_EINVAL, "output does not match the operands");
-    if (!ml_dtype_is_float(a->dtype))
-        return ml_fail(ML_EINVAL, "expected f32 or f64 operands, got %s", ml_dtype_name(a->dtype));
-    int64_t n = a->numel;
-    if (a->dtype == ML_F32) BINARY_LOOP(float);
-    else BINARY_LOOP(double);
+    *ndim = nd;
     return ML_OK;
 }
 
-static inline double unop(ml_unop op, double x)
+/* A 0-dim tensor over one scalar of dtype dt, for "tensor OP number". */
+static void scalar_tensor(ml_tensor *t, ml_dtype dt, double s, void *buf)
 {
-    switch (op) {
-    case ML_EXP: return exp(x);
-    case ML_LOG: return log(x);
-    case ML_SQRT: return sqrt(x);
-    case ML_ABS: return fabs(x);
-    case ML_TANH: return tanh(x);
-    case ML_SIGMOID: return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
-    case ML_NEG: return -x;
-    case ML_SIN: return sin(x);
-    case ML_COS: return cos(x);
-    case ML_SILU: return x * (x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)));
-    }
-    return NAN;
+    ml_store_d(dt, buf, s);
+    ml_tensor_wrap(t, dt, 0, NULL, buf);
 }
 
-static inline float unopf(ml_unop op, float x)
+/* Checks that x broadcasts to out's shape exactly. */
+static int fits_out(const ml_tensor *x, const ml_tensor *out)
 {
-    switch (op) {
-    case ML_EXP: return expf(x);
-    case ML_LOG: return logf(x);
-    case ML_SQRT: return sqrtf(x);
-    case ML_ABS: return fabsf(x);
-    case ML_TANH: return tanhf(x);
-    case ML_SIGMOID: return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
-    case ML_NEG: return -x;
-    case ML_SIN: return sinf(x);
-    case ML_COS: return cosf(x);
-    case ML_SILU: return x * (x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)));
+    if (x->ndim > out->ndim) return 0;
+    for (int d = 0; d < x->ndim; d++) {
+        int64_t sx = x->shape[d], so = out->shape[d + out->ndim - x->ndim];
+        if (sx != so && sx != 1) return 0;
     }
-    return NAN;
+    return 1;
+}
+
+typedef struct {
+    int kind; /* 0 binary, 1 compare, 2 where */
+    int op;
+    const ml_tensor *x, *y, *c;
+    ml_tensor *out;
+} ew_ctx;
+
+static char *at(const ml_tensor *t, int64_t k) { return (char *)t->data + k * (int64_t)ml_dtype_size(t->dtype); }
+
+static void ew_row(void *vctx, int64_t n, const int64_t *off, const int64_t *st)
+{
+    ew_ctx *c = vctx;
+    switch (c->kind) {
+    case 0:
+        ml_kern_binary((ml_binop)c->op, c->out->dtype, n, at(c->x, off[1]), st[1], at(c->y, off[2]), st[2],
+                       at(c->out, off[0]), st[0]);
+        break;
+    case 1:
+        ml_kern_compare((ml_cmpop)c->op, c->x->dtype, n, at(c->x, off[1]), st[1], at(c->y, off[2]), st[2],
+                        (uint8_t *)at(c->out, off[0]), st[0]);
+        break;
+    default:
+        ml_kern_where(ml_dtype_size(c->out->dtype), n, (const uint8_t *)at(c->c, off[3]), st[3], at(c->x, off[1]),
+                      st[1], at(c->y, off[2]), st[2], at(c->out, off[0]), st[0]);
+        break;
+    }
+}
+
+/* Runs ctx over out's shape with x, y (and c) broadcast to it. */
+static int run(ew_ctx *c, const char *what)
+{
+    const ml_tensor *ops[3] = {c->x, c->y, c->c};
+    int nops = c->c ? 3 : 2;
+    int64_t st[4][ML_MAXDIM];
+    const int64_t *sp[4] = {c->out->strides, st[1], st[2], st[3]};
+    for (int k = 0; k < nops; k++) {
+        if (!fits_out(ops[k], c->out)) {
+            char s1[96], s2[96];
+            return ml_fail(ML_EINVAL, "%s: operand %s does not broadcast to the output %s", what,
+                           ml_shape_str(ops[k], s1, sizeof s1), ml_shape_str(c->out, s2, sizeof s2));
+        }
+        ml_broadcast_strides(ops[k], c->out->ndim, c->out->shape, st[k + 1]);
+    }
+    ml_iter it;
+    ml_iter_init(&it, c->out->ndim, c->out->shape, nops + 1, sp);
+    ml_iter_run(&it, ew_row, c, 1);
+    return ML_OK;
+}
+
+int ml_tensor_binary(ml_binop op, const ml_tensor *a, const ml_tensor *b, double s, int rev, ml_tensor *out)
+{
+    if ((b && a->dtype != b->dtype) || out->dtype != a->dtype)
+        return ml_fail(ML_EINVAL, "dtypes differ: %s, %s and output %s (promote first)", ml_dtype_name(a->dtype),
+                       ml_dtype_name(b ? b->dtype : a->dtype), ml_dtype_name(out->dtype));
+    ml_tensor sc = {0};
+    double buf;
+    if (!b) {
+        scalar_tensor(&sc, a->dtype, s, &buf);
+        b = &sc;
+    }
+    ew_ctx c = {0, op, rev ? b : a, rev ? a : b, NULL, out};
+    return run(&c, "binary op");
+}
+
+int ml_tensor_compare(ml_cmpop op, const ml_tensor *a, const ml_tensor *b, double s, int rev, ml_tensor *out)
+{
+    if ((b && a->dtype != b->dtype) || out->dtype != ML_BOOL)
+        return ml_fail(ML_EINVAL, "compare: operands must share a dtype and the output must be bool");
+    ml_tensor sc = {0};
+    double buf;
+    if (!b) {
+        scalar_tensor(&sc, a->dtype, s, &buf);
+        b = &sc;
+    }
+    ew_ctx c = {1, op, rev ? b : a, rev ? a : b, NULL, out};
+    return run(&c, "compare");
+}
+
+int ml_tensor_where(const ml_tensor *cond, const ml_tensor *a, const ml_tensor *b, ml_tensor *out)
+{
+    if (cond->dtype != ML_BOOL) return ml_fail(ML_EINVAL, "where: condition must be bool, got %s", ml_dtype_name(cond->dtype));
+    if (a->dtype != out->dtype || b->dtype != out->dtype)
+        return ml_fail(ML_EINVAL, "where: operands must share the output dtype");
+    ew_ctx c = {2, 0, a, b, cond, out};
+    return run(&c, "where");
+}
+
+/* ---- unary ---- */
+
+typedef struct {
+    ml_unop op;
+    const ml_tensor *a;
+    ml_tensor *out;
+} un_ctx;
+
+static void un_row(void *vctx, int64_t n, const int64_t *off, const int64_t *st)
+{
+    un_ctx *c = vctx;
+    ml_kern_unary(c->op, c->a->dtype, n, at(c->a, off[1]), st[1], at(c->out, off[0]), st[0]);
 }
 
 int ml_tensor_unary(ml_unop op, const ml_tensor *a, ml_tensor *out)
 {
-    if (out->numel != a->numel || out->dtype != a->dtype)
+    if (!ml_tensor_same_shape(a, out) || out->dtype != a->dtype)
         return ml_fail(ML_EINVAL, "output does not match the operand");
-    if (!ml_dtype_is_float(a->dtype))
+    if (!ml_dtype_is_float(a->dtype) && op != ML_ABS && op != ML_NEG)
         return ml_fail(ML_EINVAL, "expected an f32 or f64 operand, got %s", ml_dtype_name(a->dtype));
-    int64_t n = a->numel;
-    if (a->dtype == ML_F32) {
-        const float *pa = ml_f32(a);
-        float *po = ml_f32(out);
-#pragma omp parallel for if (n > PAR_N) schedule(static)
-        for (int64_t i = 0; i < n; i++) po[i] = unopf(op, pa[i]);
-    } else {
-        const double *pa = ml_f64(a);
-        double *po = ml_f64(out);
-#pragma omp parallel for if (n > PAR_N) schedule(static)
-        for (int64_t i = 0; i < n; i++) po[i] = unop(op, pa[i]);
-    }
-    return ML_OK;
-}
-
-/* Reduces `len` elements spaced `stride` apart starting at flat index base.
- * Sums accumulate in double (pairwise error is not needed at these sizes). */
-static double reduce_line(ml_reduce op, const ml_tensor *a, int64_t base, int64_t len, int64_t stride)
-{
-    double acc = 0.0, best = len > 0 ? ml_tensor_getd(a, base) : NAN;
-    int64_t arg = 0;
-    for (int64_t j = 0; j < len; j++) {
-        double x = ml_tensor_getd(a, base + j * stride);
-        switch (op) {
-        case ML_SUM:
-        case ML_MEAN: acc += x; break;
-        case ML_MAX:
-        case ML_ARGMAX:
-            if (x > best || (isnan(x) && !isnan(best))) best = x, arg = j;
-            break;
-        case ML_MIN:
-        case ML_ARGMIN:
-            if (x < best || (isnan(x) && !isnan(best))) best = x, arg = j;
-            break;
-        }
-    }
-    switch (op) {
-    case ML_SUM: return acc;
-    case ML_MEAN: return acc / (double)len;
-    case ML_MAX:
-    case ML_MIN: return best;
-    default: return (double)arg;
-    }
-}
-
-int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
-{
-    if (dim < 0) {
-        if (out->numel != 1) return ml_fail(ML_EINVAL, "full reduction needs a 1-element output");
-        ml_tensor_setd(out, 0, reduce_line(op, a, 0, a->numel, 1));
-        return ML_OK;
-    }
-    if (dim >= a->ndim)
-        return ml_fail(ML_EINVAL, "dim %d out of range for a %d-dim tensor", dim + 1, a->ndim);
-    int64_t outer = 1, inner = 1, len = a->shape[dim];
-    for (int i = 0; i < dim; i++) outer *= a->shape[i];
-    for (int i = dim + 1; i < a->ndim; i++) inner *= a->shape[i];
-    if (out->numel != outer * inner) return ml_fail(ML_EINVAL, "reduction output has the wrong size");
-    int64_t m = outer * inner;
-#pragma omp parallel for if (m * len > PAR_N) schedule(static)
-    for (int64_t k = 0; k < m; k++) {
-        int64_t o = k / inner, i = k % inner;
-        ml_tensor_setd(out, k, reduce_line(op, a, o * len * inner + i, len, inner));
-    }
+    un_ctx c = {op, a, out};
+    const int64_t *sp[2] = {out->strides, a->strides};
+    ml_iter it;
+    ml_iter_init(&it, a->ndim, a->shape, 2, sp);
+    ml_iter_run(&it, un_row, &c, 1);
     return ML_OK;
 }

@@ -1,4 +1,4 @@
-/* moonlab chrom — the column transfer function in Laplace space (REFERENCE §3),
+/* moonlab chrom — the column transfer function in Laplace space (the paper's eqs. for C(x, s), §3),
  * its derivatives for the fit, the injection profiles and the moments. */
 #include <math.h>
 #include <stdlib.h>

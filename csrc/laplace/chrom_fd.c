@@ -9,7 +9,7 @@
 #include "moonlab/chrom.h"
 
 ml_chrom_fd_opts ml_chrom_fd_defaults(void) {
-    ml_chrom_fd_opts o = {400, 0.0, 0.4, ML_CHROM_KOREN, ML_CHROM_KIN_AUTO};
+    ml_chrom_fd_opts o = {400, 0.0, 0.4, ML_CHROM_KOREN, ML_CHROM_KIN_AUTO, ML_CHROM_FD_MAX_WORK, NULL};
     return o;
 }
 
@@ -131,18 +131,50 @@ int ml_chrom_fd(const ml_chrom_params *p, const ml_chrom_fd_opts *o, size_t nout
         free(buf);
         return ml_fail(ML_EINVAL, "coupled kinetics need (Da+kappa) dt <= 2, got %g (use split)", lam * dtmax);
     }
+    /* the work up front: refuse what would run for hours (t_end = 1e6 with dt = 1e-9, ...) */
+    double t_last = nout ? t_out[nout - 1] : 0, steps_est = ceil(t_last / dtmax) + (double)nout;
+    double work = steps_est * (double)n;
+    if (!(o->max_work >= 0)) {
+        free(buf);
+        return ml_fail(ML_EINVAL, "max_work = %g, expected >= 0 (0 = no limit)", o->max_work);
+    }
+    if (o->max_work > 0 && !(work <= o->max_work)) {
+        free(buf);
+        return ml_fail(ML_EINVAL,
+                       "the run needs ~%.3g time steps x %d cells = %.3g cell updates (dt = %g up to "
+                       "t = %g), above max_work = %.3g; pass a larger max_work (0 = no limit) to run it",
+                       steps_est, n, work, dtmax, t_last, o->max_work);
+    }
     double *q1 = malloc(sizeof(double) * 2 * (size_t)n);
     if (!q1) {
         free(buf);
         return ml_fail(ML_ENOMEM, "out of memory for nx = %d", n);
     }
     double *q2 = q1 + n;
-    double t = 0;
+    double t = 0, done = 0;
+    /* steps between progress ticks: ~2e6 cell updates (~10 ms) */
+    long tick_every = (long)fmax(1.0, 2e6 / (double)n);
     for (size_t j = 0; j < nout; j++) {
         double span = t_out[j] - t;
         long steps = span > 0 ? (long)ceil(span / dtmax - 1e-9) : 0;
         double h = steps ? span / steps : 0;
-        for (long k = 0; k < steps && coupled; k++) {
+        for (long k = 0; k < steps && rc == ML_OK; k++) {
+            if ((long)done % tick_every == 0)
+                rc = ml_progress_tick(o->progress, done, steps_est);
+            done += 1;
+            if (rc) break;
+            if (!coupled) {
+                kinetics(p, n, c, q, h / 2);
+                transport_rhs(&x, c, t, r);
+                for (int i = 0; i < n; i++) c1[i] = c[i] + h * r[i];
+                transport_rhs(&x, c1, t + h, r);
+                for (int i = 0; i < n; i++) c2[i] = 0.75 * c[i] + 0.25 * (c1[i] + h * r[i]);
+                transport_rhs(&x, c2, t + h / 2, r);
+                for (int i = 0; i < n; i++) c[i] = c[i] / 3 + 2.0 / 3 * (c2[i] + h * r[i]);
+                kinetics(p, n, c, q, h / 2);
+                t = t_out[j] - (steps - k - 1) * h;
+                continue;
+            }
             /* SSP-RK3 on the coupled system: c' = T(c) - (Da c - kappa q), q' = Da c - kappa q */
             transport_rhs(&x, c, t, r);
             for (int i = 0; i < n; i++) {
@@ -164,24 +196,18 @@ int ml_chrom_fd(const ml_chrom_params *p, const ml_chrom_fd_opts *o, size_t nout
             }
             t = t_out[j] - (steps - k - 1) * h;
         }
-        for (long k = 0; k < steps && !coupled; k++) {
-            kinetics(p, n, c, q, h / 2);
-            transport_rhs(&x, c, t, r);
-            for (int i = 0; i < n; i++) c1[i] = c[i] + h * r[i];
-            transport_rhs(&x, c1, t + h, r);
-            for (int i = 0; i < n; i++) c2[i] = 0.75 * c[i] + 0.25 * (c1[i] + h * r[i]);
-            transport_rhs(&x, c2, t + h / 2, r);
-            for (int i = 0; i < n; i++) c[i] = c[i] / 3 + 2.0 / 3 * (c2[i] + h * r[i]);
-            kinetics(p, n, c, q, h / 2);
-            t = t_out[j] - (steps - k - 1) * h;
-        }
+        if (rc) break;
         t = t_out[j];
         c_out[j] = p->scale * outlet_value(&x, c);
         if (!isfinite(c_out[j])) {
-            free(buf);
-            free(q1);
-            return ml_fail(ML_ENUMERIC, "FD solution became non-finite at t = %g", t);
+            rc = ml_fail(ML_ENUMERIC, "FD solution became non-finite at t = %g", t);
+            break;
         }
+    }
+    if (rc) {
+        free(buf);
+        free(q1);
+        return rc;
     }
     if (profile)
         for (int i = 0; i < x.nout; i++) profile[i] = p->scale * c[i];

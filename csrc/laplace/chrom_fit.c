@@ -1,104 +1,14 @@
 /* moonlab chrom — fitting (Da, kappa) per analyte (and scales, hold-up time) to a
  * chromatogram by Levenberg-Marquardt (Marquardt 1963) with the Jacobian from the
- * inverse transforms of dG/dDa, dG/dkappa, sG (or finite differences of the FD
- * model); standard errors from s^2 (J^T J)^-1. */
+ * inverse transforms of dG/dDa, dG/dkappa, sG — on a uniform grid with a Gaussian
+ * injection all from one Fourier series sharing the F values (chrom_series.c), else by
+ * de Hoog per output — or finite differences of the FD model; standard errors from
+ * s^2 (J^T J)^-1. */
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
-#include "moonlab/chrom.h"
-
-static int npar(const ml_chrom_fit_problem *pr) {
-    return pr->K * (2 + (pr->fit_scale != 0)) + (pr->fit_hold != 0);
-}
-
-typedef struct {
-    const ml_chrom_fit_problem *pr;
-    const double *A;
-    size_t n;
-    const double *t;
-    double *tau, *buf; /* tau[n], buf[n] */
-} model_ctx;
-
-static void unpack(const model_ctx *m, const double *p, int k, double *Da, double *ka, double *Ak,
-                   double *th) {
-    int per = 2 + (m->pr->fit_scale != 0);
-    *Da = p[k * per];
-    *ka = p[k * per + 1];
-    *Ak = m->pr->fit_scale ? p[k * per + 2] : (m->A ? m->A[k] : 1.0);
-    *th = m->pr->fit_hold ? p[m->pr->K * per] : m->pr->t_hold;
-}
-
-/* c(tau) of one analyte for output `out`, zero at tau <= 0. */
-static int one_curve(const model_ctx *m, ml_chrom_params *q, int out, double *c) {
-    q->output = out;
-    size_t n = m->n, first = 0;
-    while (first < n && !(m->tau[first] > 0)) c[first++] = 0;
-    if (first == n) return ML_OK;
-    if (m->pr->use_fd) {
-        ml_chrom_params r = *q;
-        r.output = ML_CHROM_G;
-        return ml_chrom_fd(&r, &m->pr->fd, n - first, m->tau + first, c + first, NULL);
-    }
-    ml_laplace_fn fn = ml_chrom_transform(q);
-    return ml_laplace_invert_many(&m->pr->inv, &fn, n - first, m->tau + first, c + first, NULL);
-}
-
-/* y = model(p); if J != NULL (n x np, row-major) the Jacobian too. */
-static int model_eval(const model_ctx *m, const double *p, double *y, double *J) {
-    const ml_chrom_fit_problem *pr = m->pr;
-    int np = npar(pr), per = 2 + (pr->fit_scale != 0);
-    size_t n = m->n;
-    memset(y, 0, sizeof(double) * n);
-    if (J) memset(J, 0, sizeof(double) * n * np);
-    double Da, ka, Ak, th;
-    unpack(m, p, 0, &Da, &ka, &Ak, &th);
-    if (!(th > 0)) return ml_fail(ML_ENUMERIC, "hold-up time left the domain (%g)", th);
-    for (size_t j = 0; j < n; j++) m->tau[j] = m->t[j] / th;
-    for (int k = 0; k < pr->K; k++) {
-        unpack(m, p, k, &Da, &ka, &Ak, &th);
-        if (!(Da >= 0) || !(ka > 0)) return ml_fail(ML_ENUMERIC, "parameters left the domain");
-        ml_chrom_params q = pr->base;
-        q.Da = Da;
-        q.kappa = ka;
-        q.scale = 1;
-        q.x = 1;
-        int rc = one_curve(m, &q, ML_CHROM_G, m->buf);
-        if (rc) return rc;
-        for (size_t j = 0; j < n; j++) y[j] += Ak * m->buf[j];
-        if (!J) continue;
-        if (pr->fit_scale)
-            for (size_t j = 0; j < n; j++) J[j * np + k * per + 2] = m->buf[j];
-        if (pr->use_fd) continue; /* finite differences below */
-        rc = one_curve(m, &q, ML_CHROM_DG_DDA, m->buf);
-        if (rc) return rc;
-        for (size_t j = 0; j < n; j++) J[j * np + k * per] = Ak * m->buf[j];
-        rc = one_curve(m, &q, ML_CHROM_DG_DKAPPA, m->buf);
-        if (rc) return rc;
-        for (size_t j = 0; j < n; j++) J[j * np + k * per + 1] = Ak * m->buf[j];
-        if (pr->fit_hold) {
-            rc = one_curve(m, &q, ML_CHROM_SG, m->buf);
-            if (rc) return rc;
-            for (size_t j = 0; j < n; j++) J[j * np + np - 1] += Ak * m->buf[j] * (-m->tau[j] / th);
-        }
-    }
-    if (J && pr->use_fd) {
-        double *pp = malloc(sizeof(double) * np), *y2 = malloc(sizeof(double) * n);
-        int rc = (pp && y2) ? ML_OK : ml_fail(ML_ENOMEM, "out of memory");
-        for (int a = 0; a < np && rc == ML_OK; a++) {
-            if (pr->fit_scale && a < pr->K * per && a % per == 2) continue;
-            memcpy(pp, p, sizeof(double) * np);
-            double h = 1e-6 * fmax(fabs(p[a]), 1e-3);
-            pp[a] += h;
-            rc = model_eval(m, pp, y2, NULL);
-            for (size_t j = 0; j < n && rc == ML_OK; j++) J[j * np + a] = (y2[j] - y[j]) / h;
-        }
-        for (size_t j = 0; j < n; j++) m->tau[j] = m->t[j] / th;
-        free(pp);
-        free(y2);
-        return rc;
-    }
-    return ML_OK;
-}
+#include "chrom_model.h"
 
 /* Solves A x = b (A symmetric positive definite, n x n) by Cholesky; A is overwritten. */
 static int chol_solve(int n, double *A, double *b) {
@@ -127,22 +37,34 @@ static int chol_solve(int n, double *A, double *b) {
     return 0;
 }
 
-int ml_chrom_model(const ml_chrom_fit_problem *pr, const double *A, const double *p, size_t n,
-                   const double *t, double *y) {
-    double *w = malloc(sizeof(double) * (2 * n + 1));
-    if (!w) return ml_fail(ML_ENOMEM, "out of memory");
-    model_ctx m = {pr, A, n, t, w, w + n};
-    int rc = model_eval(&m, p, y, NULL);
-    free(w);
-    return rc;
+/* Solves with the Cholesky factor that chol_solve left in A. */
+static void chol_resolve(int n, const double *A, double *b) {
+    for (int i = 0; i < n; i++) {
+        double s = b[i];
+        for (int k = 0; k < i; k++) s -= A[i * n + k] * b[k];
+        b[i] = s / A[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = b[i];
+        for (int k = i + 1; k < n; k++) s -= A[k * n + i] * b[k];
+        b[i] = s / A[i * n + i];
+    }
 }
 
-/* See chrom.h. */
+/* Errors of a trial step that only mean "step rejected" (the parameters left the model's
+ * domain or the model overflowed); anything else (out of memory, interrupt) ends the fit. */
+static int rejectable(int rc) { return rc == ML_ENUMERIC; }
+
+/* See chrom.h. Levenberg-Marquardt (Marquardt 1963) with diagonal scaling; stops when the
+ * relative SSR change of an accepted step is below tol (converged), when the gradient is
+ * orthogonal to the residual within 1e-10 (converged; MINPACK's gtol test) or the residual is at
+ * the rounding level of the data, when no step reduces the SSR (converged if the linearised model
+ * promised < 1e-8 of the SSR, else stalled), or after max_iter steps. */
 int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, const double *t,
-                 const double *y, double *p, double *se, double *resid, int *iters,
-                 double *ssr_out) {
-    if (pr->K < 1 || pr->K > 64) return ml_fail(ML_EINVAL, "K = %d analytes, expected 1..64", pr->K);
-    int np = npar(pr);
+                 const double *y, double *p, double *se, double *resid, ml_chrom_fit_info *info) {
+    if (pr->K < 1 || pr->K > ML_CHROM_FIT_KMAX)
+        return ml_fail(ML_EINVAL, "K = %d analytes, expected 1..%d", pr->K, ML_CHROM_FIT_KMAX);
+    int np = ml_chrom_npar(pr);
     if ((size_t)np >= n) return ml_fail(ML_EINVAL, "%zu data points for %d parameters", n, np);
     for (size_t j = 0; j < n; j++)
         if (!isfinite(t[j]) || !isfinite(y[j]) || (j && !(t[j] > t[j - 1])))
@@ -150,59 +72,135 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
     ml_chrom_params chk = pr->base;
     int rc = ml_chrom_check(&chk);
     if (rc) return rc;
-    size_t nw = 2 * n + 2 * n + n * (size_t)np + 4 * (size_t)np * np + 4 * np;
+    if ((size_t)np > SIZE_MAX / sizeof(double) / (n + 8))
+        return ml_fail(ML_ENOMEM, "fit of %zu points too large", n);
+    size_t nw = 4 * n + n * (size_t)np + 4 * (size_t)np * np + 6 * (size_t)np;
     double *w = malloc(sizeof(double) * nw);
-    if (!w) return ml_fail(ML_ENOMEM, "out of memory for the fit");
-    model_ctx m = {pr, A, n, t, w, w + n};
-    double *ym = w + 2 * n, *r = ym + n, *J = r + n, *JtJ = J + n * np, *Ab = JtJ + np * np,
-           *g = Ab + np * np, *dp = g + np, *pn = dp + np, *yn = pn + np;
-    double *rn = malloc(sizeof(double) * n);
-    if (!rn) { free(w); return ml_fail(ML_ENOMEM, "out of memory"); }
-    (void)yn;
+    if (!w) return ml_fail(ML_ENOMEM, "out of memory for the fit (%zu points)", n);
+    model_ctx m;
+    rc = ml_chrom_ctx_init(&m, pr, A, n, t, 1);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    double *ym = w, *r = ym + n, *rn = r + n, *J = rn + 2 * n, *JtJ = J + n * np, *Ab = JtJ + np * np,
+           *g = Ab + np * np, *dp = g + np, *pn = dp + np, *dg = pn + np, *acc = dg + np;
     double lambda = 1e-3, ssr = 0;
-    int it = 0, maxit = pr->max_iter > 0 ? pr->max_iter : 100;
+    int it = 0, maxit = pr->max_iter > 0 ? pr->max_iter : 100, reason = ML_CHROM_STOP_MAXITER;
+    int converged = 0;
     double tol = pr->tol > 0 ? pr->tol : 1e-10;
-    rc = model_eval(&m, p, ym, J);
+    /* residuals at the rounding level of the model (noiseless data): RMS <= 1e-12 max|y| */
+    double ymax = 0;
+    for (size_t j = 0; j < n; j++) ymax = fmax(ymax, fabs(y[j]));
+    double floor_ssr = 1e-24 * ymax * ymax * (double)n;
+    rc = ml_chrom_model_eval(&m, p, ym, J);
     for (size_t j = 0; j < n && rc == ML_OK; j++) { r[j] = y[j] - ym[j]; ssr += r[j] * r[j]; }
-    while (rc == ML_OK && it < maxit) {
-        it++;
+    while (rc == ML_OK) {
+        rc = ml_progress_tick(pr->progress, it, maxit);
+        if (rc) break;
+        /* normal equations J^T J, J^T r */
         for (int a = 0; a < np; a++) {
             g[a] = 0;
-            for (size_t j = 0; j < n; j++) g[a] += J[j * np + a] * r[j];
-            for (int b = 0; b <= a; b++) {
-                double s = 0;
-                for (size_t j = 0; j < n; j++) s += J[j * np + a] * J[j * np + b];
-                JtJ[a * np + b] = JtJ[b * np + a] = s;
+            for (int b = 0; b <= a; b++) JtJ[a * np + b] = 0;
+        }
+        for (size_t j = 0; j < n; j++) {
+            const double *Jj = J + j * np;
+            for (int a = 0; a < np; a++) {
+                g[a] += Jj[a] * r[j];
+                for (int b = 0; b <= a; b++) JtJ[a * np + b] += Jj[a] * Jj[b];
             }
         }
+        double gmax = 0;
+        for (int a = 0; a < np; a++) {
+            for (int b = 0; b < a; b++) JtJ[b * np + a] = JtJ[a * np + b];
+            dg[a] = JtJ[a * np + a] > 0 ? JtJ[a * np + a] : 1;
+            double cosang = fabs(g[a]) / sqrt(dg[a] * fmax(ssr, 1e-300));
+            if (cosang > gmax) gmax = cosang;
+        }
+        if (gmax < 1e-10 || ssr <= floor_ssr) {
+            converged = 1;
+            reason = ML_CHROM_STOP_TOL;
+            break;
+        }
+        if (it >= maxit) break;
+        it++;
+        /* Levenberg-Marquardt step v with geodesic acceleration (Transtrum & Sethna 2012):
+         * a = -(J^T J + lambda D)^-1 J^T f_vv, f_vv the model's second directional derivative
+         * along v by one finite difference; step v + a/2, taken while 2|a|/|v| <= 0.75. It
+         * follows the curved valleys of (Da, kappa, A) in a few steps where plain LM crawls. */
         int accepted = 0;
-        double ssr_new = ssr;
-        for (int tries = 0; tries < 30 && !accepted; tries++) {
+        double ssr_new = ssr, pred0 = -1;
+        for (int tries = 0; tries < 40 && !accepted && rc == ML_OK; tries++) {
             memcpy(Ab, JtJ, sizeof(double) * np * np);
-            for (int a = 0; a < np; a++) Ab[a * np + a] *= 1 + lambda;
+            for (int a = 0; a < np; a++) Ab[a * np + a] += lambda * dg[a];
             memcpy(dp, g, sizeof(double) * np);
             if (chol_solve(np, Ab, dp)) { lambda *= 10; continue; }
-            for (int a = 0; a < np; a++) pn[a] = p[a] + dp[a];
-            int prc = model_eval(&m, pn, rn, NULL);
+            if (pred0 < 0) { /* SSR reduction the linearised model predicts for this step */
+                pred0 = 0;
+                for (int a = 0; a < np; a++) pred0 += dp[a] * (g[a] + lambda * dg[a] * dp[a]);
+            }
+            const double hh = 0.1;
+            for (int a = 0; a < np; a++) pn[a] = p[a] + hh * dp[a];
+            int prc = ml_chrom_model_eval(&m, pn, rn, NULL);
+            if (prc == ML_OK) {
+                /* acc = J^T f_vv, f_vv = (2/h)((f(p + h v) - f(p))/h - J v) */
+                for (int a = 0; a < np; a++) acc[a] = 0;
+                for (size_t j = 0; j < n; j++) {
+                    const double *Jj = J + j * np;
+                    double jv = 0;
+                    for (int a = 0; a < np; a++) jv += Jj[a] * dp[a];
+                    double fvv = 2 / hh * ((rn[j] - ym[j]) / hh - jv);
+                    for (int a = 0; a < np; a++) acc[a] -= Jj[a] * fvv;
+                }
+                chol_resolve(np, Ab, acc);
+                double na = 0, nv = 0;
+                for (int a = 0; a < np; a++) {
+                    na += dg[a] * acc[a] * acc[a];
+                    nv += dg[a] * dp[a] * dp[a];
+                }
+                int geo_ok = 2 * sqrt(na) <= 0.75 * sqrt(nv);
+                for (int a = 0; a < np; a++) pn[a] = p[a] + dp[a] + (geo_ok ? 0.5 * acc[a] : 0);
+                prc = ml_chrom_model_eval(&m, pn, rn, NULL);
+            }
             if (prc == ML_OK) {
                 double s = 0;
                 for (size_t j = 0; j < n; j++) { double d = y[j] - rn[j]; s += d * d; }
                 if (s < ssr) { accepted = 1; ssr_new = s; }
+            } else if (rejectable(prc)) {
+                ml_clear_error();
+            } else {
+                rc = prc; /* out of memory, interrupt: never a silent "success" */
+                break;
             }
-            ml_clear_error();
             if (!accepted) lambda *= 10;
         }
-        if (!accepted) break; /* no descent: at a minimum within roundoff */
+        if (rc) break;
+        if (!accepted) {
+            /* no step reduces the SSR: at the minimum within the model's own accuracy when
+             * the linearised model promised almost nothing, else stalled */
+            it--;
+            if ((pred0 >= 0 && pred0 <= 1e-8 * ssr) || ssr <= floor_ssr) {
+                converged = 1;
+                reason = ML_CHROM_STOP_TOL;
+            } else {
+                reason = ML_CHROM_STOP_STALLED;
+            }
+            break;
+        }
         memcpy(p, pn, sizeof(double) * np);
         double rel = (ssr - ssr_new) / fmax(ssr, 1e-300);
         ssr = ssr_new;
         lambda = fmax(lambda / 10, 1e-12);
-        rc = model_eval(&m, p, ym, J);
+        rc = ml_chrom_model_eval(&m, p, ym, J);
         for (size_t j = 0; j < n && rc == ML_OK; j++) r[j] = y[j] - ym[j];
-        if (rel < tol) break;
+        if (rel < tol) {
+            converged = 1;
+            reason = ML_CHROM_STOP_TOL;
+            break;
+        }
     }
     if (rc == ML_OK) {
-        /* standard errors: s^2 (J^T J)^-1, column by column */
+        /* standard errors: s^2 (J^T J)^-1 at the estimate, column by column */
         for (int a = 0; a < np; a++)
             for (int b = 0; b < np; b++) {
                 double s = 0;
@@ -217,10 +215,37 @@ int ml_chrom_fit(const ml_chrom_fit_problem *pr, const double *A, size_t n, cons
             se[a] = sqrt(s2 * dp[a]);
         }
         for (size_t j = 0; j < n; j++) resid[j] = r[j];
-        if (iters) *iters = it;
-        if (ssr_out) *ssr_out = ssr;
+        if (info) {
+            info->iterations = it;
+            info->ssr = ssr;
+            info->converged = converged;
+            info->reason = reason;
+            info->nevals = m.nevals;
+            info->series = m.series;
+        }
     }
-    free(rn);
+    ml_chrom_ctx_free(&m);
     free(w);
     return rc;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* See chrom.h: sigma = 1.4826 median|y_{j-1} - 2 y_j + y_{j+1}| / sqrt(6) (white noise
+ * has var(second difference) = 6 sigma^2; the median ignores the few large curvature
+ * values at sharp peaks). */
+int ml_chrom_noise(size_t n, const double *y, double *sigma) {
+    if (n < 5) return ml_fail(ML_EINVAL, "noise estimate needs >= 5 points, got %zu", n);
+    double *d = malloc(sizeof(double) * (n - 2));
+    if (!d) return ml_fail(ML_ENOMEM, "out of memory for %zu points", n);
+    for (size_t j = 1; j + 1 < n; j++) d[j - 1] = fabs(y[j - 1] - 2 * y[j] + y[j + 1]);
+    qsort(d, n - 2, sizeof(double), cmp_dbl);
+    size_t h = (n - 2) / 2;
+    double med = (n - 2) % 2 ? d[h] : 0.5 * (d[h - 1] + d[h]);
+    free(d);
+    *sigma = 1.482602218505602 * med / sqrt(6.0);
+    return isfinite(*sigma) ? ML_OK : ml_fail(ML_ENUMERIC, "noise estimate is not finite");
 }

@@ -118,8 +118,8 @@ int ml_lp_dehoog(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, doubl
     if (!(tol > 0 && tol < 1)) return ml_fail(ML_EINVAL, "tol = %g, expected 0 < tol < 1", tol);
     ml_lp_check_times(nt, t, &tmax, NULL);
     if (!isnan(o->T)) {
-        if (!(o->T >= tmax) || !isfinite(o->T))
-            return ml_fail(ML_EINVAL, "T = %g, expected T >= max t = %g", o->T, tmax);
+        if (!(o->T >= tmax) || !isfinite(o->T) || o->T > 1e6 * tmax)
+            return ml_fail(ML_EINVAL, "T = %g, expected max t = %g <= T <= 1e6 max t", o->T, tmax);
         return one_set(M, fn, a, o->T, tol, nt, t, f, nevals);
     }
     size_t *idx = malloc(sizeof(size_t) * nt);
@@ -135,6 +135,8 @@ int ml_lp_dehoog(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, doubl
     int rc = ML_OK;
     size_t hi = nt;
     while (hi > 0 && rc == ML_OK) {
+        rc = ml_progress_tick(o->progress, (double)(nt - hi), (double)nt);
+        if (rc) break;
         double thi = t[idx[hi - 1]];
         size_t lo = hi - 1;
         while (lo > 0 && t[idx[lo - 1]] * band_ratio >= thi) lo--;

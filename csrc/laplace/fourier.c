@@ -29,11 +29,17 @@ static int coeffs(const ml_laplace_fn *fn, double a, double c, double T, int N,
 /* Sum on the uniform grid t0 + j*m*delta (j < n), delta = 2T/L, with one FFT. */
 static int grid_fft(const double complex *Fk, int N, double c, double T, size_t L, size_t m,
                     double t0, size_t n, double *f) {
+    if (L > ML_LP_FFT_MAX)
+        return ml_fail(ML_EINVAL, "FFT of %zu points exceeds the cap %zu", L, ML_LP_FFT_MAX);
     fftw_complex *buf = fftw_malloc(sizeof(fftw_complex) * L);
     if (!buf) return ml_fail(ML_ENOMEM, "out of memory for an FFT of length %zu", L);
     fftw_plan p;
 #pragma omp critical(ml_fftw_plan)
     p = fftw_plan_dft_1d((int)L, buf, buf, FFTW_BACKWARD, FFTW_ESTIMATE);
+    if (!p) {
+        fftw_free(buf);
+        return ml_fail(ML_ENOMEM, "FFTW could not plan a transform of length %zu", L);
+    }
     for (size_t k = 0; k < L; k++) {
         double complex v = k < (size_t)N ? Fk[k] * cexp(I * M_PI * k * t0 / T) : 0;
         buf[k][0] = creal(v);
@@ -55,9 +61,13 @@ static int grid_fft(const double complex *Fk, int N, double c, double T, size_t 
 int ml_laplace_fourier_grid(const ml_laplace_opts *o, const ml_laplace_fn *fn, double T,
                             size_t n, double *t, double *f) {
     int N = o->M ? o->M : ml_laplace_default_order(ML_LAPLACE_FOURIER);
-    if (N < 16 || (size_t)N < n) return ml_fail(ML_EINVAL, "Fourier: N = %d < n = %zu", N, n);
-    if (!(T > 0) || !isfinite(T)) return ml_fail(ML_EINVAL, "T = %g, expected T > 0", T);
+    int lo, hi;
+    ml_laplace_order_range(ML_LAPLACE_FOURIER, &lo, &hi);
+    if (N < lo || N > hi) return ml_fail(ML_EINVAL, "Fourier: M = %d, expected %d..%d", N, lo, hi);
+    if ((size_t)N < n) return ml_fail(ML_EINVAL, "Fourier: n = %zu exceeds M = %d", n, N);
+    if (!(T > 0) || !isfinite(T)) return ml_fail(ML_EINVAL, "T = %g, expected a finite T > 0", T);
     double a = ml_lp_shift(o, fn), tol = isnan(o->tol) ? 1e-8 : o->tol;
+    if (!(tol > 0 && tol < 1)) return ml_fail(ML_EINVAL, "tol = %g, expected 0 < tol < 1", tol);
     double c = a - log(tol) / (2 * T);
     double complex *Fk = malloc(sizeof(double complex) * N);
     if (!Fk) return ml_fail(ML_ENOMEM, "out of memory");
@@ -75,8 +85,8 @@ int ml_lp_fourier(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size
     if (!(tol > 0 && tol < 1)) return ml_fail(ML_EINVAL, "tol = %g, expected 0 < tol < 1", tol);
     ml_lp_check_times(nt, t, &tmax, &tmin);
     double T = isnan(o->T) ? 2.0 * tmax : o->T;
-    if (!(T >= tmax) || !isfinite(T))
-        return ml_fail(ML_EINVAL, "T = %g, expected T >= max t = %g", T, tmax);
+    if (!(T >= tmax) || !isfinite(T) || T > 1e6 * tmax)
+        return ml_fail(ML_EINVAL, "T = %g, expected max t = %g <= T <= 1e6 max t", T, tmax);
     /* uniform grid? */
     int uniform = nt >= 8;
     double dt = nt > 1 ? (t[nt - 1] - t[0]) / (nt - 1) : 0;
@@ -91,6 +101,12 @@ int ml_lp_fourier(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size
         if (mm >= 1) {
             m = (size_t)mm;
         } else {
+            /* the FFT grid spacing must not exceed dt: L >= 2T/dt, capped */
+            if (2 * T / dt > (double)ML_LP_FFT_MAX)
+                return ml_fail(ML_EINVAL,
+                               "T = %g with a time step of %g needs an FFT of %.3g points, more "
+                               "than the cap %zu: choose T <= %g",
+                               T, dt, 2 * T / dt, ML_LP_FFT_MAX, dt * (double)ML_LP_FFT_MAX / 2);
             while ((double)L * dt < 2 * T) L <<= 1;
             m = 1;
         }
@@ -103,7 +119,7 @@ int ml_lp_fourier(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size
     if (rc == ML_OK && uniform) {
         rc = grid_fft(Fk, N, c, T, L, m, t[0], nt, f);
     } else if (rc == ML_OK) {
-#pragma omp parallel for if (nt > 16)
+#pragma omp parallel for if (ML_LP_PAR(nt * (size_t)N))
         for (size_t i = 0; i < nt; i++) {
             double complex w = cexp(I * M_PI * t[i] / T), z = 1;
             double acc = 0;

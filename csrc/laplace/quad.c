@@ -125,12 +125,21 @@ int ml_lp_pert_quad(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, si
     __float128 a = ml_lp_shift(o, fn);
     int rc = ML_OK;
     size_t first_bad = nt;
-#pragma omp parallel if (fn->threadsafe && nt > 1)
+    /* chunks of times (~10-50 ms each) between progress ticks / Ctrl-C polls */
+    const size_t chunk = 256;
+    for (size_t c0 = 0; c0 < nt && rc == ML_OK; c0 += chunk) {
+    size_t c1 = nt - c0 < chunk ? nt : c0 + chunk;
+    int tick = ml_progress_tick(o->progress, (double)c0, (double)nt);
+    if (tick) {
+        free(alpha);
+        return tick;
+    }
+#pragma omp parallel if (fn->threadsafe && c1 - c0 > 1 && ML_LP_PAR((c1 - c0) * K * 50))
     {
         __complex128 *s = malloc(sizeof(__complex128) * K * 2);
         int mine = s ? ML_OK : ML_ENOMEM;
 #pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < nt; i++) {
+        for (size_t i = c0; i < c1; i++) {
             int r = mine, bad = -1;
             if (r == ML_OK) r = one_t(fn, K, alpha, w, a, t[i], s, s + K, &f[i], &bad);
             if (r != ML_OK) {
@@ -142,6 +151,7 @@ int ml_lp_pert_quad(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M, si
             }
         }
         free(s);
+    }
     }
     if (rc != ML_OK) {
         /* redo the failing time on this thread so that ml_fail's message is ours */

@@ -33,6 +33,8 @@ int ml_lp_talbot_shared(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M
      * from the largest time so that each contour serves t in [t_hi/ratio, t_hi]. */
     size_t hi = nt;
     while (hi > 0 && rc == ML_OK) {
+        rc = ml_progress_tick(o->progress, (double)(nt - hi), (double)nt);
+        if (rc) break;
         double thi = t[idx[hi - 1]];
         size_t lo = hi;
         while (lo > 0 && t[idx[lo - 1]] * BAND_RATIO >= thi) lo--;
@@ -47,7 +49,7 @@ int ml_lp_talbot_shared(const ml_laplace_opts *o, const ml_laplace_fn *fn, int M
         rc = ml_lp_eval(fn, a, (size_t)M, s, Fv);
         if (rc) break;
         if (nevals) *nevals += (size_t)M;
-#pragma omp parallel for if (hi - lo > 256)
+#pragma omp parallel for if (ML_LP_PAR((hi - lo) * (size_t)M))
         for (size_t j = lo; j < hi; j++) {
             double tj = t[idx[j]];
             double acc = 0.5 * creal(Fv[0]) * exp(r * tj);

@@ -100,9 +100,9 @@ static int ws_fft(const weeks_ws *w, weeks_buf *bf, const ml_laplace_fn *fn, dou
 /* See laplace.h. */
 int ml_laplace_weeks_coeffs(const ml_laplace_fn *fn, int N, double sigma, double b,
                             double complex *a) {
-    if (N < 1 || !(b > 0) || !isfinite(sigma))
-        return ml_fail(ML_EINVAL, "Weeks: N = %d, sigma = %g, b = %g (need N >= 1, b > 0)", N,
-                       sigma, b);
+    if (N < 1 || N > (1 << 20)) return ml_fail(ML_EINVAL, "Weeks: N = %d, expected 1..2^20", N);
+    if (!isfinite(sigma)) return ml_fail(ML_EINVAL, "Weeks: sigma = %g, expected a finite number", sigma);
+    if (!(b > 0) || !isfinite(b)) return ml_fail(ML_EINVAL, "Weeks: b = %g, expected a finite b > 0", b);
     if (!fn || !fn->eval) return ml_fail(ML_EINVAL, "transform has no eval function");
     weeks_ws w;
     weeks_buf bf;
@@ -158,7 +158,8 @@ typedef struct {
  * (each thread its own buffers; the FFT plan is shared). */
 static int eval_cands(const weeks_ws *w, const ml_laplace_fn *fn, double t, weeks_cand *c, int nc) {
     int rc = ML_OK;
-    int par = fn->threadsafe && nc > 1;
+    /* one stage of the default search (N = 128) is ~50k evaluations, a few ms: serial */
+    int par = fn->threadsafe && nc > 1 && (double)nc * w->L >= 2e6;
 #pragma omp parallel if (par)
     {
         weeks_buf bf;
@@ -194,7 +195,13 @@ int ml_lp_weeks(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t
     double sigma = o->sigma, b = o->b;
     if (!isnan(sigma) && !(sigma > a))
         return ml_fail(ML_EINVAL, "Weeks sigma = %g must exceed the abscissa %g", sigma, a);
-    if (!isnan(b) && !(b > 0)) return ml_fail(ML_EINVAL, "Weeks b = %g, expected b > 0", b);
+    if (!isnan(b) && (!(b > 0) || !isfinite(b)))
+        return ml_fail(ML_EINVAL, "Weeks b = %g, expected a finite b > 0", b);
+    if (!isnan(sigma) && !isfinite(sigma))
+        return ml_fail(ML_EINVAL, "Weeks sigma = %g, expected a finite number", sigma);
+    /* the automatic search scales sigma - a and b like 1/t_max: they must stay normal numbers */
+    if ((isnan(sigma) || isnan(b)) && !(N / (512.0 * tmax) > 1e-300 && 0.25 / tmax > 1e-300))
+        return ml_fail(ML_EINVAL, "Weeks: t = %g is too large for the automatic (sigma, b) search", tmax);
     double complex *coef = malloc(sizeof(double complex) * N);
     if (!coef) return ml_fail(ML_ENOMEM, "out of memory for Weeks N = %d", N);
     int rc = ML_OK;
@@ -226,6 +233,8 @@ int ml_lp_weeks(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t
             if (c[i].err < best.err) best = c[i];
         double ds = 0.5, db = 0.5; /* multiplicative steps */
         for (int it = 0; it < 24 && rc == ML_OK && ds > 1e-2; it++) {
+            rc = ml_progress_tick(o->progress, it, 24);
+            if (rc) break;
             int m = 0;
             if (isnan(sigma)) {
                 c[m++] = (weeks_cand){a + (best.sigma - a) * (1 + ds), best.b, INFINITY, 0};
@@ -257,7 +266,7 @@ int ml_lp_weeks(const ml_laplace_opts *o, const ml_laplace_fn *fn, int N, size_t
     if (rc == ML_OK) rc = ml_laplace_weeks_coeffs(fn, N, sigma, b, coef);
     if (rc == ML_OK) {
         if (nevals) *nevals += 2 * (size_t)N;
-#pragma omp parallel for if (nt > 256)
+#pragma omp parallel for if (ML_LP_PAR(nt * (size_t)N))
         for (size_t i = 0; i < nt; i++)
             f[i] = exp(sigma * t[i]) * laguerre_sum(coef, N, 2 * b * t[i]);
     }

@@ -165,7 +165,12 @@ void mlL_long_end(lua_State *L, ml_progress *p)
 
 /* ---- moonlab.progress objects for Lua loops ---- */
 
-static bar *checkbar(lua_State *L) { return (bar *)luaL_checkudata(L, 1, PROGRESS_MT); }
+static bar *checkbar(lua_State *L, const char *fname)
+{
+    bar *b = (bar *)luaL_testudata(L, 1, PROGRESS_MT);
+    if (!b) mlL_argerror(L, 1, fname, "self", "expected a progress object, got %s", luaL_typename(L, 1));
+    return b;
+}
 
 /* progress_new(label, total, quiet) */
 static int l_progress_new(lua_State *L)
@@ -182,16 +187,22 @@ static int l_progress_new(lua_State *L)
 /* p:update(done, [suffix]) */
 static int l_progress_update(lua_State *L)
 {
-    bar *b = checkbar(L);
-    bar_draw(b, luaL_checknumber(L, 2), b->total, luaL_optstring(L, 3, NULL), 0);
+    bar *b = checkbar(L, "progress:update");
+    if (lua_type(L, 2) != LUA_TNUMBER)
+        return mlL_argerror(L, 2, "progress:update", "done", "expected a number, got %s", luaL_typename(L, 2));
+    if (!lua_isnoneornil(L, 3) && lua_type(L, 3) != LUA_TSTRING && lua_type(L, 3) != LUA_TNUMBER)
+        return mlL_argerror(L, 3, "progress:update", "suffix", "expected a string, got %s", luaL_typename(L, 3));
+    bar_draw(b, lua_tonumber(L, 2), b->total, lua_tostring(L, 3), 0);
     return 0;
 }
 
 /* p:finish([suffix]) */
 static int l_progress_finish(lua_State *L)
 {
-    bar *b = checkbar(L);
-    bar_draw(b, b->total, b->total, luaL_optstring(L, 2, NULL), 1);
+    bar *b = checkbar(L, "progress:finish");
+    if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TNUMBER)
+        return mlL_argerror(L, 2, "progress:finish", "suffix", "expected a string, got %s", luaL_typename(L, 2));
+    bar_draw(b, b->total, b->total, lua_tostring(L, 2), 1);
     b->quiet = 1;
     return 0;
 }

@@ -7,7 +7,7 @@ local T = require "moonlab.tensor"
 local M = {}
 
 -- Nested Lua table of booleans -> keep-mask tensor (1 = attend, 0 = masked).
-local function bool_table_to_tensor(t)
+local function bool_table_to_tensor(t, fname, argn)
   local function conv(x)
     if type(x) == "table" then
       local r = {}
@@ -16,23 +16,26 @@ local function bool_table_to_tensor(t)
     elseif type(x) == "boolean" then
       return x and 1 or 0
     end
-    error("attn.sdpa: bad argument #4 'mask': expected a tensor or a nested table of booleans, got a table holding " .. type(x), 3)
+    error(("%s: bad argument #%d 'mask': expected a tensor or a nested table of booleans, got a table holding %s")
+      :format(fname, argn, type(x)), 4)
   end
   return T.new(conv(t), "f32")
 end
 
-local function prep(opts, fname)
+-- opts of fname (its argument number argn) with a boolean mask table converted to a keep-mask.
+local function prep(opts, fname, argn)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(fname .. ": bad argument 'opts': expected an options table, got " .. type(opts), 3)
+    error(("%s: bad argument #%d 'opts': expected an options table, got %s"):format(fname, argn, type(opts)), 3)
   end
   if type(opts.mask) == "table" and not T.is_tensor(opts.mask) then
     local o = {}
     for key, val in pairs(opts) do o[key] = val end
     if o.mask_mode == "add" then
-      error(fname .. ": bad argument 'mask_mode': a boolean mask table is a keep-mask, got mask_mode 'add'", 3)
+      error(("%s: bad argument #%d 'mask_mode': a boolean mask table is a keep-mask, got mask_mode 'add'")
+        :format(fname, argn), 3)
     end
-    o.mask = bool_table_to_tensor(opts.mask)
+    o.mask = bool_table_to_tensor(opts.mask, fname, argn)
     o.mask_mode = "keep"
     return o
   end
@@ -43,14 +46,14 @@ end
 -- extras.lse [B,Hq,L] (log-sum-exp per row, -inf for rows with no visible key), extras.y (pre-gate
 -- output, when gated), extras.probs [B,Hq,L,S] (when opts.return_probs).
 function M.sdpa(q, k, v, opts)
-  local out, lse, y, probs = core.attn_sdpa(q, k, v, prep(opts, "attn.sdpa"))
+  local out, lse, y, probs = core.attn_sdpa(q, k, v, prep(opts, "attn.sdpa", 4))
   return out, { lse = lse, y = y, probs = probs }
 end
 
 --- Exact gradients of attn.sdpa: returns {dq, dk, dv, dgate} (dgate only when opts.gate).
 -- opts must be the options of the forward call; extras its second result.
 function M.sdpa_backward(dout, q, k, v, out, extras, opts)
-  local o = prep(opts, "attn.sdpa_backward")
+  local o = prep(opts, "attn.sdpa_backward", 7)
   if o.return_probs ~= nil then
     local c = {}
     for key, val in pairs(o) do if key ~= "return_probs" then c[key] = val end end
@@ -87,7 +90,7 @@ end
 -- {first_token = [Hq] mean weight on key 1, per_query = [B,Hq,L], entropy = [Hq] mean row entropy,
 --  f_attn = mean of first_token over heads (the paper's F-Attn for one layer)}.
 function M.sink_stats(q, k, opts)
-  local ft, pq, ent = core.attn_sink_stats(q, k, prep(opts, "attn.sink_stats"))
+  local ft, pq, ent = core.attn_sink_stats(q, k, prep(opts, "attn.sink_stats", 3))
   return { first_token = ft, per_query = pq, entropy = ent, f_attn = ft:mean() }
 end
 
@@ -113,18 +116,30 @@ end
 
 --- Gate activation value and derivative at a number z: act "sigmoid" | "silu" | "ns_sigmoid".
 function M.gate_act(z, act)
-  return core.attn_gate_value(z, act or "sigmoid")
+  return core.attn_gate_value(z, act)
 end
 
 --- FLOP count of a forward (4·B·Hq·E·pairs, pairs = visible (query, key) pairs), for benchmarks.
 function M.flops(B, Hq, L, S, E, opts)
+  for i, n in ipairs { "B", "Hq", "L", "S", "E" } do
+    local x = select(i, B, Hq, L, S, E)
+    if math.type(x) ~= "integer" or x < 1 then
+      error(("attn.flops: bad argument #%d '%s': expected a positive integer, got %s"):format(i, n,
+        type(x) == "number" and tostring(x) or type(x)), 2)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("attn.flops: bad argument #6 'opts': expected an options table, got " .. type(opts), 2)
+  end
   opts = opts or {}
   local off = (opts.causal_align == "bottom_right") and (S - L) or 0
+  -- a window longer than L + S restricts nothing; clamped so that no integer wraps around
+  local window = opts.window and math.min(opts.window, L + S)
   local pairs = 0
-  if opts.causal or opts.window then
+  if opts.causal or window then
     for i = 0, L - 1 do
       local hi = math.min(S, i + off + 1)
-      local lo = opts.window and math.max(0, i + off - opts.window + 1) or 0
+      local lo = window and math.max(0, i + off - window + 1) or 0
       if hi > lo then pairs = pairs + (hi - lo) end
     end
   else

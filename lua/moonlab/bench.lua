@@ -5,7 +5,16 @@ local M = {}
 
 M.now = core.now
 
+local function bad(fname, i, name, expected, v)
+  error(("%s: bad argument #%d '%s': expected %s, got %s"):format(fname, i, name, expected,
+    type(v) == "number" and tostring(v) or type(v)), 0)
+end
+
 local function median(xs)
+  if type(xs) ~= "table" or #xs == 0 then bad("bench.median_of", 1, "xs", "a non-empty list of numbers", xs) end
+  for i = 1, #xs do
+    if type(xs[i]) ~= "number" then bad("bench.median_of", 1, "xs", "a list of numbers (entry " .. i .. ")", xs[i]) end
+  end
   local s = {}
   for i, x in ipairs(xs) do s[i] = x end
   table.sort(s)
@@ -17,7 +26,14 @@ M.median_of = median
 
 --- median(fn, {runs=7, warmup=1}) -> median seconds of fn() over runs after warm-up calls.
 function M.median(fn, opts)
-  opts = opts or {}
+  if type(fn) ~= "function" then bad("bench.median", 1, "fn", "a function", fn) end
+  opts = require("moonlab.opts").check("bench.median", opts or {}, { "runs", "warmup" })
+  if opts.runs ~= nil and (math.type(opts.runs) ~= "integer" or opts.runs < 1) then
+    bad("bench.median", 2, "opts.runs", "an integer >= 1", opts.runs)
+  end
+  if opts.warmup ~= nil and (math.type(opts.warmup) ~= "integer" or opts.warmup < 0) then
+    bad("bench.median", 2, "opts.warmup", "an integer >= 0", opts.warmup)
+  end
   for _ = 1, opts.warmup or 1 do fn() end
   local t = {}
   for i = 1, opts.runs or 7 do
@@ -48,12 +64,19 @@ M.peak_rss_kib = core.peak_rss_kib
 
 --- python_has(module) -> true when Debian's /usr/bin/python3 can import it.
 function M.python_has(module)
+  if type(module) ~= "string" or not module:match("^[%w_%.]+$") then
+    bad("bench.python_has", 1, "module", "a Python module name", module)
+  end
   local ok = os.execute("/usr/bin/python3 -c 'import " .. module .. "' >/dev/null 2>&1")
   return ok == true or ok == 0
 end
 
 --- report(name, value, unit, refs): prints `name: value unit (refs)`; refs is a string.
 function M.report(name, value, unit, refs)
+  if type(name) ~= "string" then bad("bench.report", 1, "name", "a string", name) end
+  if type(value) ~= "number" then bad("bench.report", 2, "value", "a number", value) end
+  if type(unit) ~= "string" then bad("bench.report", 3, "unit", "a string", unit) end
+  if refs ~= nil and type(refs) ~= "string" then bad("bench.report", 4, "refs", "a string", refs) end
   local line = ("%s: %.4g %s%s"):format(name, value, unit, refs and (" (" .. refs .. ")") or "")
   print(line)
   io.stdout:flush()

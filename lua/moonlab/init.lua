@@ -8,11 +8,17 @@ local M = {
 
 -- Modules loaded on first access (moonlab.attn, moonlab.plot, ...).
 local lazy = { attn = true, laplace = true, chrom = true, plot = true, bench = true, help = true,
-  progress = true, opts = true, gp = true }
+  progress = true, opts = true, sweep = true, store = true, pipeline = true, mpi = true, gp = true }
+
+-- Any other lua/moonlab/<k>.lua next to this file is a module too (new cores need no entry above).
+local function is_module(k)
+  return type(k) == "string" and k:match("^[%a_][%w_]*$") and k ~= "init" and k ~= "core"
+    and package.searchpath("moonlab." .. k, package.path) ~= nil
+end
 
 setmetatable(M, {
   __index = function(t, k)
-    if lazy[k] then
+    if lazy[k] or is_module(k) then
       local mod = require("moonlab." .. k)
       rawset(t, k, mod)
       return mod

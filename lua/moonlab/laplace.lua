@@ -1,4 +1,4 @@
--- moonlab.laplace — numerical inverse Laplace transforms (REFERENCE §3).
+-- moonlab.laplace — numerical inverse Laplace transforms.
 -- Six methods (talbot, euler, stehfest, dehoog, weeks, fourier) in C (csrc/laplace);
 -- F is a Lua function F(s_re, s_im) -> re, im or a C transform (a LaplaceFn userdata,
 -- e.g. from laplace.suite() or chrom.column). See docs/laplace.md.
@@ -11,18 +11,21 @@ local M = {}
 M.methods = { "talbot", "euler", "stehfest", "dehoog", "weeks", "fourier" }
 
 --- f(t) = L^-1[F](t) for a number t or a tensor of times t > 0.
--- opts: method ("talbot"), M (method default, see M.defaults()), abscissa (F's own, or 0),
+-- opts: method ("dehoog"), M (method default, see M.defaults()), abscissa (F's own, or 0),
 -- sigma, b (Weeks; automatic), tol (de Hoog 1e-14, Fourier 1e-8), T (period; automatic),
 -- precision ("auto" | "double" | "quad"; auto = quad for euler/stehfest when F is a C transform
--- with a quad evaluator, see F:has_quad(); the default M then is M_quad of M.defaults()).
+-- with a quad evaluator, see F:has_quad(); the default M then is M_quad of M.defaults()),
+-- error_estimate (false; true: also returns |f_M - f_M'|, M' ~ 3M/4, per time).
+-- Returns f (and the error estimate when asked).
 function M.invert(F, t, opts)
-  local f = core.laplace_invert(F, t, opts, false)
+  local f, _, err = core.laplace_invert(F, t, opts, false)
+  if err then return f, err end
   return f
 end
 
 --- Like invert, reusing one set of F values for many times where the method allows
--- (Talbot on common contours, de Hoog per band, Weeks, Fourier). Returns f and the
--- number of F evaluations used.
+-- (Talbot on common contours, de Hoog per band, Weeks, Fourier). Returns f, the number of F
+-- evaluations used (and the error estimate when opts.error_estimate).
 function M.invert_many(F, t, opts)
   return core.laplace_invert(F, t, opts, true)
 end
@@ -61,6 +64,14 @@ end
 -- max over t of |f~ - f| / max(|f(t)|, 1e-2 * max_t |f|), skipping points within
 -- 5% of t of a jump. Returns the error and the number of points used.
 function M.suite_error(entry, t, f)
+  if type(entry) ~= "table" or type(entry.exact) ~= "function" then
+    error(("laplace.suite_error: bad argument #1 'entry': expected an entry of laplace.suite(), got %s"):format(type(entry)), 0)
+  end
+  if not T.is_tensor(t) then error(("laplace.suite_error: bad argument #2 't': expected a tensor, got %s"):format(type(t)), 0) end
+  if not T.is_tensor(f) or f:numel() ~= t:numel() then
+    error(("laplace.suite_error: bad argument #3 'f': expected a tensor like t (%d values), got %s"):format(t:numel(),
+      T.is_tensor(f) and ("%d values"):format(f:numel()) or type(f)), 0)
+  end
   local ex = entry.exact(t)
   local jd = entry.jump_distance(t)
   local n = t:numel()
@@ -86,6 +97,12 @@ function M.rating_grid() return T.linspace(0.5, 10, 40) end
 --- Rates a method on the whole suite: list of {name, kind, err} (err = math.huge when the
 -- method raised an error, e.g. Talbot on a delay; the message is in .msg).
 function M.rate(opts, t, many)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("laplace.rate: bad argument #1 'opts': expected an options table, got %s"):format(type(opts)), 0)
+  end
+  if t ~= nil and not T.is_tensor(t) then
+    error(("laplace.rate: bad argument #2 't': expected a tensor of times, got %s"):format(type(t)), 0)
+  end
   t = t or M.rating_grid()
   local out = {}
   for i, e in ipairs(M.suite()) do

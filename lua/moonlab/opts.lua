@@ -21,6 +21,9 @@ end
 
 --- suggest(key, names) -> the closest name within edit distance 2, or nil.
 function M.suggest(key, names)
+  if type(key) ~= "string" or type(names) ~= "table" then
+    error(("opts.suggest: expected a string and a list of names, got %s and %s"):format(type(key), type(names)), 0)
+  end
   local best, bestd = nil, 3
   for _, n in ipairs(names) do
     local d = distance(key, n)
@@ -33,8 +36,12 @@ end
 --- key of tbl not in the list names; a non-table tbl raises "fname: expected an options table". Returns tbl.
 --- Keys are read with rawget-free pairs, so proxy tables are checked by what they enumerate.
 function M.check(fname, tbl, names, level)
-  level = (level or 1) + 1
+  level = level or 0 -- messages start with the public name, not a file position
   if tbl == nil then return tbl end
+  if type(fname) ~= "string" or type(names) ~= "table" then
+    error(("opts.check: bad arguments: expected (fname string, tbl, names list), got (%s, %s, %s)"):format(
+      type(fname), type(tbl), type(names)), 0)
+  end
   if type(tbl) ~= "table" then
     error(("%s: expected an options table, got %s"):format(fname, type(tbl)), level)
   end
@@ -58,10 +65,14 @@ end
 --- need(fname, tbl, key, [kind]): raises "fname: missing required option 'key'" when tbl[key] is nil, and
 --- "fname: option 'key' must be a <kind>, got <type>" when kind ("number", "string", "table", ...) differs.
 function M.need(fname, tbl, key, kind)
-  local v = tbl and tbl[key]
-  if v == nil then error(("%s: missing required option '%s'"):format(fname, key), 2) end
+  if type(fname) ~= "string" or type(key) ~= "string" then
+    error(("opts.need: bad arguments: expected (fname string, tbl, key string), got (%s, %s, %s)"):format(
+      type(fname), type(tbl), type(key)), 0)
+  end
+  local v = type(tbl) == "table" and tbl[key] or nil
+  if v == nil then error(("%s: missing required option '%s'"):format(fname, key), 0) end
   if kind and type(v) ~= kind then
-    error(("%s: option '%s' must be a %s, got %s"):format(fname, key, kind, type(v)), 2)
+    error(("%s: option '%s' must be a %s, got %s"):format(fname, key, kind, type(v)), 0)
   end
   return v
 end
@@ -69,6 +80,10 @@ end
 --- warn(result, fname, msg, quiet): appends msg to result.warnings and, unless quiet (or MOONLAB_QUIET=1),
 --- prints "moonlab: fname: msg" on stderr. Returns result.
 function M.warn(result, fname, msg, quiet)
+  if type(result) ~= "table" then
+    error(("opts.warn: bad argument #1 'result': expected a result table, got %s"):format(type(result)), 0)
+  end
+  fname, msg = tostring(fname), tostring(msg)
   result.warnings = result.warnings or {}
   result.warnings[#result.warnings + 1] = msg
   local env = os.getenv("MOONLAB_QUIET")

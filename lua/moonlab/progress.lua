@@ -11,13 +11,19 @@ local M = {}
 function M.new(o)
   o = o or {}
   opts.check("progress.new", o, { "label", "total", "quiet" })
-  if o.total ~= nil and (math.type(o.total) == nil or o.total < 0) then
-    error(("progress.new: option 'total' must be a number >= 0, got %s"):format(tostring(o.total)), 2)
+  if o.total ~= nil and (math.type(o.total) == nil or not (o.total >= 0)) then
+    error(("progress.new: option 'total' must be a number >= 0, got %s"):format(tostring(o.total)), 0)
   end
   return core.progress_new(tostring(o.label or ""), o.total or 0, o.quiet and true or false)
 end
 
 --- isatty([fd = 2]) -> true when the file descriptor is a terminal.
-M.isatty = core.isatty
+function M.isatty(fd)
+  if fd ~= nil and math.type(fd) ~= "integer" then
+    error(("progress.isatty: bad argument #1 'fd': expected an integer file descriptor, got %s"):format(
+      type(fd) == "number" and tostring(fd) or type(fd)), 0)
+  end
+  return core.isatty(fd)
+end
 
 return M

@@ -1,4 +1,4 @@
-/* moonlab — numerical inverse Laplace transforms (REFERENCE §3).
+/* moonlab — numerical inverse Laplace transforms.
  *
  * A transform is an ml_laplace_fn: a batched evaluator F(s) for complex s plus
  * its parameters. Every method gathers all its nodes s first, calls eval in
@@ -7,9 +7,10 @@
 #ifndef MOONLAB_LAPLACE_H
 #define MOONLAB_LAPLACE_H
 
-#include <complex.h>
+#include "moonlab/cplx.h"
 #include <stddef.h>
 #include "moonlab/error.h"
+#include "moonlab/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,8 +18,8 @@ extern "C" {
 
 /* Writes F(s[i]) into out[i] for i < n. Returns ML_OK or an error code
  * (with ml_fail's message set) which aborts the inversion. */
-typedef int (*ml_laplace_evalfn)(void *params, size_t n, const double complex *s,
-                                 double complex *out);
+typedef int (*ml_laplace_evalfn)(void *params, size_t n, const ml_complex *s,
+                                 ml_complex *out);
 
 /* Quad precision (GCC __float128 / __complex128 with libquadmath) where the
  * compiler has it: a transform may also provide F(s) in quad precision, which
@@ -61,7 +62,7 @@ typedef enum {
 /* Options; every field has a default from ml_laplace_defaults(). A value of 0
  * for M, or NaN for a real parameter, means "choose automatically". */
 typedef struct ml_laplace_opts {
-    int method;        /* ml_laplace_method; default ML_LAPLACE_TALBOT */
+    int method;        /* ml_laplace_method; default ML_LAPLACE_DEHOOG */
     int M;             /* order: Talbot nodes (24), Euler M (2M+1 terms, 18),
                           Stehfest N (even, 14), de Hoog M (2M+1 terms, 24),
                           Weeks N coefficients (128), Fourier terms (16384) */
@@ -71,6 +72,8 @@ typedef struct ml_laplace_opts {
     double T;          /* de Hoog/Fourier half period; NaN = 2*t per time (dehoog invert),
                           2*t_band (dehoog invert_many), 2*t_max (fourier) */
     int precision;     /* ml_laplace_precision (AUTO); QUAD needs fn->evalq and a per-t method */
+    const ml_progress *progress; /* progress and Ctrl-C for long calls (NULL: none; the
+                          interrupt flag is polled either way): ML_EINTR "interrupted" */
 } ml_laplace_opts;
 
 ml_laplace_opts ml_laplace_defaults(void);
@@ -111,7 +114,7 @@ int ml_laplace_fourier_grid(const ml_laplace_opts *o, const ml_laplace_fn *fn, d
 /* Weeks coefficients a[0..N-1] for (sigma, b) (Weideman 1999, eq. 2.9 via one
  * FFT of length 2N); f(t) = e^{(sigma-b)t} sum a_n L_n(2bt). */
 int ml_laplace_weeks_coeffs(const ml_laplace_fn *fn, int N, double sigma, double b,
-                            double complex *a);
+                            ml_complex *a);
 
 /* Gaver-Stehfest weights V_1..V_N (N even, 2..60) in long double. */
 int ml_laplace_stehfest_weights(int N, long double *V);

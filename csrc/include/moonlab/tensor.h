@@ -68,6 +68,24 @@ int ml_tensor_wrap(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, vo
 /* Drops *t's reference to its storage and empties it. Safe on an empty tensor. */
 void ml_tensor_release(ml_tensor *t);
 
+/* Views sharing src's storage (dims and indices 0-based; *dst gets its own
+ * reference, release it with ml_tensor_release). */
+int ml_tensor_select(ml_tensor *dst, const ml_tensor *src, int dim, int64_t i);       /* drops dim */
+int ml_tensor_narrow(ml_tensor *dst, const ml_tensor *src, int dim, int64_t start, int64_t len);
+int ml_tensor_slice(ml_tensor *dst, const ml_tensor *src, int dim, int64_t start, int64_t stop, int64_t step);
+int ml_tensor_permute(ml_tensor *dst, const ml_tensor *src, const int *perm);
+int ml_tensor_transpose_view(ml_tensor *dst, const ml_tensor *src, int d1, int d2);
+int ml_tensor_unsqueeze(ml_tensor *dst, const ml_tensor *src, int dim);
+int ml_tensor_squeeze(ml_tensor *dst, const ml_tensor *src, int dim); /* dim < 0: every size-1 dim */
+/* The diagonal of dims d1, d2 as the last dim of a view (the two dims removed). */
+int ml_tensor_diagonal(ml_tensor *dst, const ml_tensor *src, int d1, int d2);
+/* Broadcast view: size-1 dims (and new leading dims) get stride 0. */
+int ml_tensor_expand(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t *shape);
+/* Another shape over the same memory; fails when the strides do not allow it. */
+int ml_tensor_view(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t *shape);
+/* A contiguous tensor with src's values: src itself (shared) when already contiguous, else a copy. */
+int ml_tensor_contiguous(ml_tensor *dst, const ml_tensor *src);
+
 /* Heap-allocated variants for C users; NULL on failure (message set). */
 ml_tensor *ml_tensor_new(ml_dtype dt, int ndim, const int64_t *shape);
 void ml_tensor_free(ml_tensor *t);
@@ -114,23 +132,98 @@ int ml_tensor_randn(ml_tensor *t, uint64_t seed, double mean, double std);
 typedef enum { ML_ADD, ML_SUB, ML_MUL, ML_DIV, ML_POW, ML_MAXIMUM, ML_MINIMUM } ml_binop;
 typedef enum { ML_EXP, ML_LOG, ML_SQRT, ML_ABS, ML_TANH, ML_SIGMOID, ML_NEG,
                ML_SIN, ML_COS, ML_SILU } ml_unop;
+/* Binary ops broadcast (NumPy rules) a and b to out's shape; a, b and out must
+ * share one dtype (the binding promotes first); integer add/sub/mul wrap. Any
+ * operand may be a strided view. */
 int ml_tensor_binary(ml_binop op, const ml_tensor *a, const ml_tensor *b, double s, int rev,
                      ml_tensor *out);
+/* out (bool, broadcast shape) = a CMP b (or the scalar s; rev: s CMP a); a and b share one dtype. */
+typedef enum { ML_EQ, ML_NE, ML_LT, ML_LE, ML_GT, ML_GE } ml_cmpop;
+int ml_tensor_compare(ml_cmpop op, const ml_tensor *a, const ml_tensor *b, double s, int rev, ml_tensor *out);
+/* out = cond ? a : b, broadcast; cond is bool, a, b and out share one dtype. */
+int ml_tensor_where(const ml_tensor *cond, const ml_tensor *a, const ml_tensor *b, ml_tensor *out);
+/* The broadcast shape of a and b (NumPy rules); fails naming both shapes. */
+int ml_broadcast_shape(const ml_tensor *a, const ml_tensor *b, int *ndim, int64_t *shape);
 int ml_tensor_unary(ml_unop op, const ml_tensor *a, ml_tensor *out);
 
 /* Reductions over all elements (dim < 0) or along dim (out has that dim
- * removed). argmax/argmin write 0-based indices as doubles. */
-typedef enum { ML_SUM, ML_MEAN, ML_MAX, ML_MIN, ML_ARGMAX, ML_ARGMIN } ml_reduce;
+ * removed; a may be strided). argmax/argmin write 0-based indices (exact in an
+ * i64 output; doubles in a float one); NaN wins max/min and their arg forms, as
+ * in NumPy. Sums are pairwise: blocks of double-precision lanes combined in a
+ * fixed tree, independent of the thread count (1e8 f32 ones sum exactly).
+ * out's dtype: sums of integers/bools i64 (wrapping), means f64 for integer
+ * input, any/all bool, otherwise a's dtype. */
+typedef enum { ML_SUM, ML_MEAN, ML_MAX, ML_MIN, ML_ARGMAX, ML_ARGMIN, ML_PROD, ML_ANY, ML_ALL } ml_reduce;
 int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out);
+/* The dtype ml_tensor_reduce writes for op over dtype dt. */
+ml_dtype ml_reduce_dtype(ml_reduce op, ml_dtype dt);
+/* Cumulative sum (prod = 0) or product (prod = 1) along dim; out has a's shape and
+ * ml_reduce_dtype(ML_SUM/ML_PROD)'s dtype (floats accumulate in double). */
+int ml_tensor_cumulate(int prod, const ml_tensor *a, int dim, ml_tensor *out);
+
+/* Shape operations (0-based dims; inputs may be strided; out is a fresh tensor of the right shape). */
+/* out = the n tensors (one dtype, equal shapes but along dim) joined along dim. */
+int ml_tensor_cat(const ml_tensor *const *ts, int n, int dim, ml_tensor *out);
+/* out = a reversed along dim. */
+int ml_tensor_flip(const ml_tensor *a, int dim, ml_tensor *out);
+/* out = a rolled by shift positions along dim (element i moves to i + shift, wrapping). */
+int ml_tensor_roll(const ml_tensor *a, int64_t shift, int dim, ml_tensor *out);
+/* out = a's slices at the 0-based positions idx (i64, 1-D) along dim; out's dim has idx's length. */
+int ml_tensor_index_select(const ml_tensor *a, int dim, const ml_tensor *idx, ml_tensor *out);
+/* a's slices at positions idx along dim = src (broadcast to the indexed shape, a's dtype). */
+int ml_tensor_index_put(ml_tensor *a, int dim, const ml_tensor *idx, const ml_tensor *src);
+/* out (1-D, length = number of true elements of mask) = a's elements where mask (bool, a's shape). */
+int ml_tensor_masked_select(const ml_tensor *a, const ml_tensor *mask, ml_tensor *out);
+/* Number of true elements of a bool tensor. */
+int64_t ml_tensor_count(const ml_tensor *mask);
+/* Sorts every line along dim (stable; NaN last; descending reverses the order of
+ * keys, NaN first). vals (a's dtype) and/or idx (i64, 0-based) may be NULL. */
+int ml_tensor_sort(const ml_tensor *a, int dim, int descending, ml_tensor *vals, ml_tensor *idx);
 
 /* out = a @ b via cblas: [M,K]x[K,N] or batched [B,M,K]x[B,K,N]. */
 int ml_tensor_matmul(const ml_tensor *a, const ml_tensor *b, ml_tensor *out);
 /* out = a with its last two dims swapped. */
 int ml_tensor_transpose(const ml_tensor *a, ml_tensor *out);
 
+/* Dense linear algebra through LAPACK (OpenBLAS), on 2-D f32/f64 tensors
+ * (computed in double, returned in the input's dtype). Outputs must be
+ * contiguous tensors of the documented shapes and the input's dtype. */
+/* x = A^-1 b for A [n,n], b [n] or [n,k] (dgesv); a singular A fails. */
+int ml_linalg_solve(const ml_tensor *a, const ml_tensor *b, ml_tensor *x);
+/* Lower-triangular L with A = L L^T (dpotrf); fails when A is not positive definite. */
+int ml_linalg_cholesky(const ml_tensor *a, ml_tensor *l);
+/* A^-1 (dgesv against the identity). */
+int ml_linalg_inv(const ml_tensor *a, ml_tensor *out);
+/* det(A) through the LU factorisation (dgetrf). */
+int ml_linalg_det(const ml_tensor *a, double *det);
+/* Eigenvalues w [n] (ascending) and eigenvectors V [n,n] (columns) of a symmetric A; reads its lower triangle (dsyevd). */
+int ml_linalg_eigh(const ml_tensor *a, ml_tensor *w, ml_tensor *v);
+/* A [m,n] = U diag(S) Vt with k = min(m,n): U [m,k] (or [m,m] when full), S [k], Vt [k,n] (or [n,n]) (dgesdd). */
+int ml_linalg_svd(const ml_tensor *a, int full, ml_tensor *u, ml_tensor *s, ml_tensor *vt);
+/* Least-squares x [n] or [n,k] minimising |A x - b| for A [m,n] (dgelsd, SVD-based; rcond < 0: machine precision);
+ * rank and the singular values sv [min(m,n)] (may be NULL) are returned too. */
+int ml_linalg_lstsq(const ml_tensor *a, const ml_tensor *b, double rcond, ml_tensor *x, int64_t *rank, ml_tensor *sv);
+
 /* .npy I/O: v1.0/2.0/3.0 headers, little-endian <f4/<f8, C order. */
 int ml_npy_load(const char *path, ml_tensor *out);
 int ml_npy_save(const char *path, const ml_tensor *t);
+
+/* .npz archives (NumPy's savez / savez_compressed): a ZIP of name.npy members,
+ * stored or deflated with zlib. Loading returns a malloc'ed array of items
+ * (release each tensor, then free the array). Archives above 4 GiB (ZIP64) are refused. */
+typedef struct ml_npz_item {
+    char name[256]; /* member name without ".npy" */
+    ml_tensor t;
+} ml_npz_item;
+int ml_npz_load(const char *path, ml_npz_item **items, int *n);
+int ml_npz_save(const char *path, const ml_npz_item *items, int n, int compress);
+
+/* CSV of a 2-D tensor: the first line is a header when `header` is set (its
+ * fields are returned as a malloc'ed array of malloc'ed strings: free both);
+ * empty fields read as NaN; a non-number is an error naming row and column. */
+int ml_csv_read(const char *path, char delim, int header, ml_dtype dt, ml_tensor *out, char ***names, int *ncols);
+/* Writes t (2-D, any dtype) with an optional header line of ncols names. */
+int ml_csv_write(const char *path, const ml_tensor *t, char delim, const char *const *names);
 
 #ifdef __cplusplus
 }

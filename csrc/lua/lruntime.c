@@ -1,6 +1,7 @@
 /* Lua binding of library information, threads and benchmark reference timings. */
 #include <sys/resource.h>
 #include "moonlab/bench.h"
+#include "moonlab/cpu.h"
 #include "moonlab/runtime.h"
 #include "mlua.h"
 
@@ -20,18 +21,14 @@ static int l_info(lua_State *L)
     lua_pushboolean(L, in.cpu_avx2), lua_setfield(L, -2, "cpu_avx2");
     lua_pushboolean(L, in.cpu_avx512), lua_setfield(L, -2, "cpu_avx512");
     lua_pushboolean(L, in.blas_generic), lua_setfield(L, -2, "blas_generic");
+    lua_pushstring(L, ml_isa_name(ml_cpu_isa())), lua_setfield(L, -2, "isa");
     if (in.blas_generic) lua_pushstring(L, in.coretype_hint), lua_setfield(L, -2, "coretype_hint");
     return 1;
 }
 
 static int l_set_threads(lua_State *L)
 {
-    int isint;
-    lua_Integer n = lua_tointegerx(L, 1, &isint);
-    if (!isint || n < 1 || n > 4096)
-        return mlL_argerror(L, 1, "moonlab.set_threads", "n", "expected an integer in 1..4096, got %s",
-                            lua_type(L, 1) == LUA_TNUMBER ? lua_tostring(L, 1) : luaL_typename(L, 1));
-    ml_set_threads((int)n);
+    ml_set_threads((int)mlL_checkinteger(L, 1, "moonlab.set_threads", "n", 1, 4096));
     return 0;
 }
 
@@ -48,25 +45,34 @@ static int push_times(lua_State *L, const double *s, int reps)
     return 1;
 }
 
+/* The public name for errors: the moonlab function the user called (bench.gemm_gflops wraps these). */
+static const char *caller(lua_State *L, const char *fallback)
+{
+    const char *n = mlL_public_name(L);
+    return n ? n : fallback;
+}
+
 /* bench_gemm(dtype, n, reps) -> {seconds...} of cblas_?gemm called from C. */
 static int l_bench_gemm(lua_State *L)
 {
-    int dt = ml_dtype_parse(luaL_checkstring(L, 1));
-    int n = (int)luaL_checkinteger(L, 2), reps = (int)luaL_optinteger(L, 3, 5);
-    if (dt < 0 || n < 1 || n > 16384 || reps < 1 || reps > 1000)
-        return luaL_error(L, "bench_gemm: expected dtype f32|f64, n in 1..16384, reps in 1..1000");
+    const char *fn = caller(L, "bench.gemm_gflops");
+    const char *dts = mlL_checkstring(L, 1, fn, "dtype");
+    int dt = ml_dtype_parse(dts);
+    if (dt != ML_F32 && dt != ML_F64) return mlL_argerror(L, 1, fn, "dtype", "expected 'f32' or 'f64', got '%s'", dts);
+    int n = (int)mlL_checkinteger(L, 2, fn, "n", 1, 16384);
+    int reps = (int)mlL_optinteger(L, 3, fn, "runs", 1, 1000, 5);
     double s[1000];
-    if (ml_bench_gemm((ml_dtype)dt, n, reps, s)) return mlL_raise(L, "bench_gemm");
+    if (ml_bench_gemm((ml_dtype)dt, n, reps, s)) return mlL_raise(L, fn);
     return push_times(L, s, reps);
 }
 
 static int l_bench_memcpy(lua_State *L)
 {
-    lua_Integer bytes = luaL_checkinteger(L, 1);
-    int reps = (int)luaL_optinteger(L, 2, 5);
-    if (bytes < 1 || reps < 1 || reps > 1000) return luaL_error(L, "bench_memcpy: bad sizes");
+    const char *fn = caller(L, "bench.memcpy_gbs");
+    lua_Integer bytes = mlL_checkinteger(L, 1, fn, "bytes", 1, (lua_Integer)1 << 36);
+    int reps = (int)mlL_optinteger(L, 2, fn, "runs", 1, 1000, 5);
     double s[1000];
-    if (ml_bench_memcpy((size_t)bytes, reps, s)) return mlL_raise(L, "bench_memcpy");
+    if (ml_bench_memcpy((size_t)bytes, reps, s)) return mlL_raise(L, fn);
     return push_times(L, s, reps);
 }
 

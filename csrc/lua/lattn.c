@@ -165,6 +165,10 @@ static int l_gate_scores(lua_State *L) {
         return mlL_argerror(L, 2, fn, "w_gate", "expected dtype %s like x, got %s", ml_dtype_name(x->dtype), ml_dtype_name(w->dtype));
     int64_t G = gran == 1 ? 1 : dh;
     int64_t zs[4] = {x->shape[0], heads, x->shape[1], G}, qs[4] = {x->shape[0], heads, x->shape[1], dh};
+    int64_t nz, nq;
+    if (ml_shape_numel(4, zs, &nz) != ML_OK || ml_shape_numel(4, qs, &nq) != ML_OK)
+        return mlL_argerror(L, 3, fn, "heads", "expected B·heads·L·head_dim below 2^63, got heads = %lld, head_dim = %lld",
+                            (long long)heads, (long long)dh);
     ml_tensor *z = mlL_newtensor(L, x->dtype, 4, zs);
     ml_tensor *qo = NULL;
     if (layout != ML_GATE_LAYOUT_SEPARATE) qo = mlL_newtensor(L, x->dtype, 4, qs); else lua_pushnil(L);
@@ -200,11 +204,21 @@ static int l_max_abs(lua_State *L) {
     return 1;
 }
 
-/* core.attn_gate(z, act) -> act(z) elementwise (for references and examples) */
+/* core.attn_gate_value(z, act) -> act(z), act'(z) (for references and examples; attn.gate_act) */
 static int l_gate_value(lua_State *L) {
-    double z = luaL_checknumber(L, 1);
+    const char *fn = "attn.gate_act";
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        return mlL_argerror(L, 1, fn, "z", "expected a number, got %s", luaL_typename(L, 1));
+    double z = lua_tonumber(L, 1);
     static const char *const acts[] = {"sigmoid", "silu", "ns_sigmoid", NULL};
-    int act = luaL_checkoption(L, 2, "sigmoid", acts);
+    int act = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        const char *a = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+        for (act = 0; a && acts[act] && strcmp(acts[act], a) != 0; act++) {}
+        if (!a || !acts[act])
+            return mlL_argerror(L, 2, fn, "act", "expected 'sigmoid', 'silu' or 'ns_sigmoid', got %s",
+                                a ? a : luaL_typename(L, 2));
+    }
     lua_pushnumber(L, ml_attn_gate_value(act, z));
     lua_pushnumber(L, ml_attn_gate_deriv(act, z));
     return 2;
