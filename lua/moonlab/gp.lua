@@ -363,8 +363,15 @@ for _, k in ipairs(dimer_keys) do gpr_keys[#gpr_keys + 1] = k end
 
 --- The default kernel of gpr_dimer for a potential: inverse-distance for atoms (one pair type),
 --- squared exponential plus a fixed constant sigma_c^2 in Cartesian coordinates otherwise.
+local function checkpot(fname, pot)
+  if type(pot) ~= "userdata" or type(pot.info) ~= "function" then
+    error(("%s: bad argument #1 'pot': expected a gp potential, got %s"):format(fname, type(pot)), 3)
+  end
+  return pot
+end
+
 function M.default_kernel(pot)
-  local info = pot:info()
+  local info = checkpot("gp.default_kernel", pot):info()
   if info.atoms > 0 and info.atom_dim > 0 then
     return M.kernel.inverse_distance { atoms = info.atoms, dim = info.atom_dim, lengthscales = 0.5, variance = 1 }
   end
@@ -377,6 +384,7 @@ end
 --- hyper_maxit = 100, restarts = 0, seed = 0, prior (as gp:optimize).
 function M.gpr_dimer(pot, x0, mode0, o)
   local f = "gp.gpr_dimer"
+  checkpot(f, pot)
   o = check(f, o, gpr_keys)
   local k = o.kernel or M.default_kernel(pot)
   return result(f, core.gp_gpr_dimer(pot, k, x0, mode0, o, prior_flat(f, o.prior)), o)

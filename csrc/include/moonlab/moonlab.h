@@ -14,5 +14,6 @@
 #include "moonlab/attn.h"
 #include "moonlab/laplace.h"
 #include "moonlab/chrom.h"
+#include "moonlab/gp.h"
 
 #endif
