@@ -23,7 +23,7 @@ LDFLAGS   += -fopenmp $(XLDFLAGS)
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
 DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
              libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
-             lua-sql-sqlite3 lua-cjson libopenmpi-dev openmpi-bin libnlopt-dev
+             lua-sql-sqlite3 libopenmpi-dev openmpi-bin libnlopt-dev
 DEPS_BENCH := python3-torch python3-scipy python3-sklearn
 # Only for make fuzz (libFuzzer comes with clang's runtime libraries; OpenMP for clang from libomp).
 DEPS_FUZZ := clang libclang-rt-14-dev libomp-dev

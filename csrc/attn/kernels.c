@@ -43,6 +43,7 @@ GEMM_GENERIC(double, gemm_f64_generic)
 GEMM_TN_GENERIC(float, gemm_tn_f32_generic)
 GEMM_TN_GENERIC(double, gemm_tn_f64_generic)
 
+/* DISPATCH returns the ISA variant's value; DISPATCH_V calls a void variant and returns. */
 #ifdef ATTN_X86
 #define DISPATCH(NAME, ...)                                                                   \
     do {                                                                                     \
@@ -50,14 +51,21 @@ GEMM_TN_GENERIC(double, gemm_tn_f64_generic)
         if (isa_ == ML_ISA_AVX512) return NAME##_avx512(__VA_ARGS__);                        \
         if (isa_ == ML_ISA_AVX2) return NAME##_avx2(__VA_ARGS__);                            \
     } while (0)
+#define DISPATCH_V(NAME, ...)                                                                 \
+    do {                                                                                     \
+        ml_isa isa_ = ml_cpu_isa();                                                          \
+        if (isa_ == ML_ISA_AVX512) { NAME##_avx512(__VA_ARGS__); return; }                   \
+        if (isa_ == ML_ISA_AVX2) { NAME##_avx2(__VA_ARGS__); return; }                       \
+    } while (0)
 #else
 #define DISPATCH(NAME, ...) do { } while (0)
+#define DISPATCH_V(NAME, ...) do { } while (0)
 #endif
 
 /* The four block-product entry points: ISA variant or the portable loops. */
 #define GEMM_ENTRY(NAME, T, GENERIC)                                                          \
     void NAME(int M, int N, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) { \
-        DISPATCH(NAME, M, N, K, A, lda, B, ldb, C, ldc);                                     \
+        DISPATCH_V(NAME, M, N, K, A, lda, B, ldb, C, ldc);                                     \
         GENERIC(M, N, K, A, lda, B, ldb, C, ldc);                                            \
     }
 GEMM_ENTRY(attn_gemm_f32, float, gemm_f32_generic)
@@ -97,7 +105,7 @@ double attn_max_f64(const double *x, int n) {
 #define GATE_APPLY_ENTRY(NAME, T)                                                             \
     void attn_gate_apply_##NAME(int act, int op, const T *z, int64_t gdim, const T *y, T *out, \
                                 int64_t n) {                                                 \
-        if (gdim > 1) DISPATCH(attn_gate_fwd_##NAME, act, op, z, y, out, n);                 \
+        if (gdim > 1) DISPATCH_V(attn_gate_fwd_##NAME, act, op, z, y, out, n);                 \
         for (int64_t e = 0; e < n; e++) {                                                    \
             T gv = (T)attn_gate_fn(act, gdim == 1 ? z[0] : z[e]);                            \
             out[e] = op == ML_GATE_ADD ? y[e] + gv : y[e] * gv;                              \
@@ -109,7 +117,7 @@ GATE_APPLY_ENTRY(f64, double)
 #define GATE_BWD_ENTRY(NAME, T)                                                               \
     void attn_gate_bwd_##NAME(int act, int op, const T *z, const T *dout, const T *y, T *dy,  \
                               T *dz, int64_t n) {                                            \
-        DISPATCH(attn_gate_bwd_##NAME, act, op, z, dout, y, dy, dz, n);                      \
+        DISPATCH_V(attn_gate_bwd_##NAME, act, op, z, dout, y, dy, dz, n);                      \
         for (int64_t e = 0; e < n; e++) {                                                    \
             double gv = attn_gate_fn(act, z[e]);                                             \
             double dge = op == ML_GATE_ADD ? (double)dout[e] : (double)dout[e] * y[e];       \
