@@ -6,13 +6,14 @@
 --  2. lml + gradient, energy-only RBF (ARD) GP, N = 2000, D = 8, against scikit-learn's
 --     log_marginal_likelihood(theta, eval_gradient=True) (goal >= 5x), when installed;
 --  3. one GPR-dimer outer iteration at 50 data points of LJ7 3-D: fit / MAP / surrogate dimer.
--- Usage: lua5.4 bench/gp.lua [quick]
+-- Usage: lua5.4 bench/gp.lua [quick | fit | lml | outer]
 local core = require "moonlab.core"
 local T = require "moonlab.tensor"
 local gp = require "moonlab.gp"
 local bench = require "moonlab.bench"
 
 local quick = arg and arg[1] == "quick"
+local only = arg and (arg[1] == "fit" or arg[1] == "lml" or arg[1] == "outer") and arg[1] or nil
 local root = os.getenv("MOONLAB_ROOT") or "."
 local med = bench.median_of
 
@@ -48,7 +49,7 @@ print(("threads %d; the machine may be shared: medians"):format(require("moonlab
 -- 1. fit with derivatives
 local pot = gp.potential.lj { n = 7, dim = 3 }
 local k = gp.kernel.inverse_distance { atoms = 7, dim = 3, lengthscales = 0.5, variance = 1 }
-for _, n in ipairs(quick and { 100 } or { 100, 200, 400 }) do
+for _, n in ipairs((only and only ~= "fit") and {} or quick and { 100 } or { 100, 200, 400 }) do
   local runs = n >= 400 and 3 or 5
   local X = configs(n, n)
   local E, G = data(pot, X)
@@ -72,7 +73,7 @@ for _, n in ipairs(quick and { 100 } or { 100, 200, 400 }) do
 end
 
 -- 2. lml + gradient vs scikit-learn
-do
+if not only or only == "lml" then
   local n, D = quick and 500 or 2000, 8
   local X = T.rand({ n, D }, { seed = 1 }) * 2
   local y = X:sum(2):sin()
@@ -99,7 +100,7 @@ do
 end
 
 -- 3. one GPR-dimer outer iteration at 50 points of LJ7 3-D
-do
+if not only or only == "outer" then
   local X = configs(50, 7)
   local E, G = data(pot, X)
   local E0 = E:get(1)

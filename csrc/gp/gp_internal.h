@@ -22,6 +22,7 @@ struct ml_gp_kernel {
     double *theta;       /* own log-parameters */
     int *kind;           /* ml_gpp_kind per own parameter */
     int fixed;
+    double *il2;         /* 1 / l^2 per length scale (stationary, inverse distance), kept with theta */
     /* stationary */
     int nl;              /* 1 = isotropic, D = ARD */
     /* inverse distance */

@@ -45,8 +45,7 @@ void gp_block_invdist(const ml_gp_kernel *k, int D, const double *x, const doubl
     double s = 0;
     for (int t = 0; t < T; t++) St[t] = 0;
     for (int p = 0; p < P; p++) {
-        double l = exp(k->theta[1 + k->pairs[p].t]);
-        il2[p] = 1.0 / (l * l);
+        il2[p] = k->il2[k->pairs[p].t];
         double d = px[p] - py[p];
         a[p] = d * il2[p];
         St[k->pairs[p].t] += d * a[p];

@@ -25,6 +25,20 @@ static ml_gp_kernel *knew(int type, int np)
 
 static int pos_finite(double v) { return isfinite(v) && v > 0; }
 
+/* Recomputes the cached 1/l^2 from theta (length scales are parameters 1..nls). */
+static void refresh(ml_gp_kernel *k)
+{
+    int nls = k->type == ML_GPK_INVDIST ? k->ntl : k->nl;
+    if (!k->il2) return;
+    for (int i = 0; i < nls; i++) k->il2[i] = exp(-2 * k->theta[1 + i]);
+}
+
+static int alloc_il2(ml_gp_kernel *k, int nls)
+{
+    k->il2 = malloc((size_t)(nls > 0 ? nls : 1) * sizeof *k->il2);
+    return k->il2 ? ML_OK : ML_ENOMEM;
+}
+
 ml_gp_kernel *ml_gpk_stationary(int type, double variance, int nl, const double *ls, double alpha)
 {
     if (type != ML_GPK_SE && type != ML_GPK_MATERN15 && type != ML_GPK_MATERN25 && type != ML_GPK_RQ)
@@ -44,6 +58,11 @@ ml_gp_kernel *ml_gpk_stationary(int type, double variance, int nl, const double 
     k->theta[0] = log(variance), k->kind[0] = ML_GPP_VARIANCE;
     for (int i = 0; i < nl; i++) k->theta[1 + i] = log(ls[i]), k->kind[1 + i] = ML_GPP_LENGTHSCALE;
     if (type == ML_GPK_RQ) k->theta[1 + nl] = log(alpha), k->kind[1 + nl] = ML_GPP_ALPHA;
+    if (alloc_il2(k, nl)) {
+        ml_gpk_free(k);
+        return ml_fail(ML_ENOMEM, "gp kernel: out of memory"), NULL;
+    }
+    refresh(k);
     return k;
 }
 
@@ -107,6 +126,11 @@ ml_gp_kernel *ml_gpk_invdist(int natoms, int adim, int nfrozen, const double *fr
         }
     k->theta[0] = log(variance), k->kind[0] = ML_GPP_VARIANCE;
     for (int i = 0; i < nl; i++) k->theta[1 + i] = log(ls[i]), k->kind[1 + i] = ML_GPP_LENGTHSCALE;
+    if (alloc_il2(k, nl)) {
+        ml_gpk_free(k);
+        return ml_fail(ML_ENOMEM, "gp kernel: out of memory"), NULL;
+    }
+    refresh(k);
     return k;
 }
 
@@ -150,7 +174,15 @@ ml_gp_kernel *ml_gpk_clone(const ml_gp_kernel *s)
     int np = own_params(s);
     void *th = k->theta, *kd = k->kind;
     *k = *s;
-    k->theta = th, k->kind = kd, k->pairs = NULL, k->frozen = NULL, k->a = k->b = NULL;
+    k->theta = th, k->kind = kd, k->pairs = NULL, k->frozen = NULL, k->a = k->b = NULL, k->il2 = NULL;
+    if (s->il2) {
+        int nls = s->type == ML_GPK_INVDIST ? s->ntl : s->nl;
+        if (alloc_il2(k, nls)) {
+            ml_gpk_free(k);
+            return ml_fail(ML_ENOMEM, "gp kernel: out of memory"), NULL;
+        }
+        memcpy(k->il2, s->il2, (size_t)nls * sizeof *k->il2);
+    }
     if (np) {
         memcpy(k->theta, s->theta, (size_t)np * sizeof *k->theta);
         memcpy(k->kind, s->kind, (size_t)np * sizeof *k->kind);
@@ -185,6 +217,7 @@ void ml_gpk_free(ml_gp_kernel *k)
     free(k->kind);
     free(k->pairs);
     free(k->frozen);
+    free(k->il2);
     free(k);
 }
 
@@ -218,6 +251,7 @@ int ml_gpk_set_params(ml_gp_kernel *k, const double *theta)
         ml_gpk_set_params(k->b, theta + k->a->np);
     } else if (k->np) {
         memcpy(k->theta, theta, (size_t)k->np * sizeof *theta);
+        refresh(k);
     }
     return ML_OK;
 }

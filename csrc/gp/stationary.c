@@ -59,9 +59,8 @@ void gp_block_stationary(const ml_gp_kernel *k, int D, const double *x, const do
     double *u = work, *w = work + D, *il2 = work + 2 * D;
     double s = 0;
     for (int i = 0; i < D; i++) {
-        double l = exp(k->theta[1 + (nl == 1 ? 0 : i)]);
         double d = x[i] - y[i];
-        il2[i] = 1.0 / (l * l);
+        il2[i] = k->il2[nl == 1 ? 0 : i];
         u[i] = d * il2[i];
         w[i] = d * u[i];
         s += w[i];
