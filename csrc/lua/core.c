@@ -6,6 +6,7 @@
 #pragma weak mlL_open_laplace
 #pragma weak mlL_open_gp
 #pragma weak mlL_open_proc
+#pragma weak mlL_open_sdf
 
 int luaopen_moonlab_core(lua_State *L)
 {
@@ -17,5 +18,6 @@ int luaopen_moonlab_core(lua_State *L)
     if (mlL_open_laplace) mlL_open_laplace(L);
     if (mlL_open_gp) mlL_open_gp(L);
     if (mlL_open_proc) mlL_open_proc(L);
+    if (mlL_open_sdf) mlL_open_sdf(L);
     return 1;
 }

@@ -14,6 +14,7 @@
 #include "moonlab/attn.h"
 #include "moonlab/laplace.h"
 #include "moonlab/chrom.h"
+#include "moonlab/sdf.h"
 #include "moonlab/gp.h"
 
 #endif
