@@ -4,8 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <stdio.h>
+
 #include "gp_internal.h"
 
 ml_gp_gpr_opts ml_gp_gpr_defaults(void)
@@ -178,7 +177,6 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         int hit;
         rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, in_trust, &tc, &hit);
         res->t_dimer += gp_now() - t2;
-        if (getenv("GPDBG")) fprintf(stderr, "outer %d n=%lld inner it=%d reason=%s C=%g rc=%d hyper evals=%d %s t=%.3f\n", outer, (long long)n, ir.iterations, ir.reason, ir.curvature, rc, hrc ? -1 : hr.iterations, hrc ? "" : hr.reason, t2 - t1);
         if (rc) break;
         C = ir.curvature;
         if (!(gp_norm(D, mode) > 0)) memcpy(mode, m0, (size_t)D * sizeof *m0);
