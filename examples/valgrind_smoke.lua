@@ -77,6 +77,34 @@ local chrom = ml.chrom
 local col = chrom.column { Da = 5, kappa = 2, injection = { kind = "pulse", width = 0.1 } }
 col:outlet(t)
 col:moments()
+-- GP: kernels with derivatives, fit/add/lml/predict/optimize, potentials, dimer, GPR-dimer, errors
+local gp = ml.gp
+local kern = gp.kernel.se { lengthscales = { 0.5, 0.7 }, variance = 2 } * gp.kernel.matern { nu = 1.5 } +
+  gp.kernel.rq { alpha = 2 } + gp.kernel.white {}
+local Xg = T.new { { 0, 0 }, { 0.3, 0.1 }, { -0.2, 0.4 } }
+local mb = gp.potential.muller_brown()
+local Eg, Gg = T.zeros { 3 }, T.zeros { 3, 2 }
+for i = 1, 3 do
+  local e, g = mb:energy_gradient(T.new { Xg:get(i, 1), Xg:get(i, 2) })
+  Eg:set(i, e); Gg:set(i, 1, g:get(1)); Gg:set(i, 2, g:get(2))
+end
+local gpm = gp.GP { kernel = kern }:fit(Xg, Eg, Gg)
+gpm:lml { gradient = true }
+gpm:predict(Xg, { variance = true, gradient = true })
+gpm:optimize { maxit = 5, quiet = true }
+gp.GP { kernel = kern }:fit(T.new { { 0, 0 } }, T.new { 1 }, T.new { { 0, 0 } }):add(Xg, Eg, Gg)
+local idk = gp.kernel.inverse_distance { atoms = 2, dim = 3, frozen = T.new { { 0, 0, -1 } }, types = { 1, 1, 2 },
+  pair_types = { { 1, 2 }, { 2, 2 } }, lengthscales = { 0.5, 0.6 } }
+idk:matrix(T.new { { 0, 0, 0, 1, 0, 0 }, { 0, 0.1, 0, 1, 0.1, 0 } }, { derivatives = true })
+gp.dimer(mb, T.new { -0.5, 1.4 }, T.new { 1, 0.3 }, { maxit = 5, quiet = true })
+gp.gpr_dimer(mb, T.new { -0.5, 1.4 }, T.new { 1, 0.3 }, { max_outer = 3, quiet = true })
+gp.hessian(gp.potential.lj { n = 3, dim = 2 }, T.new { 0, 0, 1.1, 0, 0.5, 1 })
+gp.minimize(gp.potential.leps(), T.new { 0.8, 2.0 }, { maxit = 20, quiet = true })
+assert(not pcall(gp.dimer, gp.potential.leps(), T.new { -1, 1 }, T.new { 1, 0 }))
+local luapot = gp.potential.fn(function(x) return x:get(1) ^ 2, { 2 * x:get(1) } end, { dim = 1 })
+gp.dimer(luapot, T.new { 1 }, T.new { 1 }, { maxit = 3, quiet = true })
+assert(not pcall(gp.dimer, gp.potential.fn(function() error("boom") end, { dim = 2 }), T.zeros { 2 }, T.new { 1, 0 }))
+assert(not pcall(gp.kernel.inverse_distance, { atoms = 2, types = { 1 }, pair_types = { { 1 } } }))
 do -- the Fourier-series outlet and fit (Gaussian injection, uniform times)
   local b = { Da = 1, kappa = 1, injection = { kind = "gaussian", width = 0.05, t0 = 0.3 } }
   local tg = T.linspace(0.05, 8, 120)

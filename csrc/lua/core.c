@@ -5,6 +5,7 @@
 #pragma weak mlL_open_attn
 #pragma weak mlL_open_laplace
 #pragma weak mlL_open_moe
+#pragma weak mlL_open_gp
 #pragma weak mlL_open_proc
 #pragma weak mlL_open_sdf
 
@@ -17,6 +18,7 @@ int luaopen_moonlab_core(lua_State *L)
     if (mlL_open_attn) mlL_open_attn(L);
     if (mlL_open_laplace) mlL_open_laplace(L);
     if (mlL_open_moe) mlL_open_moe(L);
+    if (mlL_open_gp) mlL_open_gp(L);
     if (mlL_open_proc) mlL_open_proc(L);
     if (mlL_open_sdf) mlL_open_sdf(L);
     return 1;

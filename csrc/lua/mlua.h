@@ -152,6 +152,7 @@ void mlL_open_progress(lua_State *L);
 void mlL_open_attn(lua_State *L);
 void mlL_open_laplace(lua_State *L);
 void mlL_open_moe(lua_State *L);
+void mlL_open_gp(lua_State *L);
 void mlL_open_proc(lua_State *L);
 void mlL_open_sdf(lua_State *L);
 

@@ -16,5 +16,6 @@
 #include "moonlab/chrom.h"
 #include "moonlab/sdf.h"
 #include "moonlab/moe.h"
+#include "moonlab/gp.h"
 
 #endif

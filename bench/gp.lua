@@ -1,0 +1,131 @@
+-- bench/gp.lua — GP core figures, medians with references measured in the same run (the machine may
+-- be shared: medians of several runs, ratios rather than bare times).
+--  1. fit with derivative observations, N = 100/200/400 configurations of a 7-atom 3-D system
+--     (inverse-distance kernel, matrix N*22): assembly vs Cholesky, Cholesky rate vs LAPACK dpotrf
+--     on a random SPD matrix of the same size (goal >= 0.9), assembly share (goal <= 25%);
+--  2. lml + gradient, energy-only RBF (ARD) GP, N = 2000, D = 8, against scikit-learn's
+--     log_marginal_likelihood(theta, eval_gradient=True) (goal >= 5x), when installed;
+--  3. one GPR-dimer outer iteration at 50 data points of LJ7 3-D: fit / MAP / surrogate dimer.
+-- Usage: lua5.4 bench/gp.lua [quick | fit | lml | outer]
+local core = require "moonlab.core"
+local T = require "moonlab.tensor"
+local gp = require "moonlab.gp"
+local bench = require "moonlab.bench"
+
+local quick = arg and arg[1] == "quick"
+local only = arg and (arg[1] == "fit" or arg[1] == "lml" or arg[1] == "outer") and arg[1] or nil
+local root = os.getenv("MOONLAB_ROOT") or "."
+local med = bench.median_of
+
+local function configs(n, seed)
+  -- LJ7 3-D around a pentagonal bipyramid, random displacements
+  local base = {}
+  for k = 0, 4 do
+    local a = 2 * math.pi * k / 5
+    base[#base + 1] = 0.95 * math.cos(a); base[#base + 1] = 0.95 * math.sin(a); base[#base + 1] = 0
+  end
+  for _, z in ipairs { 0.56, -0.56 } do base[#base + 1] = 0; base[#base + 1] = 0; base[#base + 1] = z end
+  local X = T.randn({ n, 21 }, { seed = seed, std = 0.08 })
+  for i = 1, n do for d = 1, 21 do X:set(i, d, X:get(i, d) + base[d]) end end
+  return X
+end
+
+local function data(pot, X)
+  local n, D = X:shape()[1], X:shape()[2]
+  local E, G = T.zeros { n }, T.zeros { n, D }
+  for i = 1, n do
+    local row = {}
+    for d = 1, D do row[d] = X:get(i, d) end
+    local e, g = pot:energy_gradient(T.new(row))
+    E:set(i, e)
+    for d = 1, D do G:set(i, d, g:get(d)) end
+  end
+  return E, G
+end
+
+print(("moonlab.gp bench (%s)"):format(quick and "quick" or "full"))
+print(("threads %d; the machine may be shared: medians"):format(require("moonlab").get_threads()))
+
+-- 1. fit with derivatives
+local pot = gp.potential.lj { n = 7, dim = 3 }
+local k = gp.kernel.inverse_distance { atoms = 7, dim = 3, lengthscales = 0.5, variance = 1 }
+for _, n in ipairs((only and only ~= "fit") and {} or quick and { 100 } or { 100, 200, 400 }) do
+  local runs = n >= 400 and 3 or 5
+  local X = configs(n, n)
+  local E, G = data(pot, X)
+  local N = n * 22
+  local ta, tc, tf, tr = {}, {}, {}, {}
+  local m = gp.GP { kernel = k }
+  m:fit(X, E, G)
+  for r = 1, runs do
+    local t0 = core.now()
+    m:fit(X, E, G)
+    tf[r] = core.now() - t0
+    local info = m:info()
+    ta[r], tc[r] = info.seconds_assembly, info.seconds_cholesky
+    tr[r] = core.gp_bench_cholesky(N, r)
+  end
+  local a, f, ref, chol = med(ta), med(tf), med(tr), med(tc)
+  local flops = N ^ 3 / 3
+  print(("gp fit with gradients N=%d (matrix %d): total %.3f s, assembly %.3f s (%.1f%%), Cholesky %.3f s " ..
+    "(%.1f GFLOP/s = %.2fx dpotrf %.1f GFLOP/s on a random SPD matrix) [medians of %d]"):format(n, N, f, a,
+    100 * a / f, chol, flops / chol / 1e9, ref / chol, flops / ref / 1e9, runs))
+end
+
+-- 2. lml + gradient vs scikit-learn
+if not only or only == "lml" then
+  local n, D = quick and 500 or 2000, 8
+  local X = T.rand({ n, D }, { seed = 1 }) * 2
+  local y = X:sum(2):sin()
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p " .. dir)
+  X:save(dir .. "/X.npy")
+  y:save(dir .. "/y.npy")
+  local m = gp.GP { kernel = gp.kernel.se { lengthscales = { 1, 1, 1, 1, 1, 1, 1, 1 }, variance = 1.3 }, noise = 1e-4 }:fit(X, y)
+  local s = bench.median(function() m:lml { gradient = true } end, { runs = 5, warmup = 1 })
+  local line = ("gp lml+gradient energy-only RBF ARD N=%d D=%d: %.3f s"):format(n, D, s)
+  if bench.python_has("sklearn") then
+    local p = io.popen(("/usr/bin/python3 %s/bench/gp_sklearn.py %s 5"):format(root, dir))
+    local out = p:read("a")
+    p:close()
+    local ps = tonumber(out:match("^(%S+)"))
+    if ps then line = line .. (" (%.2fx scikit-learn %.3f s, same data; lml %.6g vs %s)"):format(ps / s, ps, m:lml(),
+        out:match("%S+%s+(%S+)")) end
+  else
+    line = line .. " (scikit-learn not installed: no ratio)"
+  end
+  os.execute("rm -rf " .. dir)
+  print(line)
+end
+
+-- 3. one GPR-dimer outer iteration at 50 points of LJ7 3-D
+if not only or only == "outer" then
+  local X = configs(50, 7)
+  local E, G = data(pot, X)
+  local E0 = E:get(1)
+  local Es = E - E0
+  local kk = gp.kernel.inverse_distance { atoms = 7, dim = 3, lengthscales = 0.5, variance = 1,
+    constant = math.max(1, (Es:sum() / 50) ^ 2) }
+  local tf, th, td = {}, {}, {}
+  for r = 1, 5 do
+    local t0 = core.now()
+    local m = gp.GP { kernel = kk }:fit(X, Es, G)
+    tf[r] = core.now() - t0
+    t0 = core.now()
+    m:optimize { maxit = 100, xtol = 1e-4, quiet = true }
+    th[r] = core.now() - t0
+    local sur = gp.potential.fn(function(x)
+      local p = m:predict(x, { gradient = true })
+      return p.energy:get(1), p.gradient:reshape { 21 }
+    end, { dim = 21, atoms = 7, atom_dim = 3, rigid = true })
+    local x0 = T.zeros { 21 }
+    for d = 1, 21 do x0:set(d, X:get(50, d)) end
+    t0 = core.now()
+    gp.dimer(sur, x0, T.randn({ 21 }, { seed = 3 }), { maxit = 200, rot_tol = 0.01, quiet = true })
+    td[r] = core.now() - t0
+  end
+  print(("gp GPR-dimer outer iteration at 50 points (LJ7 3-D, 1100 observations): fit %.1f ms, MAP %.1f ms, " ..
+    "surrogate dimer %.1f ms (Lua-wrapped posterior, <= 200 translations) [medians of 5]"):format(
+    1e3 * med(tf), 1e3 * med(th), 1e3 * med(td)))
+end
