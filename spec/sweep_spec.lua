@@ -185,12 +185,6 @@ describe("sweep.run", function()
   end)
 
   it("replaces a worker killed while idle without charging the next run", function()
-    if require("spec.helpers.util").under_asan() then
-      -- under ASan inside busted the killed worker's pipe sometimes still has a reader when the task is sent
-      -- (the run is then retried: attempts 2); not understood yet, so not claimed there
-      pending("skipped under AddressSanitizer")
-      return
-    end
     local proc = require("moonlab.core").proc
     local pool = sweep.Pool.new { n = 1, fn = function(c) return { v = c.x + 1 } end, files = "/tmp", name = "p" }
     local pid = pool.workers[1].pid

@@ -352,6 +352,14 @@ local function dispatch(self)
   for slot = 1, self.n do
     local w = self.workers[slot]
     while w and not w.dead and #w.q < depth and self.qhead <= self.qtail do
+      if #w.q == 0 and proc.waitpid(w.pid, true) == w.pid then
+        -- died while idle (reaped just now, so never signalled again): replace it, nothing is charged
+        proc.close(w.tw)
+        proc.close(w.rr)
+        self.byfd[w.rr] = nil
+        self.workers[slot] = nil
+        w = spawn(self, slot)
+      end
       local task = self.queue[self.qhead]
       self.queue[self.qhead] = nil
       self.qhead = self.qhead + 1
