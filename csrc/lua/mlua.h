@@ -152,5 +152,6 @@ void mlL_open_progress(lua_State *L);
 void mlL_open_attn(lua_State *L);
 void mlL_open_laplace(lua_State *L);
 void mlL_open_proc(lua_State *L);
+void mlL_open_nn(lua_State *L);
 
 #endif
