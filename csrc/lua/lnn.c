@@ -292,6 +292,8 @@ static int l_nn_batch(lua_State *L) {
     return 2;
 }
 
+void mlL_open_nn_layers(lua_State *L); /* lnn_layers.c */
+
 void mlL_open_nn(lua_State *L) {
     if (luaL_newmetatable(L, NN_MT)) {
         lua_pushcfunction(L, nn_gc);
@@ -307,4 +309,5 @@ void mlL_open_nn(lua_State *L) {
                                  {"nn_batch", l_nn_batch},
                                  {NULL, NULL}};
     luaL_setfuncs(L, f, 0);
+    mlL_open_nn_layers(L);
 }

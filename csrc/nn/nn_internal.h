@@ -53,4 +53,14 @@ int nn_stats_f64(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, d
 int nn_adamw_f32(ml_nn_model *m, const ml_nn_adamw *o, double lr, double *gnorm);
 int nn_adamw_f64(ml_nn_model *m, const ml_nn_adamw *o, double lr, double *gnorm);
 
+/* Single layers in f64 (nn_f64.c), for the finite-difference specs through the binding. */
+void nn_layer_rmsnorm_f64(const double *x, const double *w, int64_t N, int64_t D, double eps, double *y,
+                          double *r, const double *dy, double *dx, double *dw);
+void nn_layer_rope_f64(double *x, int64_t BH, int64_t T, int64_t Dh, const double *cs, const double *sn, int sign);
+void nn_layer_swiglu_f64(const double *u, const double *g, int64_t n, double *s, const double *ds, double *du,
+                         double *dg);
+double nn_layer_xent_f64(const double *z, const int64_t *y, int64_t N, int64_t V, double *dz);
+void nn_layer_embed_f64(const int64_t *tok, int64_t N, int64_t D, const double *wte, double *x, const double *dx,
+                        double *dwte);
+
 #endif
