@@ -117,6 +117,13 @@ describe("nn model", function()
     m:loss(x, y); m:backward(); m:step { lr = 1e-3 }
     m2:loss(x, y); m2:backward(); m2:step { lr = 1e-3 }
     assert.is_true(same_bits(m:parameters(), m2:parameters()))
+    for _, c in ipairs { { tied = true, gate = "elementwise", kv_heads = 1, dtype = "f64" }, { gate = "none" } } do
+      local a = nn.gpt(with({ vocab = 50, context = 8, layers = 2, d_model = 16, heads = 4, seed = 2 }, c))
+      a:save(path)
+      local b = nn.load(path)
+      os.remove(path)
+      assert.is_true(same_bits(a:forward(x:narrow(2, 1, 8)), b:forward(x:narrow(2, 1, 8))))
+    end
   end)
 
   it("training with the same seed is reproducible bit for bit", function()

@@ -81,6 +81,22 @@ ml_nn_model *ml_nn_load(const char *path) {
         why = "corrupt configuration";
         goto done;
     }
+    if (c.heads >= 1 && c.kv_heads >= 1 && c.d_model >= c.heads) { /* sizes before allocating anything */
+        double D = (double)c.d_model, H = (double)c.heads, dh = (double)(c.d_model / c.heads);
+        double G = c.gate == ML_NN_GATE_ELEMENTWISE ? dh : c.gate == ML_NN_GATE_HEADWISE ? 1 : 0;
+        double np = (double)c.vocab * D * (c.tied ? 1 : 2) + D +
+                    (double)c.layers * (2 * D + D * H * dh * 2 + 2 * D * (double)c.kv_heads * dh + D * H * G +
+                                        3 * D * (double)c.d_ff);
+        long here = ftell(f);
+        if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
+            long end = ftell(f);
+            if (end >= 0 && (double)(end - here) < 3 * np * (c.dtype == ML_F64 ? 8 : 4)) {
+                why = "truncated data (the file is shorter than its configuration needs)";
+                goto done;
+            }
+            fseek(f, here, SEEK_SET);
+        }
+    }
     m = ml_nn_new(&c);
     if (!m) {
         fclose(f);
