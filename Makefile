@@ -17,18 +17,18 @@ LUA_CMOD  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/$(MULTIARCH)/lua/5.4,$(
 BUILD     ?= build
 CPPFLAGS  += -Icsrc/include -Icsrc -I$(LUA_INC) -I/usr/include/$(MULTIARCH)
 CFLAGS    += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra $(OPT) $(XCFLAGS)
-LDLIBS    += -lopenblas -lfftw3 -lquadmath -lz -lm
+LDLIBS    += -lopenblas -lfftw3 -lquadmath -lz -lpng -lm
 LDFLAGS   += -fopenmp $(XLDFLAGS)
 
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
-DEPS      := gcc make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
-             libfftw3-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
-             lua-sql-sqlite3 lua-cjson libopenmpi-dev openmpi-bin fortunes
+DEPS      := gcc g++ make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
+             libfftw3-dev libpng-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
+             lua-sql-sqlite3 libopenmpi-dev openmpi-bin fortunes
 DEPS_BENCH := python3-torch python3-scipy
 # Only for make fuzz (libFuzzer comes with clang's runtime libraries; OpenMP for clang from libomp).
 DEPS_FUZZ := clang libclang-rt-14-dev libomp-dev
 
-CORES     := core attn laplace nn
+CORES     := core attn laplace sdf nn
 LIB_SRC   := $(foreach c,$(CORES),$(wildcard csrc/$(c)/*.c))
 LUA_SRC   := $(wildcard csrc/lua/*.c)
 HDRS      := $(wildcard csrc/include/moonlab/*.h csrc/*/*.h)
@@ -186,6 +186,8 @@ FUZZ_TIMEOUT ?= 30
 FUZZ_CC      ?= clang
 # The cores whose parsers have harnesses (add a core here when its parser gets one).
 FUZZ_CORES   ?= core
+# clang 14 lacks GCC's __builtin_roundeven[f] (csrc/core/kern.c): glibc's roundeven[f] are the same function.
+FUZZ_COMPAT  := -D__builtin_roundeven=roundeven -D__builtin_roundevenf=roundevenf
 FUZZ_SRC     := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
@@ -195,7 +197,7 @@ deps-fuzz:
 fuzz: fuzz-c fuzz-api
 
 fuzz-build: deps-fuzz
-	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) CORES="$(FUZZ_CORES)" \
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) CORES="$(FUZZ_CORES)" XCFLAGS="$(FUZZ_COMPAT)" \
 	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
 	  build-fuzz/libmoonlab.a
 	$(MAKE) --no-print-directory $(FUZZ_BIN)
@@ -208,7 +210,7 @@ fuzz-c: fuzz-build
 	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
 	  dict=""; [ -f fuzz/$$n.dict ] && dict="-dict=fuzz/$$n.dict"; \
 	  echo "== libFuzzer $$n: $(FUZZ_SECONDS) s, seed $(FUZZ_SEED)"; \
-	  ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -print_final_stats=1 \
+	  OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/crash-$$n- $$dict build-fuzz/corpus/$$n fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; \
 	  rc=$$?; grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==ERROR|SUMMARY|Test unit written)' build-fuzz/$$n.log; \
 	  [ $$rc -eq 0 ] || { echo "fuzz: $$n failed (exit $$rc): see build-fuzz/$$n.log and build-fuzz/crash-$$n-*"; exit 1; }; \

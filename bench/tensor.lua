@@ -1,4 +1,7 @@
--- Tensor benchmarks: matmul through the binding vs cblas from C; elementwise ops vs memcpy.
+-- Tensor benchmarks. matmul through the binding vs cblas from C; then, on 16M elements (f32 and f64),
+-- every line of issue #7 against NumPy (Debian's python3-numpy, one thread) measured in the same run:
+-- NumPy block, moonlab 1 thread, moonlab 2 threads, NumPy block again (medians of 5 runs each).
+-- Elementwise lines also print GB/s against memcpy. Set TENSOR_BENCH_ONLY=pattern to run some lines.
 local ml = require "moonlab"
 local T = ml.tensor
 local B = require "moonlab.bench"
@@ -6,50 +9,144 @@ local B = require "moonlab.bench"
 local info = ml.info()
 print(("# tensor bench: OpenBLAS kernel %s, %d threads%s"):format(info.blas_core, info.threads,
   info.warning and (" — " .. info.warning) or ""))
+local only = os.getenv("TENSOR_BENCH_ONLY")
 
-local n = 1024
-for _, dt in ipairs { "f32", "f64" } do
-  local a = T.randn({ n, n }, { seed = 1, dtype = dt })
-  local b = T.randn({ n, n }, { seed = 2, dtype = dt })
-  -- interleave reference and binding runs so that machine noise hits both alike
-  local ref, ours = {}, {}
-  for r = 1, 7 do
-    ref[r] = B.gemm_gflops(dt, n, 1)
-    local s = B.median(function() return a:matmul(b) end, { runs = 1, warmup = r == 1 and 1 or 0 })
-    ours[r] = 2 * n ^ 3 / s / 1e9
+if not only then
+  local n = 1024
+  for _, dt in ipairs { "f32", "f64" } do
+    local a = T.randn({ n, n }, { seed = 1, dtype = dt })
+    local b = T.randn({ n, n }, { seed = 2, dtype = dt })
+    local ref, ours = {}, {}
+    for r = 1, 7 do
+      ref[r] = B.gemm_gflops(dt, n, 1)
+      local s = B.median(function() return a:matmul(b) end, { runs = 1, warmup = r == 1 and 1 or 0 })
+      ours[r] = 2 * n ^ 3 / s / 1e9
+    end
+    local g_ref, g_ours = B.median_of(ref), B.median_of(ours)
+    B.report(("tensor matmul %s %dx%d"):format(dt, n, n), g_ours, "GFLOP/s",
+      ("%.3fx cblas_%sgemm from C %.1f"):format(g_ours / g_ref, dt == "f32" and "s" or "d", g_ref))
   end
-  local g_ref, g_ours = B.median_of(ref), B.median_of(ours)
-  B.report(("tensor matmul %s %dx%d"):format(dt, n, n), g_ours, "GFLOP/s",
-    ("%.3fx cblas_%sgemm from C %.1f"):format(g_ours / g_ref, dt == "f32" and "s" or "d", g_ref))
 end
 
-local m = 1 << 24 -- 16 Mi elements
-local bytes = m * 8
-local mem = B.memcpy_gbs(bytes, 7)
-local x = T.randn({ m }, { seed = 3 })
-local y = T.randn({ m }, { seed = 4 })
+local N = 1 << 24
+local R = 4096 -- 16M as [4096, 4096] for the per-dim lines
+local have_np = B.python_has("numpy")
+if not have_np then print("# python3-numpy not installed: NumPy ratios skipped") end
+local mem = B.memcpy_gbs(N * 8, 7)
+print(("# memcpy of 128 MiB: %.1f GB/s (read + write)"):format(mem))
+
+-- NumPy side: one process per block; prints the median seconds of 5 runs after a warm-up.
+local function numpy_block(dt, setup, expr)
+  local npdt = dt == "f32" and "np.float32" or "np.float64"
+  local code = table.concat({
+    "import time, os, numpy as np",
+    "try:\n    from scipy.special import expit\nexcept ImportError:\n    expit = lambda v: 1 / (1 + np.exp(-v))",
+    ("N = %d; R = %d; dt = %s"):format(N, R, npdt),
+    "rng = np.random.default_rng(0)",
+    "x = rng.standard_normal(N).astype(dt); y = rng.standard_normal(N).astype(dt)",
+    "X2 = x.reshape(R, R); row = y[:R].copy(); pieces = np.split(x, 8)",
+    setup or "pass",
+    "f = lambda: " .. expr,
+    "f()",
+    "ts = []",
+    "for _ in range(5):\n    t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)",
+    "print(sorted(ts)[2])",
+  }, "\n")
+  local p = io.popen("OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 - 2>&1 <<'PYEOF'\n" .. code .. "\nPYEOF")
+  local out = p:read("a")
+  p:close()
+  local v = tonumber(out:match("([%d%.e%-]+)%s*$"))
+  if not v then print("# numpy failed: " .. out:gsub("\n", " | ")) end
+  return v
+end
+
+local function ms(s) return s * 1e3 end
+
+local function run_case(dt, c, data)
+  if only and not c.name:find(only, 1, true) then return end
+  local np1 = have_np and numpy_block(dt, c.np_setup, c.np) or nil
+  local saved = ml.get_threads()
+  ml.set_threads(1)
+  local t1 = B.median(function() return c.f(data) end, { runs = 5, warmup = 1 })
+  collectgarbage()
+  ml.set_threads(2)
+  local t2 = B.median(function() return c.f(data) end, { runs = 5, warmup = 1 })
+  ml.set_threads(saved)
+  collectgarbage()
+  local np2 = have_np and numpy_block(dt, c.np_setup, c.np) or nil
+  local np = np1 and np2 and math.min(np1, np2) or np1 or np2
+  local refs = {}
+  if np then
+    refs[#refs + 1] = ("1 thread %.2fx numpy, 2 threads %.2fx numpy (numpy %.1f ms)"):format(np / t1, np / t2, ms(np))
+  end
+  if c.bytes then
+    local es = dt == "f32" and 4 or 8
+    local gbs1, gbs2 = c.bytes * es * N / t1 / 1e9, c.bytes * es * N / t2 / 1e9
+    refs[#refs + 1] = ("%.2f / %.2f of memcpy %.1f GB/s"):format(gbs1 / mem, gbs2 / mem, mem)
+  end
+  B.report(("tensor %s %s n=%d"):format(c.name, dt, N), ms(t1), "ms",
+    ("2 threads %.1f ms; %s"):format(ms(t2), table.concat(refs, "; ")))
+end
+
 local cases = {
-  { "a + b", function() return x + y end, 3 },
-  { "a * 2", function() return x * 2 end, 2 },
-  { "exp(a)", function() return x:exp() end, 2 },
+  { name = "add", f = function(d) return d.x + d.y end, np = "x + y", bytes = 3 },
+  { name = "mul row-broadcast", f = function(d) return d.X2 * d.row end, np = "X2 * row", bytes = 2 },
+  { name = "exp", f = function(d) return d.x:exp() end, np = "np.exp(x)", bytes = 2 },
+  { name = "tanh", f = function(d) return d.x:tanh() end, np = "np.tanh(x)", bytes = 2 },
+  { name = "sigmoid", f = function(d) return d.x:sigmoid() end, np = "expit(x)", bytes = 2 },
+  { name = "sum", f = function(d) return d.x:sum() end, np = "x.sum()", bytes = 1 },
+  { name = "sum dim 1", f = function(d) return d.X2:sum(1) end, np = "X2.sum(axis=0)", bytes = 1 },
+  { name = "sum dim 2", f = function(d) return d.X2:sum(2) end, np = "X2.sum(axis=1)", bytes = 1 },
+  { name = "max", f = function(d) return d.x:max() end, np = "x.max()", bytes = 1 },
+  { name = "argmax", f = function(d) return d.x:argmax() end, np = "x.argmax()", bytes = 1 },
+  { name = "gt + where", f = function(d) return T.where(d.x:gt(0), d.x, d.y) end, np = "np.where(x > 0, x, y)" },
+  { name = "transpose+contiguous", f = function(d) return d.X2:t():contiguous() end, np = "np.ascontiguousarray(X2.T)", bytes = 2 },
+  { name = "cat of 8", f = function(d) return T.cat(d.pieces) end, np = "np.concatenate(pieces)", bytes = 2 },
+  { name = "sort", f = function(d) return d.x:sort() end, np = "np.sort(x)" },
+  { name = "randn", f = function(d) return T.randn({ N }, { seed = 5, dtype = d.dt }) end,
+    np = "rng.standard_normal(N, dtype=dt)", bytes = 1 },
+  { name = "rand", f = function(d) return T.rand({ N }, { seed = 5, dtype = d.dt }) end, np = "rng.random(N, dtype=dt)", bytes = 1 },
+  { name = "clone", f = function(d) return d.x:clone() end, np = "x.copy()", bytes = 2 },
 }
-for _, c in ipairs(cases) do
-  local s = B.median(c[2], { runs = 7 })
-  local gbs = c[3] * bytes / s / 1e9
-  B.report(("tensor %s f64 n=%d"):format(c[1], m), gbs, "GB/s", ("%.2fx memcpy %.1f GB/s"):format(gbs / mem, mem))
+
+for _, dt in ipairs { "f32", "f64" } do
+  local d = { dt = dt }
+  d.x = T.randn({ N }, { seed = 3, dtype = dt })
+  d.y = T.randn({ N }, { seed = 4, dtype = dt })
+  d.X2 = d.x:view(R, R)
+  d.row = d.y:narrow(1, 1, R):contiguous()
+  d.pieces = d.x:chunk(8)
+  for _, c in ipairs(cases) do run_case(dt, c, d) end
+  d = nil
   collectgarbage()
 end
 
--- The same GEMM with the OpenBLAS kernel forced (the figure users get after setting OPENBLAS_CORETYPE).
-local alt = info.coretype_hint or (info.cpu_avx512 and "SkylakeX") or (info.cpu_avx2 and "Haswell")
-if alt and alt ~= info.blas_core then
-  local cmd = ("OPENBLAS_CORETYPE=%s lua5.4 -e \"local B = require 'moonlab.bench'; "
-    .. "print(B.gemm_gflops('f32', 1024), B.gemm_gflops('f64', 1024))\""):format(alt)
-  local p = io.popen(cmd)
-  local s, d = p:read("n", "n")
-  p:close()
-  if s then
-    B.report(("cblas_sgemm 1024 with OPENBLAS_CORETYPE=%s"):format(alt), s, "GFLOP/s", "kernel " .. info.blas_core .. " is the default here")
-    B.report(("cblas_dgemm 1024 with OPENBLAS_CORETYPE=%s"):format(alt), d, "GFLOP/s")
+-- .npy save and load of 128 MiB (f64 16M, f32 32M elements)
+local function npy_lines(dt)
+  local n = dt == "f32" and 2 * N or N
+  local x = T.randn({ n }, { seed = 6, dtype = dt })
+  local path = os.tmpname() .. ".npy"
+  for _, what in ipairs { "save", "load" } do
+    if not (only and not ("npy " .. what):find(only, 1, true)) then
+      local npdt = dt == "f32" and "np.float32" or "np.float64"
+      local code = ("import time, numpy as np\nx = np.random.default_rng(0).standard_normal(%d).astype(%s)\np = '%s.np.npy'\nnp.save(p, x)\n"
+        .. "ts = []\nfor _ in range(5):\n    t0 = time.perf_counter(); %s; ts.append(time.perf_counter() - t0)\nprint(sorted(ts)[2])\n"
+        .. "import os; os.remove(p)"):format(n, npdt, path, what == "save" and "np.save(p, x)" or "np.load(p)")
+      local np
+      if have_np then
+        local p = io.popen("/usr/bin/python3 - 2>&1 <<'PYEOF'\n" .. code .. "\nPYEOF")
+        np = tonumber(p:read("a"):match("([%d%.e%-]+)%s*$"))
+        p:close()
+      end
+      x:save(path)
+      local f = what == "save" and function() x:save(path) end or function() return T.load(path) end
+      local t = B.median(f, { runs = 5, warmup = 1 })
+      collectgarbage()
+      B.report(("tensor npy %s %s 128 MiB"):format(what, dt), ms(t), "ms",
+        np and ("%.2fx numpy %.1f ms; %.2f GB/s"):format(np / t, ms(np), 128 * 1048576 / t / 1e9) or nil)
+    end
   end
+  os.remove(path)
 end
+npy_lines("f32")
+npy_lines("f64")

@@ -17,6 +17,38 @@ for _, f in ipairs { function() return T.zeros { -1 } end, function() return T.l
   function() return T.zeros { 1e15 // 1 } end } do
   assert(not pcall(f))
 end
+-- tensor step 2: dtypes, views, indexing, broadcasting, sorting, files, linear algebra
+do
+  local x = T.arange(24):reshape { 2, 3, 4 }
+  local v = x:permute(3, 1, 2):narrow(1, 2, 2)
+  v[{ 1, {}, 2 }] = T.new { -1, -2 }
+  local m = x:gt(5)
+  x[m] = x[m]:mul(2)
+  local s, i = (x + T.new { 1, 2, 3, 4 }):astype("f32"):sort(3, { descending = true })
+  assert(i:dtype() == "i64" and s:numel() == 24)
+  assert(T.where(m, x, 0):sum() > 0)
+  local ids = T.new({ 3, 1 }, "i64")
+  assert(x:index(2, ids):shape()[2] == 2)
+  x:index_put(2, ids, 0)
+  assert(T.cat({ x, x }, 3):shape()[3] == 8 and T.stack({ x, x }):ndim() == 4)
+  local A = T.new { { 4, 1 }, { 1, 3 } }
+  T.linalg.solve(A, T.new { 1, 2 })
+  T.linalg.eigh(A)
+  T.linalg.svd(A)
+  T.linalg.lstsq(A, T.new { 1, 2 })
+  assert(T.einsum("ij,jk->ik", A, A):sum() > 0)
+  local q = os.tmpname()
+  T.save_npz(q, { a = A, b = T.new({ true }, "bool") }, { compressed = true })
+  assert(T.load_npz(q).b:item() == true)
+  A:to_csv(q)
+  assert(T.read_csv(q, { header = false }):numel() == 4)
+  os.remove(q)
+  assert(tostring(x:transpose():flip(1)):find("tensor", 1, true))
+  for _, f in ipairs { function() return x[{ 9 }] end, function() return x:view(5, 5) end,
+    function() return x + T.zeros { 5 } end, function() return T.linalg.cholesky(T.new { { 1, 2 }, { 2, 1 } }) end } do
+    assert(not pcall(f))
+  end
+end
 -- attention: forward and backward with a gate, GQA, a window, and a bad call
 local attn = ml.attn
 for _, dt in ipairs { "f32", "f64" } do
@@ -68,6 +100,24 @@ do
   assert(s.ok == 2)
   os.execute("rm -rf '" .. dir .. "'")
 end
+-- SDF: compile, evaluate, every sampler, a Lua SDF, render, mesh, writers and failing calls
+local sdf = ml.sdf
+local scene = sdf.smooth_union(sdf.sphere { r = 0.6 }, sdf.torus { R = 0.7, r = 0.2 }:rotate({ 1, 0, 0 }, 0.5), 0.1)
+local pts = T.new { { 0, 0, 0 }, { 1, 0.2, 0 } }
+scene:eval(pts); scene:grad(pts); scene:color(pts)
+local so, su = T.new { { 0, 0, -3 }, { 0.3, 0.1, -3 } }, T.new { { 0, 0, 1 }, { 0, 0, 1 } }
+for _, m in ipairs { "error_bound", "uniform", "hierarchical" } do
+  sdf.sample(scene, so, su, { method = m, n_eval = 16, n_final = 8, n_extra = 4, keep_eval = true, stratified = true })
+end
+sdf.sphere_trace(scene, so, su)
+sdf.sample(sdf.fn(function(q) return q:sum(2) * 0 + 1 end), so, su, { n_eval = 8, n_final = 4, n_extra = 2 })
+assert(not pcall(sdf.sample, sdf.fn(function() error("boom") end), so, su))
+local img = sdf.render(scene, { eye = { 0, 0, 3 }, width = 6, height = 5 }, { n_eval = 16, n_final = 8, n_extra = 4 })
+local sv, sf = sdf.marching_cubes(scene, { resolution = 6, quiet = true })
+local sp = os.tmpname()
+sdf.save_png(sp, img); sdf.save_ply(sp, sv, sf); sdf.save_obj(sp, sv, sf)
+os.remove(sp)
+assert(not pcall(sdf.save_png, "/nonexistent/x.png", img))
 -- nn: a tiny gated model: loss, backward, step, generate (KV cache), stats, save/load
 do
   local nn = ml.nn

@@ -9,7 +9,7 @@ description = {
    detailed = [[
 moonlab is a C library with Lua 5.4 bindings for numerical experiments: a dense tensor, gated attention,
 numerical inverse Laplace transforms and a gas-chromatography column model, and a workflow layer.
-Needs Debian packages libopenblas-dev, libfftw3-dev and liblua5.4-dev.]],
+Needs Debian packages libopenblas-dev, libfftw3-dev, libpng-dev and liblua5.4-dev.]],
    license = "MIT",
 }
 dependencies = {

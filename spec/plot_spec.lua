@@ -54,11 +54,11 @@ describe("moonlab.plot", function()
 
   it("rejects bad input with clear errors", function()
     assert.has_error(function() plot.lines { file = "x.jpg", series = { { x = { 1 }, y = { 1 } } } } end,
-      "plot: file x.jpg must end in .png or .svg")
+      "plot.lines: file x.jpg must end in .png or .svg")
     assert.has_error(function() plot.lines { file = "/tmp/x.png", series = { { x = { 1, 2 }, y = { 1 } } } } end,
       "plot.lines: series 1 has 2 x and 1 y values")
     assert.has_error(function() plot.lines { file = "/tmp/x.png" } end, "plot.lines: 'series' must be a non-empty list")
-    assert.has_error(function() plot.lines {} end, "plot: expected a table with a 'file' (.png or .svg)")
+    assert.has_error(function() plot.lines {} end, "plot.lines: expected a table with a 'file' (.png or .svg)")
   end)
 
   local function script_of(f, ...) return select(2, f(...)) end

@@ -176,7 +176,7 @@ describe("comparisons, where, clamp, pow, maximum/minimum", function()
     assert.is_true(T.allclose(T.new { 0 / 0, 1 / 0 }, T.new { 0 / 0, 1 / 0 }, { equal_nan = true }))
     assert.same({ true, false }, T.isclose(T.new { 1, 1 }, T.new { 1, 2 }):totable())
     assert.is_true(a:allclose(a))
-    assert.matches("unknown option 'rtl' to tensor.isclose", errmsg(T.allclose, a, a, { rtl = 1 }))
+    assert.matches("unknown option 'rtl' to tensor.allclose %(did you mean 'rtol'%?%)", errmsg(T.allclose, a, a, { rtl = 1 }))
   end)
 end)
 

@@ -190,6 +190,12 @@ describe("tensor indexing syntax", function()
     assert.same({ { 8, 0, 9 }, { 8, 5, 9 } }, a:totable())
     a[T.new({ 2 }, "i64")] = -3
     assert.same({ { 8, 0, 9 }, { -3, -3, -3 } }, a:totable())
+    -- a 1-D value with one entry per selected element is scattered in order (NumPy's a[m] = v)
+    local c = T.new { { 1, -2, 3 }, { -4, 5, -6 } }
+    local neg = c:lt(0)
+    c[neg] = c[neg]:mul(10)
+    assert.same({ { 1, -20, 3 }, { -40, 5, -60 } }, c:totable())
+    assert.matches("tensor:masked_scatter_: bad argument #3 'src': %[2%] values for 3 selected elements", errmsg(function() c[c:lt(0)] = T.new { 1, 2 } end))
     -- a row mask broadcast over columns
     local rm = T.new({ { true }, { false } }, "bool")
     assert.same({ 8, 0, 9 }, a:masked_select(rm):totable())

@@ -41,10 +41,12 @@ function A.functions(root)
     list[#list + 1] = { name = name, fn = fn, mod = mod, method = method, self_code = self_code, nparams = np,
       make_self = self_code and assert(load("return " .. self_code)) }
   end
+  -- names starting with "_" are internal by convention (mpi._sweep, store._columns): not public
   local function scan(prefix, tbl)
     for k, v in pairs(tbl) do
-      -- names starting with "_" are module-internal hooks, not public API
-      if type(k) == "string" and type(v) == "function" and not k:match("^_") then add(prefix .. "." .. k, v, prefix, false) end
+      if type(k) == "string" and type(v) == "function" and k:sub(1, 1) ~= "_" then
+        add(prefix .. "." .. k, v, prefix, false)
+      end
     end
   end
   scan("moonlab", require "moonlab")

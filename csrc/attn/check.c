@@ -38,6 +38,10 @@ int ml_attn_check(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
                 k ? ml_shape_str(k, s, sizeof s) : "nothing");
         return bad_arg(bad, ML_ATTN_ARG_K);
     }
+    if (!ml_dtype_is_float(q->dtype)) {
+        ml_fail(ML_EINVAL, "expected dtype f32 or f64, got %s", ml_dtype_name(q->dtype));
+        return bad_arg(bad, ML_ATTN_ARG_Q);
+    }
     if (k->dtype != q->dtype) {
         ml_fail(ML_EINVAL, "expected dtype %s like q, got %s", ml_dtype_name(q->dtype),
                 ml_dtype_name(k->dtype));
@@ -76,6 +80,11 @@ int ml_attn_check(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
     if (o->gate_act < 0 || o->gate_act > 2 || o->gate_op < 0 || o->gate_op > 1) {
         ml_fail(ML_EINVAL, "expected gate_act 0..2 and gate_op 0..1, got %d, %d", o->gate_act, o->gate_op);
         return bad_arg(bad, ML_ATTN_ARG_OTHER);
+    }
+    if (mask && !ml_dtype_is_float(mask->dtype)) {
+        ml_fail(ML_EINVAL, "expected an f32 or f64 mask (the Lua module turns bool and integer masks into "
+                "keep-masks), got %s", ml_dtype_name(mask->dtype));
+        return bad_arg(bad, ML_ATTN_ARG_MASK);
     }
     if (mask) {
         const int64_t full[4] = {q->shape[0], q->shape[1], q->shape[2], k->shape[2]};

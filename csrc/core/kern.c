@@ -7,7 +7,8 @@
 #include "kern.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-math-errno") /* lets sqrt vectorise; errno is never read */
+/* sqrt vectorises without errno; selects on floats if-convert without trap semantics (no FP traps are enabled) */
+#pragma GCC optimize("no-math-errno", "no-trapping-math")
 #endif
 
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(ML_NO_CLONES)
@@ -147,7 +148,10 @@ void ml_kern_compare(ml_cmpop op, ml_dtype dt, int64_t n, const void *x, int64_t
         const T *X = x, *Y = y;                                                                   \
         T *O = o;                                                                                 \
         if (sc == 1 && sx == 1 && sy == 1 && so == 1)                                             \
-            for (int64_t i = 0; i < n; i++) O[i] = c[i] ? X[i] : Y[i];                            \
+            for (int64_t i = 0; i < n; i++) { /* a branch-free select, so that it vectorises */  \
+                T m = (T)0 - (T)(c[i] != 0);                                                      \
+                O[i] = (X[i] & m) | (Y[i] & (T)~m);                                               \
+            }                                                                                     \
         else                                                                                      \
             for (int64_t i = 0; i < n; i++) O[i * so] = c[i * sc] ? X[i * sx] : Y[i * sy];        \
     } while (0)
@@ -168,7 +172,8 @@ static inline float exp_f32(float v)
 {
     {
         float xc = v > 88.7228f ? 88.7228f : v < -103.9721f ? -103.9721f : v;
-        float k = __builtin_roundevenf(xc * 1.44269504088896341f);
+        xc = xc == xc ? xc : 0.0f; /* NaN: computed as 0 (no UB in the int conversion), returned as NaN */
+        float k = (xc * 1.44269504088896341f + 0x1.8p23f) - 0x1.8p23f; /* round to nearest */
         float r = xc - k * 0.693145751953125f;
         r = r - k * 1.428606765330187045e-06f;
         /* Taylor/minimax on |r| <= 0.347: relative error below 2^-24 */
@@ -216,6 +221,7 @@ static inline double exp_f64(double v)
     const double shifter = 0x1.8p52; /* adding it rounds to an integer kept in the low mantissa bits */
     {
         double xc = v > 709.78 ? 709.78 : v < -745.2 ? -745.2 : v;
+        xc = xc == xc ? xc : 0.0; /* NaN: computed as 0, returned as NaN */
         double kd = xc * 1.4426950408889634 + shifter;
         union { double d; uint64_t u; } kb = {kd};
         double k = kd - shifter;
@@ -239,17 +245,20 @@ CLONES void ml_kern_exp_f64(int64_t n, const double *x, double *o)
 
 static inline double expm1_f64(double y)
 {
-    double k = __builtin_roundeven(y * 1.4426950408889634);
+    const double shifter = 0x1.8p52;
+    double kd = y * 1.4426950408889634 + shifter;
+    union { double d; uint64_t u; } kb = {kd};
+    double k = kd - shifter;
     double r = y - k * 6.93147180369123816490e-01;
     r = r - k * 1.90821492927058770002e-10;
     double p = expm1_taylor(r);
-    union { int64_t i; double d; } s = {((int64_t)k + 1023) << 52};
+    union { uint64_t u; double d; } s = {((kb.u + 1023) & 0x7ff) << 52}; /* |k| < 64 here */
     return s.d * p + (s.d - 1.0);
 }
 
 static inline float expm1_f32(float y)
 {
-    float k = __builtin_roundevenf(y * 1.44269504088896341f);
+    float k = (y * 1.44269504088896341f + 0x1.8p23f) - 0x1.8p23f;
     float r = y - k * 0.693145751953125f;
     r = r - k * 1.428606765330187045e-06f;
     float p = 1.0f / 5040.0f;
@@ -266,6 +275,7 @@ static inline float expm1_f32(float y)
 static inline double tanh_f64(double x)
 {
     double xc = x > 20 ? 20 : x < -20 ? -20 : x;
+    xc = xc == xc ? xc : 0.0; /* NaN: computed as 0, returned as NaN below */
     double e = expm1_f64(2 * xc);
     return x != x ? x : e / (e + 2.0);
 }
@@ -273,6 +283,7 @@ static inline double tanh_f64(double x)
 static inline float tanh_f32(float x)
 {
     float xc = x > 10 ? 10 : x < -10 ? -10 : x;
+    xc = xc == xc ? xc : 0.0f; /* NaN: computed as 0, returned as NaN below */
     float e = expm1_f32(2 * xc);
     return x != x ? x : e / (e + 2.0f);
 }

@@ -157,6 +157,13 @@ int ml_npz_load(const char *path, ml_npz_item **items_out, int *n_out)
         }
         unsigned char *mem = buf + data, *owned = NULL;
         if (method == 8) {
+            /* deflate cannot expand more than 1032:1, so a larger declared size is a lie: refuse it
+             * before allocating (a 400-byte file must not cost gigabytes) */
+            if ((uint64_t)usize > 1032u * (uint64_t)csize + 64u) {
+                rc = ml_fail(ML_EFORMAT, "%s: member '%s' declares %u bytes from %u compressed (corrupt)",
+                             path, name, (unsigned)usize, (unsigned)csize);
+                goto done;
+            }
             owned = malloc(usize ? usize : 1);
             if (!owned) {
                 rc = ml_fail(ML_ENOMEM, "%s: out of memory inflating '%s'", path, name);

@@ -7,6 +7,15 @@
 #include <string.h>
 #include "iter.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math") /* float selects (max/min) if-convert and vectorise */
+#endif
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(ML_NO_CLONES)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
 ml_dtype ml_reduce_dtype(ml_reduce op, ml_dtype dt)
 {
     switch (op) {
@@ -27,7 +36,7 @@ ml_dtype ml_reduce_dtype(ml_reduce op, ml_dtype dt)
 /* ---- line kernels: n contiguous elements ---- */
 
 #define SUM_BLOCK(NAME, T)                                                                        \
-    static double NAME(const T *x, int64_t n)                                                     \
+    CLONES static double NAME(const T *x, int64_t n)                                                     \
     {                                                                                             \
         double acc[8] = {0};                                                                      \
         int64_t i = 0;                                                                            \
@@ -63,16 +72,40 @@ SUM_INT(sum_i64, int64_t)
 SUM_INT(sum_u8, uint8_t)
 
 /* max (sign = 1) or min (sign = -1) with NaN propagation; *nan set when one was seen. */
+/* 16 independent lanes (a plain `m = v > m ? v : m` reduction does not vectorise under IEEE semantics). */
 #define EXTREME(NAME, T)                                                                          \
-    static T NAME(const T *x, int64_t n, int sign, int *nan)                                      \
+    CLONES static T NAME(const T *x, int64_t n, int sign, int *nan)                               \
     {                                                                                             \
-        T m = x[0];                                                                               \
-        int bad = 0;                                                                              \
+        T lm[16];                                                                                 \
+        unsigned char bad[16] = {0};                                                              \
+        for (int j = 0; j < 16; j++) lm[j] = x[0];                                                \
+        int64_t i = 0;                                                                            \
         if (sign > 0)                                                                             \
-            for (int64_t i = 0; i < n; i++) { T v = x[i]; m = v > m ? v : m; bad |= v != v; }     \
+            for (; i + 16 <= n; i += 16)                                                          \
+                for (int j = 0; j < 16; j++) {                                                    \
+                    T v = x[i + j];                                                               \
+                    lm[j] = v > lm[j] ? v : lm[j];                                                \
+                    bad[j] |= v != v;                                                             \
+                }                                                                                 \
         else                                                                                      \
-            for (int64_t i = 0; i < n; i++) { T v = x[i]; m = v < m ? v : m; bad |= v != v; }     \
-        *nan = bad;                                                                               \
+            for (; i + 16 <= n; i += 16)                                                          \
+                for (int j = 0; j < 16; j++) {                                                    \
+                    T v = x[i + j];                                                               \
+                    lm[j] = v < lm[j] ? v : lm[j];                                                \
+                    bad[j] |= v != v;                                                             \
+                }                                                                                 \
+        T m = lm[0];                                                                              \
+        int any = 0;                                                                              \
+        for (int j = 0; j < 16; j++) {                                                            \
+            m = sign > 0 ? (lm[j] > m ? lm[j] : m) : (lm[j] < m ? lm[j] : m);                     \
+            any |= bad[j];                                                                        \
+        }                                                                                         \
+        for (; i < n; i++) {                                                                      \
+            T v = x[i];                                                                           \
+            m = sign > 0 ? (v > m ? v : m) : (v < m ? v : m);                                     \
+            any |= v != v;                                                                        \
+        }                                                                                         \
+        *nan = any;                                                                               \
         return m;                                                                                 \
     }
 EXTREME(ext_f32, float)
@@ -121,12 +154,23 @@ static void reduce_line(ml_reduce op, const ml_tensor *a, int64_t base, int64_t 
             return;
         }
         int64_t j = 0; /* first NaN, else first element equal to the extreme */
-        if (nan) {
-            while (j < len && getd(a, base + j) == getd(a, base + j)) j++;
-        } else if (dt == ML_I64) {
-            while (j < len && ((const int64_t *)p)[j] != mi) j++;
-        } else {
-            while (j < len && getd(a, base + j) != m) j++;
+        switch (dt) {
+        case ML_F32: {
+            const float *x = (const float *)p;
+            float mf = (float)m;
+            if (nan) while (j < len && x[j] == x[j]) j++;
+            else while (j < len && x[j] != mf) j++;
+            break;
+        }
+        case ML_F64: {
+            const double *x = (const double *)p;
+            if (nan) while (j < len && x[j] == x[j]) j++;
+            else while (j < len && x[j] != m) j++;
+            break;
+        }
+        case ML_I32: while (j < len && ((const int32_t *)p)[j] != mi) j++; break;
+        case ML_I64: while (j < len && ((const int64_t *)p)[j] != mi) j++; break;
+        default: while (j < len && ((const uint8_t *)p)[j] != mi) j++; break;
         }
         *q = j;
         *d = (double)j;
@@ -196,6 +240,16 @@ static int long_sum(ml_reduce op, const ml_tensor *a, int64_t len, ml_tensor *ou
     if (op == ML_MEAN) d = ml_dtype_is_float(a->dtype) ? d / (double)len : (double)q / (double)len;
     store(out, 0, d, q);
     return ML_OK;
+}
+
+/* acc[i] += x[i] for a row of f32 / f64 (sums along an outer dim). */
+CLONES static void rowacc_f32(double *acc, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) acc[i] += (double)x[i];
+}
+CLONES static void rowacc_f64(double *acc, const double *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) acc[i] += x[i];
 }
 
 /* One step of a row reduction for element k at position j along the dim. */
@@ -268,15 +322,9 @@ static int rows_reduce(ml_reduce op, const ml_tensor *a, int64_t outer, int64_t 
             ix[i] = op == ML_ALL ? 1 : 0;
         }
         if ((op == ML_SUM || op == ML_MEAN) && a->dtype == ML_F32) {
-            for (int64_t j = 0; j < len; j++) {
-                const float *x = (const float *)a->data + base + j * inner;
-                for (int64_t i = 0; i < tn; i++) dv[i] += (double)x[i];
-            }
+            for (int64_t j = 0; j < len; j++) rowacc_f32(dv, (const float *)a->data + base + j * inner, tn);
         } else if ((op == ML_SUM || op == ML_MEAN) && a->dtype == ML_F64) {
-            for (int64_t j = 0; j < len; j++) {
-                const double *x = (const double *)a->data + base + j * inner;
-                for (int64_t i = 0; i < tn; i++) dv[i] += x[i];
-            }
+            for (int64_t j = 0; j < len; j++) rowacc_f64(dv, (const double *)a->data + base + j * inner, tn);
         } else {
             for (int64_t j = first; j < len; j++)
                 for (int64_t i = 0; i < tn; i++) row_step(op, a, is_float, base + j * inner + i, j, &dv[i], &iv[i], &ix[i]);
@@ -343,6 +391,25 @@ int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
             return ml_fail(ML_ENOMEM, "out of memory in a reduction");
         }
         ml_reduce lop = op == ML_MAX || op == ML_ARGMAX ? ML_ARGMAX : ML_ARGMIN;
+        int arg = op == ML_ARGMAX || op == ML_ARGMIN;
+        if (!arg && ml_dtype_is_float(a->dtype)) { /* values only: chunk extremes, NaN wins */
+#pragma omp parallel for schedule(static)
+            for (int64_t c = 0; c < nc; c++) {
+                int64_t s = c * CHUNK, n = len - s < CHUNK ? len - s : CHUNK;
+                int64_t q = 0;
+                reduce_line(op, a, s, n, &pd[c], &q);
+            }
+            double m = pd[0];
+            for (int64_t c = 1; c < nc; c++) {
+                double x = pd[c];
+                if (m != m) break;
+                if (x != x || (op == ML_MAX ? x > m : x < m)) m = x;
+            }
+            free(pd);
+            free(pq);
+            store(out, 0, m, 0);
+            return ML_OK;
+        }
 #pragma omp parallel for schedule(static)
         for (int64_t c = 0; c < nc; c++) {
             int64_t s = c * CHUNK, n = len - s < CHUNK ? len - s : CHUNK;

@@ -98,6 +98,40 @@ static void sort_line(uint64_t *k, int64_t *ix, uint64_t *tk, int64_t *tix, int6
     if (ia != ix) memcpy(ix, ia, (size_t)n * sizeof *ix);
 }
 
+/* Lines of 4-byte keys: key << 32 | position packed in one u64 and sorted on the upper 32 bits by
+ * four 8-bit passes (one 8-byte stream per pass instead of a key and an index stream). */
+static int sort_packed(uint64_t *p, uint64_t *tmp, int64_t n)
+{
+    int64_t hist[4][256];
+    memset(hist, 0, sizeof hist);
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t k = (uint32_t)(p[i] >> 32);
+        hist[0][k & 255]++;
+        hist[1][(k >> 8) & 255]++;
+        hist[2][(k >> 16) & 255]++;
+        hist[3][k >> 24]++;
+    }
+    uint64_t *a = p, *b = tmp;
+    for (int pass = 0; pass < 4; pass++) {
+        int64_t *h = hist[pass];
+        int skip = 0;
+        for (int d = 0; d < 256 && !skip; d++) skip = h[d] == n;
+        if (skip) continue;
+        int64_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            int64_t c = h[d];
+            h[d] = sum;
+            sum += c;
+        }
+        int sh = 32 + 8 * pass;
+        for (int64_t i = 0; i < n; i++) b[h[(a[i] >> sh) & 255]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    return a != p; /* 1 when the result is in tmp */
+}
+
 int ml_tensor_sort(const ml_tensor *a, int dim, int descending, ml_tensor *vals, ml_tensor *idx)
 {
     if (dim < 0 || dim >= a->ndim) return ml_fail(ML_EINVAL, "sort: dim %d out of range", dim + 1);
@@ -129,6 +163,24 @@ int ml_tensor_sort(const ml_tensor *a, int dim, int descending, ml_tensor *vals,
                 if (idx) oi += i * idx->strides[d];
             }
             const char *pa = (const char *)a->data + oa * (int64_t)es;
+            if (es == 4 && len > 64 && len < ((int64_t)1 << 32)) {
+                for (int64_t j = 0; j < len; j++) {
+                    uint64_t key = key_of(a->dtype, pa + j * sa) & 0xffffffffu;
+                    if (descending) key = ~key & 0xffffffffu;
+                    k[j] = key << 32 | (uint64_t)j;
+                }
+                uint64_t *res = sort_packed(k, k + len, len) ? k + len : k;
+                if (vals) {
+                    char *pv = (char *)vals->data + ov * (int64_t)es;
+                    int64_t sv = vals->strides[dim] * (int64_t)es;
+                    for (int64_t j = 0; j < len; j++) memcpy(pv + j * sv, pa + (int64_t)(res[j] & 0xffffffffu) * sa, es);
+                }
+                if (idx) {
+                    int64_t *pi = (int64_t *)idx->data + oi;
+                    for (int64_t j = 0; j < len; j++) pi[j * idx->strides[dim]] = (int64_t)(res[j] & 0xffffffffu);
+                }
+                continue;
+            }
             for (int64_t j = 0; j < len; j++) {
                 uint64_t key = key_of(a->dtype, pa + j * sa);
                 k[j] = descending ? ~key : key;

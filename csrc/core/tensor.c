@@ -80,24 +80,82 @@ static void set_shape(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape,
 
 #define HUGE_ALIGN ((size_t)2 << 20)
 
+/* A few freed large buffers are kept for reuse (their pages are already faulted
+ * in), as PyTorch's caching allocator does: repeated ops on large tensors then
+ * skip the kernel's page clearing. At most CACHE_SLOTS buffers, CACHE_MAX bytes.
+ * Off under AddressSanitizer so that use-after-free stays detectable. */
+#define CACHE_SLOTS 4
+#define CACHE_MAX ((size_t)1 << 30)
+#if defined(__SANITIZE_ADDRESS__)
+#define CACHE_ON 0
+#else
+#define CACHE_ON 1
+#endif
+static struct {
+    void *p;
+    size_t bytes;
+} cache[CACHE_SLOTS];
+static size_t cache_total;
+static atomic_flag cache_lock = ATOMIC_FLAG_INIT;
+
+static void lock(void) { while (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire)) {} }
+static void unlock(void) { atomic_flag_clear_explicit(&cache_lock, memory_order_release); }
+
+static void *cache_take(size_t rounded)
+{
+    void *p = NULL;
+    lock();
+    for (int i = 0; i < CACHE_SLOTS && !p; i++)
+        if (cache[i].p && cache[i].bytes == rounded) {
+            p = cache[i].p;
+            cache[i].p = NULL;
+            cache_total -= rounded;
+        }
+    unlock();
+    return p;
+}
+
+/* Frees a buffer of `bytes` from zalloc, or keeps it in the cache. */
+static void zfree(void *p, size_t bytes)
+{
+    if (!CACHE_ON || !p || bytes < 8 * HUGE_ALIGN) {
+        free(p);
+        return;
+    }
+    size_t rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+    lock();
+    for (int i = 0; i < CACHE_SLOTS && p; i++)
+        if (!cache[i].p && cache_total + rounded <= CACHE_MAX) {
+            cache[i].p = p;
+            cache[i].bytes = rounded;
+            cache_total += rounded;
+            p = NULL;
+        }
+    unlock();
+    free(p);
+}
+
 /* Zeroed memory. Large buffers are 2 MiB aligned and ask for transparent huge
  * pages, which cuts the page faults of a fresh output tensor by 512x. */
-static void *zalloc(size_t bytes)
+static void *zalloc(size_t bytes, int zero)
 {
-    if (bytes < 8 * HUGE_ALIGN) return calloc(bytes, 1);
-    void *p = NULL;
+    if (bytes < 8 * HUGE_ALIGN) return zero ? calloc(bytes, 1) : malloc(bytes);
     size_t rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-    if (posix_memalign(&p, HUGE_ALIGN, rounded)) return NULL;
+    void *p = CACHE_ON ? cache_take(rounded) : NULL;
+    if (!p) {
+        if (posix_memalign(&p, HUGE_ALIGN, rounded)) return NULL;
 #ifdef MADV_HUGEPAGE
-    madvise(p, rounded, MADV_HUGEPAGE);
+        madvise(p, rounded, MADV_HUGEPAGE);
 #endif
+    }
+    if (!zero) return p; /* the caller writes every element (the pages fault in on first write) */
     char *c = p;
 #pragma omp parallel for schedule(static)
     for (size_t off = 0; off < rounded; off += HUGE_ALIGN) memset(c + off, 0, HUGE_ALIGN);
     return p;
 }
 
-static int init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, int allow0)
+static int init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, int allow0, int zero)
 {
     memset(t, 0, sizeof *t);
     if ((unsigned)dt >= ML_NDTYPES) return ml_fail(ML_EINVAL, "unknown dtype code %d", (int)dt);
@@ -109,7 +167,7 @@ static int init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, int a
         return ml_fail(ML_ENOMEM, "cannot allocate %lld elements of %s (%.3g bytes)", (long long)n,
                        ml_dtype_name(dt), (double)n * (double)es);
     ml_storage *s = malloc(sizeof *s);
-    void *d = zalloc(n ? (size_t)n * es : 1);
+    void *d = zalloc(n ? (size_t)n * es : 1, zero);
     if (!s || !d) {
         free(s);
         free(d);
@@ -125,8 +183,12 @@ static int init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, int a
     return ML_OK;
 }
 
-int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape) { return init(t, dt, ndim, shape, 0); }
-int ml_tensor_init0(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape) { return init(t, dt, ndim, shape, 1); }
+int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape) { return init(t, dt, ndim, shape, 0, 1); }
+int ml_tensor_init0(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape) { return init(t, dt, ndim, shape, 1, 1); }
+int ml_tensor_init_uninit(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape)
+{
+    return init(t, dt, ndim, shape, 1, 0);
+}
 
 int ml_tensor_alias(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t *shape)
 {
@@ -166,7 +228,7 @@ void ml_tensor_release(ml_tensor *t)
     if (!t) return;
     ml_storage *s = t->storage;
     if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
-        free(s->data);
+        zfree(s->data, s->nbytes);
         free(s);
     }
     memset(t, 0, sizeof *t);

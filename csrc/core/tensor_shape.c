@@ -140,3 +140,35 @@ int ml_tensor_masked_select(const ml_tensor *a, const ml_tensor *mask, ml_tensor
     ml_tensor_release(&cm);
     return k == out->numel ? ML_OK : ml_fail(ML_EINVAL, "masked_select: output size does not match the mask");
 }
+
+int ml_tensor_masked_scatter(ml_tensor *a, const ml_tensor *mask, const ml_tensor *src)
+{
+    if (mask->dtype != ML_BOOL || !ml_tensor_same_shape(a, mask) || src->dtype != a->dtype)
+        return ml_fail(ML_EINVAL, "masked scatter: mask must be bool of the tensor's shape, src of its dtype");
+    ml_tensor cm = {0}, cs = {0};
+    int rc = ml_tensor_contiguous(&cm, mask);
+    if (!rc) rc = ml_tensor_contiguous(&cs, src);
+    int64_t count = rc ? 0 : ml_tensor_count(&cm);
+    if (!rc && count != src->numel)
+        rc = ml_fail(ML_EINVAL, "%lld values for %lld selected elements", (long long)src->numel, (long long)count);
+    if (!rc) {
+        size_t es = ml_dtype_size(a->dtype);
+        const uint8_t *m = cm.data;
+        const char *sp = cs.data;
+        int64_t idx[ML_MAXDIM] = {0}, k = 0;
+        for (int64_t i = 0; i < a->numel; i++) {
+            if (m[i]) {
+                int64_t off = 0;
+                for (int d = 0; d < a->ndim; d++) off += idx[d] * a->strides[d];
+                memcpy((char *)a->data + off * (int64_t)es, sp + k++ * (int64_t)es, es);
+            }
+            for (int d = a->ndim - 1; d >= 0; d--) { /* next row-major index */
+                if (++idx[d] < a->shape[d]) break;
+                idx[d] = 0;
+            }
+        }
+    }
+    ml_tensor_release(&cm);
+    ml_tensor_release(&cs);
+    return rc;
+}

@@ -243,7 +243,7 @@ int ml_tensor_contiguous(ml_tensor *dst, const ml_tensor *src)
         return ML_OK;
     }
     ml_tensor out = {0};
-    int rc = ml_tensor_init0(&out, src->dtype, src->ndim, src->shape);
+    int rc = ml_tensor_init_uninit(&out, src->dtype, src->ndim, src->shape);
     if (rc) return rc;
     if ((rc = ml_tensor_copy(&out, src))) {
         ml_tensor_release(&out);

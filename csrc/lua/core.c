@@ -5,6 +5,7 @@
 #pragma weak mlL_open_attn
 #pragma weak mlL_open_laplace
 #pragma weak mlL_open_proc
+#pragma weak mlL_open_sdf
 #pragma weak mlL_open_nn
 
 int luaopen_moonlab_core(lua_State *L)
@@ -16,6 +17,7 @@ int luaopen_moonlab_core(lua_State *L)
     if (mlL_open_attn) mlL_open_attn(L);
     if (mlL_open_laplace) mlL_open_laplace(L);
     if (mlL_open_proc) mlL_open_proc(L);
+    if (mlL_open_sdf) mlL_open_sdf(L);
     if (mlL_open_nn) mlL_open_nn(L);
     return 1;
 }

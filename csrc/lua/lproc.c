@@ -196,6 +196,12 @@ static int l_getpid(lua_State *L)
     return 1;
 }
 
+static int l_getppid(lua_State *L)
+{
+    lua_pushinteger(L, getppid());
+    return 1;
+}
+
 /* now() -> seconds since the epoch (wall clock); mono() -> monotonic seconds. */
 static int l_now(lua_State *L)
 {
@@ -362,7 +368,7 @@ void mlL_open_proc(lua_State *L)
     static const luaL_Reg f[] = {
         {"fork", l_fork},   {"pipe", l_pipe},       {"close", l_close},   {"send", l_send},
         {"recv", l_recv},   {"poll", l_poll},       {"waitpid", l_waitpid}, {"kill", l_kill},
-        {"exit", l_exit},   {"getpid", l_getpid},   {"now", l_now},       {"mono", l_mono},
+        {"exit", l_exit},   {"getpid", l_getpid}, {"getppid", l_getppid},   {"now", l_now},       {"mono", l_mono},
         {"sleep", l_sleep}, {"hostname", l_hostname}, {"ncpu", l_ncpu},
         {"ignore_sigpipe", l_ignore_sigpipe}, {"mkdir", l_mkdir},
         {"hash", l_hash}, {"listdir", l_listdir}, {"thread_call", l_thread_call}, {NULL, NULL}};

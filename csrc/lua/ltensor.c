@@ -30,7 +30,7 @@ static ml_tensor *newud(lua_State *L)
 ml_tensor *lt_newout(lua_State *L, const char *fname, ml_dtype dt, int nd, const int64_t *shape)
 {
     ml_tensor *t = newud(L);
-    if (ml_tensor_init0(t, dt, nd, shape) != ML_OK) mlL_raise(L, fname);
+    if (ml_tensor_init_uninit(t, dt, nd, shape) != ML_OK) mlL_raise(L, fname);
     mlL_account(L, t);
     return t;
 }
@@ -61,7 +61,7 @@ ml_tensor *lt_pushview_rc(lua_State *L, int rc, ml_tensor *v, const char *fname)
 
 /* The contiguous copy handed to C cores for a non-contiguous view: kept in the
  * view's user value (so it lives as long as the view) and refreshed on every call. */
-ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t)
+ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t, const char *fname)
 {
     if (!t->data || ml_tensor_is_contiguous(t)) return t;
     idx = lua_absindex(L, idx);
@@ -72,7 +72,7 @@ ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t)
     }
     lua_pop(L, 1);
     if (!c) {
-        c = lt_newout(L, "tensor", t->dtype, t->ndim, t->shape);
+        c = lt_newout(L, fname, t->dtype, t->ndim, t->shape);
         if (!lua_setiuservalue(L, idx, 1)) {
             lua_pop(L, 1);
             mlL_error(L, "tensor: cannot attach a contiguous copy to this view");
@@ -281,7 +281,7 @@ static int nested_shape(lua_State *L, int idx, int64_t *shape)
     lua_pushvalue(L, idx);
     while (lua_istable(L, -1)) {
         if (nd == ML_MAXDIM) mlL_error(L, "tensor.new: bad argument #1: nesting deeper than %d", ML_MAXDIM);
-        shape[nd++] = (int64_t)luaL_len(L, -1);
+        shape[nd++] = (int64_t)lua_rawlen(L, -1);
         lua_geti(L, -1, 1);
         lua_remove(L, -2);
     }
@@ -302,9 +302,9 @@ static void fill_nested(lua_State *L, int idx, int d, const int64_t *shape, int 
     if (!lua_istable(L, idx))
         mlL_error(L, "tensor.new: bad argument #1: element %s is a %s, expected a table of %lld", path,
                   luaL_typename(L, idx), (long long)shape[d]);
-    if ((int64_t)luaL_len(L, idx) != shape[d])
+    if ((int64_t)lua_rawlen(L, idx) != shape[d])
         mlL_error(L, "tensor.new: bad argument #1: ragged table: %s has %lld entries, expected %lld",
-                  path[0] ? path : "the table", (long long)luaL_len(L, idx), (long long)shape[d]);
+                  path[0] ? path : "the table", (long long)lua_rawlen(L, idx), (long long)shape[d]);
     for (int64_t i = 1; i <= shape[d]; i++) {
         size_t k = strlen(path);
         snprintf(path + k, plen - k, "[%lld]", (long long)i);
@@ -349,7 +349,7 @@ static int l_from_table(lua_State *L)
     const char *fname = "tensor.from_table";
     if (!lua_istable(L, 1))
         return mlL_argerror(L, 1, fname, "data", "expected a flat table of numbers, got %s", luaL_typename(L, 1));
-    lua_Integer n = luaL_len(L, 1);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1); /* plain tables: a __len may lie */
     int64_t shape[ML_MAXDIM] = {n};
     int nd = 1;
     int dtarg = 2;
@@ -397,18 +397,28 @@ static int l_zeros(lua_State *L)
     return 1;
 }
 
-static int l_full(lua_State *L)
+static int full(lua_State *L, const char *fn)
 {
     int64_t shape[ML_MAXDIM];
     if (!lua_istable(L, 1))
-        return mlL_argerror(L, 1, "tensor.full", "shape", "expected a table of sizes, got %s", luaL_typename(L, 1));
-    int nd = lt_checkshape(L, 1, "tensor.full", "shape", shape, -1);
+        return mlL_argerror(L, 1, fn, "shape", "expected a table of sizes, got %s", luaL_typename(L, 1));
+    int nd = lt_checkshape(L, 1, fn, "shape", shape, -1);
     if (lua_type(L, 2) != LUA_TNUMBER && lua_type(L, 2) != LUA_TBOOLEAN)
-        return mlL_argerror(L, 2, "tensor.full", "value", "expected a number or boolean, got %s", luaL_typename(L, 2));
-    ml_dtype dt = lt_checkdtype(L, 3, "tensor.full", lua_isboolean(L, 2) ? ML_BOOL : ML_F64);
-    ml_tensor *t = newsized(L, "tensor.full", 1, "shape", dt, nd, shape);
-    lt_fillvalue(L, "tensor.full", t, 2);
+        return mlL_argerror(L, 2, fn, "value", "expected a number or boolean, got %s", luaL_typename(L, 2));
+    ml_dtype dt = lt_checkdtype(L, 3, fn, lua_isboolean(L, 2) ? ML_BOOL : ML_F64);
+    ml_tensor *t = newsized(L, fn, 1, "shape", dt, nd, shape);
+    lt_fillvalue(L, fn, t, 2);
     return 1;
+}
+static int l_full(lua_State *L) { return full(L, "tensor.full"); }
+
+/* ones(shape, [dtype]) */
+static int l_ones(lua_State *L)
+{
+    lua_settop(L, 2);
+    lua_pushinteger(L, 1);
+    lua_insert(L, 2);
+    return full(L, "tensor.ones");
 }
 
 /* arange(start, stop, [step], [dtype]): start, start+step, ... < stop (NumPy semantics). */
@@ -536,6 +546,12 @@ static int l_numel(lua_State *L)
 static int l_ndim(lua_State *L)
 {
     lua_pushinteger(L, LT_SELF("tensor:ndim")->ndim);
+    return 1;
+}
+
+static int l_dim(lua_State *L)
+{
+    lua_pushinteger(L, LT_SELF("tensor:dim")->ndim);
     return 1;
 }
 
@@ -696,13 +712,13 @@ static int l_contiguous(lua_State *L)
 static const luaL_Reg methods[] = {
     {"shape", l_shape},   {"size", l_size},       {"strides", l_strides},
     {"dtype", l_dtype},   {"numel", l_numel},     {"ndim", l_ndim},
-    {"dim", l_ndim},      {"get", l_get},         {"set", l_set},
+    {"dim", l_dim},      {"get", l_get},         {"set", l_set},
     {"totable", l_totable}, {"item", l_item},     {"clone", l_clone},
     {"astype", l_astype}, {"fill", l_fill},       {"close", l_close},
     {"is_contiguous", l_is_contiguous}, {"contiguous", l_contiguous}, {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
-    {"tensor_new", l_new},       {"tensor_zeros", l_zeros},         {"tensor_full", l_full},
+    {"tensor_new", l_new},       {"tensor_zeros", l_zeros},         {"tensor_full", l_full}, {"tensor_ones", l_ones},
     {"tensor_arange", l_arange}, {"tensor_linspace", l_linspace},   {"tensor_rand", l_rand},
     {"tensor_randn", l_randn},   {"tensor_is", l_istensor},         {"tensor_from_table", l_from_table},
     {NULL, NULL}};

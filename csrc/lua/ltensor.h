@@ -10,7 +10,8 @@ ml_tensor *lt_test(lua_State *L, int idx);
 ml_tensor *lt_check(lua_State *L, int idx, const char *fname, const char *argname);
 #define LT_SELF(fname) lt_check(L, 1, fname, "self")
 
-/* Pushes a new zeroed result tensor; a failed allocation raises "fname: ...". */
+/* Pushes a new result tensor whose elements the caller overwrites entirely (contents unset);
+ * a failed allocation raises "fname: ...". */
 ml_tensor *lt_newout(lua_State *L, const char *fname, ml_dtype dt, int nd, const int64_t *shape);
 /* Pushes a userdata that takes over the view *v (emptied). */
 ml_tensor *lt_pushview(lua_State *L, ml_tensor *v);

@@ -571,6 +571,28 @@ static int masked_fill(lua_State *L, int inplace)
     return 1;
 }
 static int l_masked_fill(lua_State *L) { return masked_fill(L, 0); }
+
+/* masked_scatter_(mask, src): the selected elements (row-major order) = src broadcast to their count
+ * (NumPy's a[mask] = v); in place, returns self. */
+static int l_masked_scatter_(lua_State *L)
+{
+    const char *fname = "tensor:masked_scatter_";
+    ml_tensor *t = LT_SELF(fname);
+    lua_settop(L, 3);
+    ml_tensor *m = lt_contig(L, mask_arg(L, 2, t, fname), fname);
+    int64_t n = ml_tensor_count(m);
+    ml_tensor *v = lt_operand(L, 3, t->dtype, fname, "src");
+    ml_tensor e = {0};
+    char s1[96];
+    if (ml_tensor_expand(&e, v, 1, &n))
+        return mlL_argerror(L, 3, fname, "src", "%s values for %lld selected elements", ml_shape_str(v, s1, sizeof s1),
+                            (long long)n);
+    lt_pushview(L, &e);
+    ml_tensor *src = unalias(L, lt_test(L, -1), t, fname);
+    if (ml_tensor_masked_scatter(t, m, src)) return mlL_argerror(L, 3, fname, "src", "%s", ml_errmsg());
+    lua_settop(L, 1);
+    return 1;
+}
 static int l_masked_fill_(lua_State *L) { return masked_fill(L, 1); }
 
 const luaL_Reg lt_ops_methods[] = {
@@ -590,6 +612,7 @@ const luaL_Reg lt_ops_methods[] = {
     {"all", l_all},         {"cumsum", l_cumsum},   {"cumprod", l_cumprod},   {"sort", l_sort},
     {"argsort", l_argsort}, {"topk", l_topk},       {"flip", l_flip},         {"roll", l_roll},
     {"index", l_index},     {"index_put", l_index_put}, {"masked_select", l_masked_select},
-    {"masked_fill", l_masked_fill}, {"masked_fill_", l_masked_fill_}, {NULL, NULL}};
+    {"masked_fill", l_masked_fill}, {"masked_fill_", l_masked_fill_},
+    {"masked_scatter_", l_masked_scatter_}, {NULL, NULL}};
 
 const luaL_Reg lt_ops_functions[] = {{"tensor_where", l_where}, {"tensor_cat", l_cat}, {NULL, NULL}};

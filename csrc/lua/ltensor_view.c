@@ -326,8 +326,8 @@ int lt_newindex(lua_State *L)
     const char *fn = "tensor.__newindex";
     ml_tensor *t = lt_check(L, 1, fn, "self");
     ml_tensor *k = lt_test(L, 2);
-    if (k) { /* t[mask] = v is masked_fill_ / masked_scatter, t[idx] = v is index_put(1, idx, v) */
-        lua_getfield(L, 1, k->dtype == ML_BOOL ? "masked_fill_" : "index_put");
+    if (k) { /* t[mask] = v is masked_scatter_, t[idx] = v is index_put(1, idx, v) */
+        lua_getfield(L, 1, k->dtype == ML_BOOL ? "masked_scatter_" : "index_put");
         lua_pushvalue(L, 1);
         if (k->dtype != ML_BOOL) lua_pushinteger(L, 1);
         lua_pushvalue(L, 2);

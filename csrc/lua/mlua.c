@@ -9,7 +9,7 @@
 ml_tensor *mlL_testtensor(lua_State *L, int idx)
 {
     ml_tensor *t = (ml_tensor *)luaL_testudata(L, idx, MLL_TENSOR_MT);
-    return t ? mlL_contiguous_arg(L, idx, t) : NULL;
+    return t ? mlL_contiguous_arg(L, idx, t, "moonlab") : NULL;
 }
 
 /* Pushes the formatted text (any length; "-nan" printed as "nan"). */
@@ -57,9 +57,10 @@ int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname, 
 
 ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char *argname)
 {
-    ml_tensor *t = mlL_testtensor(L, idx);
+    ml_tensor *t = (ml_tensor *)luaL_testudata(L, idx, MLL_TENSOR_MT);
     if (!t) mlL_argerror(L, idx, fname, argname, "expected a tensor, got %s", luaL_typename(L, idx));
     if (!t->data) mlL_argerror(L, idx, fname, argname, "tensor was closed");
+    t = mlL_contiguous_arg(L, idx, t, fname);
     if (t->numel == 0) {
         char s[96];
         mlL_argerror(L, idx, fname, argname, "tensor is empty (shape %s)", ml_shape_str(t, s, sizeof s));

@@ -20,7 +20,7 @@ ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char 
 /* The tensor at idx (contiguous, as for mlL_checktensor), or NULL when it is not a tensor. */
 ml_tensor *mlL_testtensor(lua_State *L, int idx);
 /* t (the tensor userdata at idx) itself when contiguous, else its refreshed contiguous copy. */
-ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t);
+ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t, const char *fname);
 /* Pushes a new zeroed tensor userdata. A failure raises "<public name>: <reason>" with the
  * name of the function the user called (see mlL_public_name). */
 ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape);
@@ -152,6 +152,7 @@ void mlL_open_progress(lua_State *L);
 void mlL_open_attn(lua_State *L);
 void mlL_open_laplace(lua_State *L);
 void mlL_open_proc(lua_State *L);
+void mlL_open_sdf(lua_State *L);
 void mlL_open_nn(lua_State *L);
 
 #endif

@@ -198,6 +198,14 @@ static int l_finalize(lua_State *L)
     return 0;
 }
 
+/* skip_finalize(): MPI_Finalize will not be called at exit (after ranks died, finalising can wait forever). */
+static int l_skip_finalize(lua_State *L)
+{
+    (void)L;
+    we_initialised = 0;
+    return 0;
+}
+
 static int l_wtime(lua_State *L)
 {
     lua_pushnumber(L, MPI_Wtime());
@@ -241,6 +249,7 @@ int luaopen_moonlab_mpi_core(lua_State *L)
         {"rank", l_rank},         {"size", l_size},       {"send", l_send},   {"recv", l_recv},
         {"probe", l_probe},       {"iprobe", l_iprobe},   {"barrier", l_barrier}, {"allreduce", l_allreduce},
         {"abort", l_abort},       {"finalize", l_finalize}, {"wtime", l_wtime}, {"processor_name", l_processor},
+        {"skip_finalize", l_skip_finalize},
         {NULL, NULL}};
     luaL_newlib(L, f);
     return 1;

@@ -39,6 +39,18 @@ local function prep(opts, fname, argn)
     o.mask_mode = "keep"
     return o
   end
+  -- a bool (or integer) mask tensor is a keep-mask, as in PyTorch: nonzero = attend
+  if T.is_tensor(opts.mask) and not ({ f32 = true, f64 = true })[opts.mask:dtype()] then
+    local o = {}
+    for key, val in pairs(opts) do o[key] = val end
+    if o.mask_mode == "add" then
+      error(("%s: bad argument #%d 'mask_mode': a %s mask is a keep-mask, got mask_mode 'add'")
+        :format(fname, argn, opts.mask:dtype()), 3)
+    end
+    o.mask = opts.mask:astype("f32")
+    o.mask_mode = "keep"
+    return o
+  end
   return opts
 end
 

@@ -41,6 +41,8 @@ end
 local function flatten(spec, fname)
   if type(spec) ~= "table" then argerr(fname, 1, "spec", "expected a table, got %s", type(spec)) end
   opts_.check(fname, spec, column_keys, -1)
+  if spec.Da == nil then argerr(fname, 1, "Da", "missing (a number >= 0)") end
+  if spec.kappa == nil then argerr(fname, 1, "kappa", "missing (a number > 0)") end
   if not num(spec.Da) or spec.Da < 0 then argerr(fname, 1, "Da", "expected a number >= 0, got %s", fmtv(spec.Da)) end
   if not num(spec.kappa) or spec.kappa <= 0 then argerr(fname, 1, "kappa", "expected a number > 0, got %s", fmtv(spec.kappa)) end
   if spec.Pe ~= nil and (not num(spec.Pe) or spec.Pe <= 0) then
@@ -299,9 +301,14 @@ local function check_opts(fname, opts)
   end
 end
 
-local function check_data(fname, t, signal)
+local function check_data(fname, t, signal, need_signal)
   if not T.is_tensor(t) then argerr(fname, 1, "t", "expected a tensor of times, got %s", type(t)) end
-  if signal ~= nil and not T.is_tensor(signal) then argerr(fname, 2, "signal", "expected a tensor, got %s", type(signal)) end
+  if (need_signal or signal ~= nil) and not T.is_tensor(signal) then
+    argerr(fname, 2, "signal", "expected a tensor, got %s", type(signal))
+  end
+  if signal ~= nil and signal:numel() ~= t:numel() then
+    argerr(fname, 2, "signal", "expected %d values like t, got %d", t:numel(), signal:numel())
+  end
 end
 
 --- Fits Da, kappa and the amplitude A of every analyte (and the hold-up time when asked) to a
@@ -312,10 +319,10 @@ end
 -- sd if known; else estimated), quiet (false).
 -- Returns {analytes = {{Da=, kappa=, A=, se = {Da=, kappa=, A=}}, ...}, t_hold=, t_hold_se=,
 -- residuals=, model=, converged=, reason=, iterations=, warnings=, ssr=, rms=, noise=,
--- noise_source=, seconds=, nevals=, model_method=}.
+-- noise_source=, seconds=, model_method=}.
 function M.fit(t, signal, opts)
   local fname = "chrom.fit"
-  check_data(fname, t, signal)
+  check_data(fname, t, signal, true)
   check_opts(fname, opts)
   local fit_scale = opts.fit_scale ~= false
   local flat, K, p, co = pack(fname, opts, fit_scale)

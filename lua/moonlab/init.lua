@@ -7,7 +7,7 @@ local M = {
 }
 
 -- Modules loaded on first access (moonlab.attn, moonlab.plot, ...).
-local lazy = { attn = true, laplace = true, chrom = true, plot = true, bench = true, help = true,
+local lazy = { attn = true, laplace = true, sdf = true, chrom = true, plot = true, bench = true, help = true,
   progress = true, opts = true, sweep = true, store = true, pipeline = true, mpi = true, nn = true }
 
 -- Any other lua/moonlab/<k>.lua next to this file is a module too (new cores need no entry above).

@@ -4,6 +4,22 @@ local M = {}
 
 local C, why
 
+local function arg(fname, i, name, v, kind, optional)
+  if v == nil and optional then return end
+  if kind == "integer" and math.type(v) == "integer" then return end
+  if kind ~= "integer" and type(v) == kind then return end
+  error(("mpi.%s: bad argument #%d '%s': expected %s%s, got %s"):format(fname, i, name,
+    kind == "integer" and "an integer" or ("a " .. kind), optional and " or nil" or "",
+    math.type(v) == "float" and "a float" or type(v)), 3)
+end
+
+local function none(fname, ...)
+  if select("#", ...) > 0 then
+    error(("mpi.%s: takes no arguments, got %s"):format(fname, type((...))), 3)
+  end
+end
+
+
 local function load()
   if C or why then return C end
   local ok, mod = pcall(require, "moonlab.mpi_core")
@@ -12,13 +28,14 @@ local function load()
 end
 
 --- available() -> true when the MPI module was built and loads (loading it initialises MPI).
-function M.available() return load() ~= nil end
+function M.available(...) none("available", ...) return load() ~= nil end
 
 --- built() -> true when the MPI module file exists (without loading it, so without initialising MPI).
-function M.built() return C ~= nil or package.searchpath("moonlab.mpi_core", package.cpath) ~= nil end
+function M.built(...) none("built", ...) return C ~= nil or package.searchpath("moonlab.mpi_core", package.cpath) ~= nil end
 
 --- why() -> why the MPI module is unavailable (nil when it is available).
-function M.why()
+function M.why(...)
+  none("why", ...)
   load()
   return why and ("moonlab.mpi_core did not load: " .. why) or nil
 end
@@ -31,25 +48,56 @@ local function need(fname)
 end
 
 --- rank() -> this process's rank in MPI_COMM_WORLD (0-based).
-function M.rank() return need("rank").rank() end
+function M.rank(...) none("rank", ...) return need("rank").rank() end
 --- size() -> the number of ranks.
-function M.size() return need("size").size() end
+function M.size(...) none("size", ...) return need("size").size() end
 --- send(dest, s, [tag = 0]): blocking send of the string s to rank dest.
-function M.send(dest, s, tag) return need("send").send(dest, s, tag) end
+function M.send(dest, s, tag)
+  arg("send", 1, "dest", dest, "integer")
+  arg("send", 2, "s", s, "string")
+  arg("send", 3, "tag", tag, "integer", true)
+  return need("send").send(dest, s, tag)
+end
 --- recv([src = -1 (any)], [tag = -1 (any)]) -> s, src, tag: blocking receive of a string.
-function M.recv(src, tag) return need("recv").recv(src, tag) end
+function M.recv(src, tag)
+  arg("recv", 1, "src", src, "integer", true)
+  arg("recv", 2, "tag", tag, "integer", true)
+  return need("recv").recv(src, tag)
+end
 --- probe([src], [tag]) -> src, tag, bytes: waits for a message without receiving it.
-function M.probe(src, tag) return need("probe").probe(src, tag) end
+function M.probe(src, tag)
+  arg("probe", 1, "src", src, "integer", true)
+  arg("probe", 2, "tag", tag, "integer", true)
+  return need("probe").probe(src, tag)
+end
 --- iprobe([src], [tag]) -> src, tag, bytes | nil when nothing is waiting.
-function M.iprobe(src, tag) return need("iprobe").iprobe(src, tag) end
+function M.iprobe(src, tag)
+  arg("iprobe", 1, "src", src, "integer", true)
+  arg("iprobe", 2, "tag", tag, "integer", true)
+  return need("iprobe").iprobe(src, tag)
+end
 --- barrier(): waits for every rank.
-function M.barrier() return need("barrier").barrier() end
+function M.barrier(...) none("barrier", ...) return need("barrier").barrier() end
 --- allreduce(x, [op = "sum"|"max"|"min"|"prod"]) -> the reduction over ranks of a number or a list of numbers.
-function M.allreduce(x, op) return need("allreduce").allreduce(x, op) end
+function M.allreduce(x, op)
+  if type(x) ~= "number" and type(x) ~= "table" then
+    error(("mpi.allreduce: bad argument #1 'x': expected a number or a list of numbers, got %s"):format(type(x)), 2)
+  end
+  arg("allreduce", 2, "op", op, "string", true)
+  if op ~= nil and op ~= "sum" and op ~= "max" and op ~= "min" and op ~= "prod" then
+    error(("mpi.allreduce: bad argument #2 'op': expected \"sum\", \"max\", \"min\" or \"prod\", got %q"):format(op), 2)
+  end
+  local ok, r = pcall(need("allreduce").allreduce, x, op)
+  if not ok then error((tostring(r):gsub("^[^\n]-%.lua:%d+: ", "")), 2) end
+  return r
+end
 --- abort([code = 1]): ends every rank of the job.
-function M.abort(code) return need("abort").abort(code) end
+function M.abort(code)
+  arg("abort", 1, "code", code, "integer", true)
+  return need("abort").abort(code)
+end
 --- finalize(): MPI_Finalize (also done when the Lua state closes or the process exits).
-function M.finalize() return need("finalize").finalize() end
+function M.finalize(...) none("finalize", ...) return need("finalize").finalize() end
 
 local TASK, RESULT, STOP = 1, 2, 3
 
@@ -71,6 +119,7 @@ function M._sweep(o, h)
       if tag == STOP then
         local sum = sweep._unser(msg)
         if sum.error then error(sum.error, 0) end
+        if #sum.dead_ranks > 0 then mpi.skip_finalize() end
         return sum
       end
       pool:submit(sweep._unser(msg))
@@ -90,25 +139,64 @@ function M._sweep(o, h)
     error(S, 0)
   end
   local bar = h.progress_bar(o, #todo)
-  local next, active = 1, 0
-  for r = 1, size - 1 do
-    if next <= #todo then
-      mpi.send(r, sweep._ser(todo[next]), TASK)
-      next, active = next + 1, active + 1
+  -- work to hand out: the planned runs in order, and runs of dead ranks to retry first
+  local next, retry = 1, {}
+  local inflight, idle, dead, tries = {}, {}, {}, {}
+  local grace = o.timeout and (o.timeout + (o.grace or 10))
+  local function give(r)
+    local t = table.remove(retry, 1)
+    if not t and next <= #todo then t, next = todo[next], next + 1 end
+    if not t then idle[r] = true; return end
+    idle[r] = nil
+    inflight[r] = { task = t, sent = proc.mono() }
+    mpi.send(r, sweep._ser(t), TASK)
+  end
+  local function busy()
+    for _ in pairs(inflight) do return true end
+    return false
+  end
+  -- a rank silent for `timeout` + `grace` is presumed dead (its own pool answers every run within `timeout`): its
+  -- run is retried once on another rank, then recorded as crashed. A rank presumed dead that answers after all
+  -- is taken back (its result is stored unless the retry's already is: one row per run in any case).
+  local function check_dead()
+    local now = proc.mono()
+    for r, f in pairs(inflight) do
+      if now - f.sent > grace then
+        dead[r], inflight[r] = true, nil
+        local key = f.task.key
+        tries[key] = (tries[key] or 1) + 1
+        if tries[key] <= 2 then
+          retry[#retry + 1] = f.task
+        else
+          local res = { id = f.task.id, task = f.task, status = "crashed", attempts = 2, rank = r,
+            error = ("rank %d stopped answering during the run (presumed dead; attempt 2 of 2)"):format(r) }
+          h.record(S, o.name, res)
+          h.count(sum, res)
+        end
+      end
     end
+    for r in pairs(idle) do if #retry > 0 and not dead[r] then give(r) end end
   end
   local ok, err = pcall(function()
-    while active > 0 do
-      local msg, src = mpi.recv(-1, RESULT)
-      local r = sweep._unser(msg)
-      r.task = todo[r.id]
-      h.record(S, o.name, r)
-      h.count(sum, r)
-      bar:update(sum.ran, h.fail_text(sum))
-      active = active - 1
-      if next <= #todo then
-        mpi.send(src, sweep._ser(todo[next]), TASK)
-        next, active = next + 1, active + 1
+    for r = 1, size - 1 do give(r) end
+    while busy() do
+      local msg, src
+      if grace then
+        local s2 = mpi.iprobe(-1, RESULT)
+        if s2 then msg, src = mpi.recv(s2, RESULT) else check_dead(); proc.sleep(2e-4) end
+      else
+        msg, src = mpi.recv(-1, RESULT)
+      end
+      if msg then
+        local r = sweep._unser(msg)
+        r.task = todo[r.id]
+        r.attempts = math.max(r.attempts or 1, tries[r.task.key] or 1)
+        inflight[src], dead[src] = nil, nil
+        if h.record(S, o.name, r) then
+          h.count(sum, r)
+          bar:update(sum.ran, h.fail_text(sum))
+        end
+        give(src)
       end
     end
   end)
@@ -122,7 +210,13 @@ function M._sweep(o, h)
   sum.ranks = size
   local plain = {}
   for k, v in pairs(sum) do plain[k] = v end
-  for r = 1, size - 1 do mpi.send(r, sweep._ser(plain), STOP) end
+  local lost = {}
+  for r in pairs(dead) do lost[#lost + 1] = r end
+  table.sort(lost)
+  plain.dead_ranks, sum.dead_ranks = lost, lost
+  for r = 1, size - 1 do if not dead[r] then mpi.send(r, sweep._ser(plain), STOP) end end
+  -- with ranks gone, MPI_Finalize at exit can wait for them forever: leave without it
+  if #lost > 0 then mpi.skip_finalize() end
   return sum
 end
 

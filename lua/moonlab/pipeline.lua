@@ -68,7 +68,7 @@ local function fn_source(fn)
     local n, v = debug.getupvalue(fn, i)
     if not n then break end
     local tv = type(v)
-    ups[#ups + 1] = n .. "=" .. ((tv == "number" or tv == "string" or tv == "boolean") and store.encode(v) or tv)
+    ups[#ups + 1] = n .. "=" .. ((tv == "number" or tv == "string" or tv == "boolean") and store._encode(v) or tv)
   end
   return src .. "\n--upvalues: " .. table.concat(ups, ", ")
 end
@@ -93,7 +93,7 @@ function Pipeline:stage(name, fn, o)
       error(("pipeline:stage: stage '%s' depends on '%s', which is not defined before it"):format(name, tostring(d)), 2)
     end
   end
-  local ok, otext = pcall(store.encode, o.options or {}, nil, "options")
+  local ok, otext = pcall(store._encode, o.options or {}, nil, "options")
   if not ok then error("pipeline:stage: " .. otext, 2) end
   local st = { name = name, fn = fn, deps = deps, options = o.options or {}, otext = otext, src = fn_source(fn) }
   self.stages[#self.stages + 1] = st
@@ -121,7 +121,7 @@ local function save(self, st, key, value)
   if not ok then error("pipeline: cannot create " .. self.dir .. ": " .. err, 0) end
   local main, hashfile, base = paths(self, st, key)
   local written = {}
-  local text = store.encode(value, function(t, path)
+  local text = store._encode(value, function(t, path)
     local file = base .. "." .. path:gsub("[^%w_%-]", "_") .. ".npy"
     t:save(file)
     written[#written + 1] = read(file)
@@ -140,7 +140,7 @@ local function load_value(self, file)
     for k, x in pairs(v) do v[k] = fix(x) end
     return v
   end
-  return fix(store.decode(read(file)))
+  return fix(store._decode(read(file)))
 end
 
 -- state of every stage: {name, key, state = "fresh"|"stale", content}.

@@ -53,7 +53,7 @@ local function terminal(file, size, fname)
   end
   if ext == "png" then return ("set terminal pngcairo size %d,%d noenhanced"):format(w, h) end
   if ext == "svg" then return ("set terminal svg size %d,%d noenhanced"):format(w, h) end
-  error(("plot: file %s must end in .png or .svg"):format(file), 0)
+  error(("%s: file %s must end in .png or .svg"):format(fname, file), 0)
 end
 
 --- available() -> true when gnuplot can be run.
@@ -340,7 +340,7 @@ local KINDS = {
 
 local function figure(kind, fname, o, extra)
   if type(o) ~= "table" or type(o.file) ~= "string" then
-    error("plot: expected a table with a 'file' (.png or .svg)", 3)
+    error(fname .. ": expected a table with a 'file' (.png or .svg)", 3)
   end
   opts.check(fname, o, list(KINDS[kind].opts, { "file", "size" }, extra or {}), 3)
   local ok, res = pcall(function()
@@ -388,7 +388,7 @@ function M.image(o) return figure("image", "plot.image", o) end
 --- grid{file=, rows=, cols=, size=, title=, panels={{kind="lines"|"bars"|"heatmap"|"surface"|"image", ...}}}
 --- -> file, script: several panels in one figure (row by row).
 function M.grid(o)
-  if type(o) ~= "table" or type(o.file) ~= "string" then error("plot: expected a table with a 'file' (.png or .svg)", 2) end
+  if type(o) ~= "table" or type(o.file) ~= "string" then error("plot.grid: expected a table with a 'file' (.png or .svg)", 2) end
   opts.check("plot.grid", o, { "file", "size", "title", "rows", "cols", "panels" }, 2)
   if type(o.panels) ~= "table" or #o.panels == 0 then error("plot.grid: 'panels' must be a non-empty list", 2) end
   local n = #o.panels
@@ -425,6 +425,12 @@ end
 --- -> file, script: the mean of metric y over the runs (status "ok") at each x, one series per value of `by`
 --- (a key or a list of keys), with ± 1 sample sd as error bars (or a band). String x values become categories.
 function M.from_store(S, o)
+  if type(S) ~= "string" and not (type(S) == "table" and type(S.summary) == "function") then
+    error(("plot.from_store: bad argument #1 'store': expected a store or its path, got %s"):format(type(S)), 2)
+  end
+  if type(o) ~= "table" then
+    error(("plot.from_store: bad argument #2 'opts': expected an options table, got %s"):format(type(o)), 2)
+  end
   opts.check("plot.from_store", o, { "name", "x", "y", "by", "file", "band", "title", "xlabel", "ylabel", "logx",
     "logy", "size", "key" }, 2)
   opts.need("plot.from_store", o, "x", "string")
@@ -466,6 +472,13 @@ end
 
 --- csv(path, columns, names): writes columns (tables or tensors of equal length) as CSV.
 function M.csv(path, columns, names)
+  if type(path) ~= "string" then error(("plot.csv: bad argument #1 'path': expected a file name, got %s"):format(type(path)), 2) end
+  if type(columns) ~= "table" or #columns == 0 then
+    error(("plot.csv: bad argument #2 'columns': expected a non-empty list of columns, got %s"):format(type(columns)), 2)
+  end
+  if names ~= nil and type(names) ~= "table" then
+    error(("plot.csv: bad argument #3 'names': expected a list of strings or nil, got %s"):format(type(names)), 2)
+  end
   local cols = {}
   for i, c in ipairs(columns) do cols[i] = values(c, "column", "plot.csv") end
   local f = assert(io.open(path, "w"))

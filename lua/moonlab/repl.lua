@@ -25,7 +25,14 @@ end
 
 --- pretty(v, [width = 100]) -> text: a table printed readably (sorted keys, lists on one line when short, nested
 --- tables indented, long lists elided in the middle, cycles marked); other values as tostring.
+local function argcheck(fname, i, name, v, kind, optional)
+  if (v == nil and optional) or type(v) == kind then return end
+  error(("repl.%s: bad argument #%d '%s': expected a %s%s, got %s"):format(fname, i, name, kind,
+    optional and " or nil" or "", type(v)), 3)
+end
+
 function M.pretty(v, width)
+  argcheck("pretty", 2, "width", width, "number", true)
   width = width or 100
   local seen = {}
   local function fmt(x, indent, depth)
@@ -36,7 +43,7 @@ function M.pretty(v, width)
     if seen[x] then return "<cycle>" end
     if depth > 2 then return "{...}" end
     seen[x] = true
-    local n = #x
+    local n = rawlen(x) -- a __len metamethod is not asked (it may lie: 2^60)
     local items, keys = {}, {}
     local shown = n
     if n > 24 then shown = 10 end
@@ -78,6 +85,8 @@ end
 
 --- complete(word, env) -> sorted candidates for a partial name such as "ml.ten", "sweep.r" or "t:resh".
 function M.complete(word, env)
+  argcheck("complete", 1, "word", word, "string")
+  argcheck("complete", 2, "env", env, "table", true)
   env = env or _G
   local path, sep, last = word:match("^(.-)([%.:])([%w_]*)$")
   local names, obj = {}, env
@@ -138,13 +147,16 @@ local function eval(chunk, env)
     return (tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
   end))
   if not res[1] then return false, res[2] end
-  for i = 2, res.n do print(M.pretty(res[i])) end
+  local parts = {}
+  for i = 2, res.n do parts[#parts + 1] = M.pretty(res[i]) end
+  if #parts > 0 then print(table.concat(parts, "\t")) end
   return true
 end
 
 --- repl([banner]): reads and evaluates lines until end of input. With a terminal and the readline module: line
 --- editing, Tab completion and ~/.moonlab_history; otherwise plain lines from stdin (prompts on stdout).
 function M.repl(banner)
+  argcheck("repl", 1, "banner", banner, "string", true)
   if banner then print(banner) end
   local ok, rl = pcall(require, "moonlab.readline")
   local tty = false
@@ -199,6 +211,8 @@ end
 
 --- runs(path, [name]): prints the sweeps of a store, or the runs of one sweep as a table with a summary line.
 function M.runs(path, name)
+  argcheck("runs", 1, "path", path, "string")
+  argcheck("runs", 2, "name", name, "string", true)
   local store = require "moonlab.store"
   local S = store.open(path, { readonly = true })
   if not name then
@@ -271,6 +285,7 @@ end
 
 --- main(arg): the entry point of bin/moonlab.
 function M.main(argv)
+  argcheck("main", 1, "argv", argv, "table")
   local a = {}
   for i = 1, #argv do a[i] = argv[i] end
   local cmd = a[1]

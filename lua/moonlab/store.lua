@@ -62,7 +62,13 @@ local function encode(v, on_tensor, what)
     if tx == "number" then return json_number(x)
     elseif tx == "string" then return json_string(x)
     elseif tx == "boolean" then return tostring(x)
-    elseif T.is_tensor(x) and on_tensor then return enc(on_tensor(x, path), path)
+    elseif T.is_tensor(x) and on_tensor then
+      local r = on_tensor(x, path)
+      if T.is_tensor(r) then
+        error(("%s is not serialisable: on_tensor returned a tensor for %s (it must return a plain value)")
+          :format(what or "value", path), 0)
+      end
+      return enc(r, path)
     elseif tx ~= "table" then
       error(("%s is not serialisable: %s is a %s"):format(what or "value", path, T.is_tensor(x) and "tensor" or tx), 0)
     end
@@ -163,7 +169,29 @@ local function decode(s)
   return v
 end
 
-M.encode, M.decode = encode, decode
+M._encode, M._decode = encode, decode
+
+--- encode(v, [on_tensor], [what]) -> canonical JSON text of v (sorted keys, exact numbers, NaN/Infinity);
+--- on_tensor(t, path) returns what to write for a tensor (tensors are refused without it).
+function M.encode(v, on_tensor, what)
+  if on_tensor ~= nil and type(on_tensor) ~= "function" then
+    error(("store.encode: bad argument #2 'on_tensor': expected a function or nil, got %s"):format(type(on_tensor)), 2)
+  end
+  if what ~= nil and type(what) ~= "string" then
+    error(("store.encode: bad argument #3 'what': expected a string or nil, got %s"):format(type(what)), 2)
+  end
+  local ok, r = pcall(encode, v, on_tensor, what)
+  if not ok then error("store.encode: " .. tostring(r), 2) end
+  return r
+end
+
+--- decode(s) -> the value of the JSON text s (integers stay integers).
+function M.decode(s)
+  if type(s) ~= "string" then error(("store.decode: bad argument #1 's': expected a string, got %s"):format(type(s)), 2) end
+  local ok, r = pcall(decode, s)
+  if not ok then error((tostring(r):gsub("^store: ", "store.decode: ")), 2) end
+  return r
+end
 
 -- _public(f) -> f whose errors carry the caller's position instead of a moonlab-internal one (messages then
 -- start with the public function name, e.g. "sweep.run: ..."). Used by the workflow modules.

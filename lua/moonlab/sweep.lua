@@ -95,6 +95,12 @@ end
 --- distribution}, n = draws, fixed = {name = value}}: the grid's product (last name in alphabetical order varies
 --- fastest), each crossed with n random draws when `random` is given; `fixed` is added to every configuration.
 function M.expand(params, seed)
+  if type(params) ~= "table" then
+    error(("sweep.expand: bad argument #1 'params': expected a table, got %s"):format(type(params)), 2)
+  end
+  if seed ~= nil and math.type(seed) ~= "integer" then
+    error(("sweep.expand: bad argument #2 'seed': expected an integer or nil, got %s"):format(type(seed)), 2)
+  end
   opts.check("sweep.run params", params, { "grid", "random", "n", "fixed" }, 2)
   local configs = { {} }
   if params.grid ~= nil then
@@ -159,7 +165,17 @@ end
 -- derived_seed(seed, key) -> the run's seed in 0 .. 2^53-1, a function of the sweep seed and the run's key only
 -- (so a resumed or reordered sweep gives every run the same seed).
 local function derived_seed(seed, key) return mix(mix(math.tointeger(seed) or 0) ~ fnv(key)) >> 11 end
-M.derived_seed = derived_seed
+
+--- derived_seed(seed, key) -> the ctx.seed of the run with that key in a sweep with that seed.
+function M.derived_seed(seed, key)
+  if math.type(seed) ~= "integer" then
+    error(("sweep.derived_seed: bad argument #1 'seed': expected an integer, got %s"):format(type(seed)), 2)
+  end
+  if type(key) ~= "string" then
+    error(("sweep.derived_seed: bad argument #2 'key': expected a string, got %s"):format(type(key)), 2)
+  end
+  return derived_seed(seed, key)
+end
 
 ---------------------------------------------------------------------------------------------------------------
 -- Messages between processes: Lua literals, read back with load() in an empty environment.
@@ -205,7 +221,7 @@ local function execute(fn, task, files, name)
   end
   if ok then
     local runid = M._hash(task.key)
-    local eok, json = pcall(store.encode, res or {}, store._tensor_saver(files, name, runid), "metrics")
+    local eok, json = pcall(store._encode, res or {}, store._tensor_saver(files, name, runid), "metrics")
     if eok then
       out.status, out.metrics = "ok", json
     else
@@ -412,7 +428,7 @@ M.Pool = Pool
 ---------------------------------------------------------------------------------------------------------------
 
 local OPTIONS = { "name", "params", "repeats", "seed", "fn", "store", "workers", "timeout", "backend", "quiet",
-  "threads", "retry_failed", "retries" }
+  "threads", "retry_failed", "retries", "grace" }
 
 local function record(S, name, r, host, rank)
   local t = r.task
@@ -441,6 +457,9 @@ local function check(o)
   if o.timeout ~= nil and (type(o.timeout) ~= "number" or not (o.timeout > 0)) then
     error(("sweep.run: option 'timeout' must be a number of seconds > 0, got %s"):format(tostring(o.timeout)), 3)
   end
+  if o.grace ~= nil and (type(o.grace) ~= "number" or not (o.grace > 0)) then
+    error(("sweep.run: option 'grace' must be a number of seconds > 0, got %s"):format(tostring(o.grace)), 3)
+  end
   local b = o.backend or "auto"
   if b ~= "auto" and b ~= "local" and b ~= "mpi" then
     error(("sweep.run: option 'backend' must be \"auto\", \"local\" or \"mpi\", got %s"):format(tostring(b)), 3)
@@ -452,7 +471,7 @@ local function tasks_of(o)
   local configs = M.expand(o.params, o.seed)
   local out, seen = {}, {}
   for i, c in ipairs(configs) do
-    local ok, json = pcall(store.encode, c, nil, "configuration")
+    local ok, json = pcall(store._encode, c, nil, "configuration")
     if not ok then error(("sweep.run: %s (configuration %d)"):format(json, i), 3) end
     if seen[json] then goto next end -- a value listed twice: the configuration runs once
     seen[json] = true
@@ -546,7 +565,7 @@ local function run_local(o)
 end
 
 --- run{name, params, fn, store, repeats = 1, seed = 0, workers = cores, timeout = none, backend = "auto",
----     threads = 1, retries = 1, retry_failed = false, quiet = false} -> summary
+---     threads = 1, retries = 1, retry_failed = false, grace = 10 (MPI), quiet = false} -> summary
 --- {name, store, total, skipped, ran, ok, failed, timeout, crashed, failures = {{config, rep, status, error}},
 --- seconds, workers (local pool) or ranks (MPI)}. See docs/workflow.md.
 function M.run(o)

@@ -14,7 +14,7 @@ M.from_table = core.tensor_from_table
 --- zeros(shape, [dtype])
 M.zeros = core.tensor_zeros
 --- ones(shape, [dtype])
-function M.ones(shape, dtype) return core.tensor_full(shape, 1, dtype) end
+M.ones = core.tensor_ones
 --- full(shape, value, [dtype])
 M.full = core.tensor_full
 
@@ -50,24 +50,27 @@ M.cat = core.tensor_cat
 
 local function is_tensor(x) return core.tensor_is(x) end
 
+local opts = require "moonlab.opts"
+
+-- Errors carry no position prefix so that they start with the public function's name.
 local function check_opts(fname, o, allowed)
   if o == nil then return {} end
-  if type(o) ~= "table" then error(("%s: bad argument 'opts': expected an options table, got %s"):format(fname, type(o)), 3) end
-  local ok_opts, opts = pcall(require, "moonlab.opts")
-  if ok_opts and opts.check then
-    opts.check(fname, o, allowed)
-  else
-    for k in pairs(o) do
-      local known = false
-      for _, a in ipairs(allowed) do if a == k then known = true end end
-      if not known then error(("unknown option '%s' to %s"):format(tostring(k), fname), 3) end
+  if type(o) ~= "table" or is_tensor(o) then
+    error(("%s: bad argument 'opts': expected an options table, got %s"):format(fname, type(o)), 0)
+  end
+  for k in pairs(o) do
+    local known = false
+    for _, a in ipairs(allowed) do if a == k then known = true end end
+    if not known then
+      local hint = type(k) == "string" and opts.suggest(k, allowed)
+      error(("unknown option '%s' to %s%s"):format(tostring(k), fname, hint and (" (did you mean '%s'?)"):format(hint) or ""), 0)
     end
   end
   return o
 end
 
 local function argerr(fname, n, name, msg)
-  error(("%s: bad argument #%d '%s': %s"):format(fname, n, name, msg), 3)
+  error(("%s: bad argument #%d '%s': %s"):format(fname, n, name, msg), 0)
 end
 
 local function need_tensor(fname, n, name, x)
@@ -136,13 +139,14 @@ function M.meshgrid(...)
   return table.unpack(out)
 end
 
---- isclose(a, b, {rtol = 1e-5, atol = 1e-8, equal_nan = false}): bool tensor |a - b| <= atol + rtol |b|.
-function M.isclose(a, b, o)
-  o = check_opts("tensor.isclose", o, { "rtol", "atol", "equal_nan" })
+local function isclose(fname, a, b, o)
+  o = check_opts(fname, o, { "rtol", "atol", "equal_nan" })
   local rtol, atol = o.rtol or 1e-5, o.atol or 1e-8
-  if type(rtol) ~= "number" or rtol < 0 then argerr("tensor.isclose", 3, "rtol", "expected a non-negative number") end
-  if type(atol) ~= "number" or atol < 0 then argerr("tensor.isclose", 3, "atol", "expected a non-negative number") end
-  if not is_tensor(a) and not is_tensor(b) then argerr("tensor.isclose", 1, "a", "expected a tensor") end
+  if type(rtol) ~= "number" or rtol < 0 then argerr(fname, 3, "rtol", "expected a non-negative number") end
+  if type(atol) ~= "number" or atol < 0 then argerr(fname, 3, "atol", "expected a non-negative number") end
+  if not is_tensor(a) and type(a) ~= "number" then argerr(fname, 1, "a", "expected a tensor or a number, got " .. type(a)) end
+  if not is_tensor(b) and type(b) ~= "number" then argerr(fname, 2, "b", "expected a tensor or a number, got " .. type(b)) end
+  if not is_tensor(a) and not is_tensor(b) then argerr(fname, 1, "a", "expected a tensor") end
   local ta = is_tensor(a) and a or M.full({}, a, "f64")
   local tb = is_tensor(b) and b or M.full({}, b, "f64")
   if ta:dtype() ~= "f32" and ta:dtype() ~= "f64" then ta = ta:astype("f64") end
@@ -156,9 +160,12 @@ function M.isclose(a, b, o)
   return close
 end
 
+--- isclose(a, b, {rtol = 1e-5, atol = 1e-8, equal_nan = false}): bool tensor |a - b| <= atol + rtol |b|.
+function M.isclose(a, b, o) return isclose("tensor.isclose", a, b, o) end
+
 --- allclose(a, b, {rtol, atol, equal_nan}): true when every element is close (shapes must broadcast).
 function M.allclose(a, b, o)
-  local c = M.isclose(a, b, o)
+  local c = isclose("tensor.allclose", a, b, o)
   return c:numel() == 0 or c:all()
 end
 
@@ -308,8 +315,16 @@ local function dim_arg(fname, t, dim, n)
 end
 
 --- t:clamp(lo, hi): elements limited to [lo, hi] (either may be nil; numbers or tensors, broadcast).
+local function bound(fname, n, name, v)
+  if v ~= nil and type(v) ~= "number" and not is_tensor(v) then
+    argerr(fname, n, name, "expected a number, a tensor or nil, got " .. type(v))
+  end
+end
+
 function methods.clamp(t, lo, hi)
   need_tensor("tensor:clamp", 1, "self", t)
+  bound("tensor:clamp", 2, "lo", lo)
+  bound("tensor:clamp", 3, "hi", hi)
   if lo == nil and hi == nil then argerr("tensor:clamp", 2, "lo", "expected lo and/or hi") end
   local r = t
   if lo ~= nil then r = r:maximum(lo) end
@@ -320,6 +335,8 @@ end
 --- t:clamp_(lo, hi): in place.
 function methods.clamp_(t, lo, hi)
   need_tensor("tensor:clamp_", 1, "self", t)
+  bound("tensor:clamp_", 2, "lo", lo)
+  bound("tensor:clamp_", 3, "hi", hi)
   if lo == nil and hi == nil then argerr("tensor:clamp_", 2, "lo", "expected lo and/or hi") end
   if lo ~= nil then t:maximum_(lo) end
   if hi ~= nil then t:minimum_(hi) end
@@ -429,11 +446,26 @@ function methods.chunk(t, n, dim)
 end
 
 --- t:expand_as(other) and t:type_as(other)
-function methods.expand_as(t, other) return t:expand(other:shape()) end
-function methods.type_as(t, other) return t:astype(other:dtype()) end
+function methods.expand_as(t, other)
+  need_tensor("tensor:expand_as", 1, "self", t)
+  need_tensor("tensor:expand_as", 2, "other", other)
+  return t:expand(other:shape())
+end
+function methods.type_as(t, other)
+  need_tensor("tensor:type_as", 1, "self", t)
+  need_tensor("tensor:type_as", 2, "other", other)
+  return t:astype(other:dtype())
+end
 
 --- t:isclose(b, opts), t:allclose(b, opts)
-function methods.isclose(t, b, o) return M.isclose(t, b, o) end
-function methods.allclose(t, b, o) return M.allclose(t, b, o) end
+function methods.isclose(t, b, o)
+  need_tensor("tensor:isclose", 1, "self", t)
+  return isclose("tensor:isclose", t, b, o)
+end
+function methods.allclose(t, b, o)
+  need_tensor("tensor:allclose", 1, "self", t)
+  local c = isclose("tensor:allclose", t, b, o)
+  return c:numel() == 0 or c:all()
+end
 
 return M

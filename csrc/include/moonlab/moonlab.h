@@ -15,5 +15,6 @@
 #include "moonlab/nn.h"
 #include "moonlab/laplace.h"
 #include "moonlab/chrom.h"
+#include "moonlab/sdf.h"
 
 #endif

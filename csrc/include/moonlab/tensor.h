@@ -53,6 +53,8 @@ int ml_shape_numel(int ndim, const int64_t *shape, int64_t *numel);
 int ml_tensor_init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
 /* Like ml_tensor_init but sizes may be 0 (an empty tensor, numel 0). */
 int ml_tensor_init0(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
+/* Like ml_tensor_init0 but the contents are left unset: for outputs the caller overwrites entirely. */
+int ml_tensor_init_uninit(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape);
 /* Like ml_shape_numel but sizes may be 0. */
 int ml_shape_numel0(int ndim, const int64_t *shape, int64_t *numel);
 /* Sets t->strides to the row-major strides of t->shape. */
@@ -174,6 +176,8 @@ int ml_tensor_index_select(const ml_tensor *a, int dim, const ml_tensor *idx, ml
 int ml_tensor_index_put(ml_tensor *a, int dim, const ml_tensor *idx, const ml_tensor *src);
 /* out (1-D, length = number of true elements of mask) = a's elements where mask (bool, a's shape). */
 int ml_tensor_masked_select(const ml_tensor *a, const ml_tensor *mask, ml_tensor *out);
+/* a's elements where mask (bool, a's shape) is true = the elements of src in order (src has that many). */
+int ml_tensor_masked_scatter(ml_tensor *a, const ml_tensor *mask, const ml_tensor *src);
 /* Number of true elements of a bool tensor. */
 int64_t ml_tensor_count(const ml_tensor *mask);
 /* Sorts every line along dim (stable; NaN last; descending reverses the order of
