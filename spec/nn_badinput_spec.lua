@@ -1,15 +1,7 @@
 local T = require "moonlab.tensor"
 local nn = require "moonlab.nn"
 
-local function fails_with(fn, ...)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  err = tostring(err)
-  for _, frag in ipairs { ... } do
-    assert.is_truthy(err:find(frag, 1, true), ("error %q lacks %q"):format(err, frag))
-  end
-  return err
-end
+local fails_with = require("spec.helpers.errors").fails_with
 
 describe("nn bad input", function()
   local m = nn.gpt { vocab = 16, context = 8, layers = 1, d_model = 8, heads = 2, seed = 1 }
