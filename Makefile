@@ -23,12 +23,12 @@ LDFLAGS   += -fopenmp $(XLDFLAGS)
 # Debian packages the project needs (build, test, demo). Benchmarks add DEPS_BENCH.
 DEPS      := gcc g++ make pkg-config lua5.4 liblua5.4-dev lua-busted luarocks libopenblas-dev \
              libfftw3-dev libpng-dev libnlopt-dev libreadline-dev gnuplot-nox python3-numpy python3-mpmath valgrind zlib1g-dev \
-             lua-sql-sqlite3 libopenmpi-dev openmpi-bin
+             lua-sql-sqlite3 libopenmpi-dev openmpi-bin fortunes
 DEPS_BENCH := python3-torch python3-scipy python3-sklearn
 # Only for make fuzz (libFuzzer comes with clang's runtime libraries; OpenMP for clang from libomp).
 DEPS_FUZZ := clang libclang-rt-14-dev libomp-dev
 
-CORES     := core attn laplace sdf moe gp
+CORES     := core attn laplace sdf moe gp nn
 LIB_SRC   := $(foreach c,$(CORES),$(wildcard csrc/$(c)/*.c))
 LUA_SRC   := $(wildcard csrc/lua/*.c)
 HDRS      := $(wildcard csrc/include/moonlab/*.h csrc/*/*.h)

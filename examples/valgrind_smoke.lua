@@ -170,4 +170,13 @@ for _, g in ipairs { "softmax", "topk", "temperature", "activation" } do
   moe.voronoi_loss(fit.model, gm, "D2")
 end
 moe.replicate(gm, { n = 200, reps = 2, maxit = 5, quiet = true })
+-- nn: a tiny gated model: loss, backward, step, generate (KV cache), stats, save/load
+do
+  local nn = ml.nn
+  local m = nn.gpt { vocab = 16, context = 8, layers = 1, d_model = 8, heads = 2, kv_heads = 1, gate = "elementwise" }
+  m:loss({ 1, 2, 3, 4 }, { 2, 3, 4, 5 }); m:backward(); m:step { lr = 1e-3 }
+  assert(m:generate({ 1 }, { max_tokens = 4 }):numel() == 4 and #m:stats({ 1, 2, 3 }).f_attn == 1)
+  local path = os.tmpname()
+  m:save(path); nn.load(path); os.remove(path)
+end
 print("valgrind smoke: ok")

@@ -8,6 +8,7 @@
 #pragma weak mlL_open_gp
 #pragma weak mlL_open_proc
 #pragma weak mlL_open_sdf
+#pragma weak mlL_open_nn
 
 int luaopen_moonlab_core(lua_State *L)
 {
@@ -21,5 +22,6 @@ int luaopen_moonlab_core(lua_State *L)
     if (mlL_open_gp) mlL_open_gp(L);
     if (mlL_open_proc) mlL_open_proc(L);
     if (mlL_open_sdf) mlL_open_sdf(L);
+    if (mlL_open_nn) mlL_open_nn(L);
     return 1;
 }

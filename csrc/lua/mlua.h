@@ -155,5 +155,6 @@ void mlL_open_moe(lua_State *L);
 void mlL_open_gp(lua_State *L);
 void mlL_open_proc(lua_State *L);
 void mlL_open_sdf(lua_State *L);
+void mlL_open_nn(lua_State *L);
 
 #endif

@@ -60,6 +60,8 @@ M.objects = {
   { "chrom.column", "require('moonlab.chrom').column { Da = 1, kappa = 1 }" },
   { "LaplaceFn", "require('moonlab.laplace').suite()[1].F" },
   { "progress", "require('moonlab.progress').new { label = 'x', total = 1, quiet = true }" },
+  { "nn.model", "require('moonlab.nn').gpt { vocab = 16, context = 8, layers = 1, d_model = 8, heads = 2 }" },
+  { "nn.dataset", "require('moonlab.nn').text_dataset(nil, { context = 16 })" },
 }
 
 -- The method table of each object type: {type, __index table}.

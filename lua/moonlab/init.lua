@@ -8,7 +8,7 @@ local M = {
 
 -- Modules loaded on first access (moonlab.attn, moonlab.plot, ...).
 local lazy = { attn = true, laplace = true, sdf = true, chrom = true, plot = true, bench = true, help = true,
-  progress = true, opts = true, sweep = true, store = true, pipeline = true, mpi = true, gp = true }
+  progress = true, opts = true, sweep = true, store = true, pipeline = true, mpi = true, gp = true, nn = true }
 
 -- Any other lua/moonlab/<k>.lua next to this file is a module too (new cores need no entry above).
 local function is_module(k)

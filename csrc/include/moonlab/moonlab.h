@@ -12,6 +12,7 @@
 #include "moonlab/bench.h"
 #include "moonlab/cpu.h"
 #include "moonlab/attn.h"
+#include "moonlab/nn.h"
 #include "moonlab/laplace.h"
 #include "moonlab/chrom.h"
 #include "moonlab/sdf.h"
