@@ -135,4 +135,11 @@ describe(".npy I/O", function()
     os.remove(p1)
     os.remove(p2)
   end)
+
+  it("loads an empty Fortran-order array (a libFuzzer find: division by zero in the tiled copy)", function()
+    local root = os.getenv("MOONLAB_ROOT") or "."
+    local t = T.load(root .. "/fuzz/corpus/npy/fortran_zero_rows.npy")
+    assert.same({ 0, 3 }, t:shape())
+    assert.equal(0, t:numel())
+  end)
 end)

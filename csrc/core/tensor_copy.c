@@ -109,8 +109,9 @@ static int tiled_copy(ml_tensor *dst, const ml_tensor *src, const ml_iter *it)
     size_t es = ml_dtype_size(src->dtype);
     int64_t d1 = it->st[0][nd - 1], s1 = it->st[1][nd - 1], s0 = it->st[1][nd - 2];
     if (d1 != 1 || s1 == 1 || s0 != 1 || (es != 4 && es != 8)) return 0;
-    int64_t R = it->shape[nd - 2], C = it->shape[nd - 1], batch = it->numel / (R * C);
-    if (R < TILE || C < TILE) return 0;
+    int64_t R = it->shape[nd - 2], C = it->shape[nd - 1];
+    if (R < TILE || C < TILE) return 0; /* also every empty tensor (R or C is 0) */
+    int64_t batch = it->numel / (R * C);
     int64_t nti = (R + TILE - 1) / TILE, ntj = (C + TILE - 1) / TILE;
     if (es == 4) TILED(uint32_t);
     else TILED(uint64_t);
