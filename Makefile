@@ -181,6 +181,10 @@ install-rock: all
 # inputs fuzz/corpus/<name>/, new ones kept in build-fuzz/corpus/<name>/, crashes in build-fuzz/), then the Lua API
 # fuzzer for FUZZ_SECONDS under the ASan build.
 FUZZ_SECONDS ?= 60
+# FUZZ_RUNS / FUZZ_CALLS > 0 also bound each harness's executions and the API fuzzer's calls: with a fixed seed the
+# inputs are then a fixed sequence (a slower machine runs a prefix of it), so a CI smoke is repeatable.
+FUZZ_RUNS    ?= -1
+FUZZ_CALLS   ?= 0
 FUZZ_SEED    ?= 1
 FUZZ_TIMEOUT ?= 30
 FUZZ_CC      ?= clang
@@ -210,7 +214,7 @@ fuzz-c: fuzz-build
 	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
 	  dict=""; [ -f fuzz/$$n.dict ] && dict="-dict=fuzz/$$n.dict"; \
 	  echo "== libFuzzer $$n: $(FUZZ_SECONDS) s, seed $(FUZZ_SEED)"; \
-	  OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -print_final_stats=1 \
+	  OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -seed=$(FUZZ_SEED) -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/crash-$$n- $$dict build-fuzz/corpus/$$n fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; \
 	  rc=$$?; grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==ERROR|SUMMARY|Test unit written)' build-fuzz/$$n.log; \
 	  [ $$rc -eq 0 ] || { echo "fuzz: $$n failed (exit $$rc): see build-fuzz/$$n.log and build-fuzz/crash-$$n-*"; exit 1; }; \
@@ -222,7 +226,7 @@ fuzz-api: deps
 	LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=4096 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MOONLAB_ASAN=1 MOONLAB_QUIET=1 \
 	$(subst $(CURDIR)/$(BUILD)/,$(CURDIR)/build-asan/,$(TESTENV)) $(LUA) tools/fuzz_api.lua --seed $(FUZZ_SEED) \
-	  --seconds $(FUZZ_SECONDS) --timeout $(FUZZ_TIMEOUT) --report build-asan/fuzz_api_report.txt
+	  --seconds $(FUZZ_SECONDS) --calls $(FUZZ_CALLS) --timeout $(FUZZ_TIMEOUT) --report build-asan/fuzz_api_report.txt
 
 clean:
 	rm -rf build build-asan build-fuzz
