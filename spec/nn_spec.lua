@@ -1,65 +1,12 @@
 local T = require "moonlab.tensor"
 local nn = require "moonlab.nn"
 
-local function ids(n, V, seed)
-  local t = {}
-  local s = seed
-  for i = 1, n do
-    s = (s * 1103515245 + 12345) % 2147483648
-    t[i] = s % V
-  end
-  return t
-end
-
-local function batch(B, L, V, seed)
-  local x, y = {}, {}
-  for b = 1, B do
-    local r = ids(L + 1, V, seed + b)
-    x[b], y[b] = {}, {}
-    for i = 1, L do x[b][i], y[b][i] = r[i], r[i + 1] end
-  end
-  return T.new(x, "i64"), T.new(y, "i64")
-end
-
-local function same_bits(a, b)
-  return T.allclose(a, b, { rtol = 0, atol = 0 })
-end
+local U = require "spec.helpers.nn_util"
+local ids, batch, with, same_bits, gradcheck = U.ids, U.batch, U.with, U.same_bits, U.gradcheck
 
 local tiny = { vocab = 11, context = 6, layers = 2, d_model = 8, heads = 2, d_ff = 12, dtype = "f64",
   init_std = 0.3, seed = 5 }
 
-local function with(base, extra)
-  local c = {}
-  for k, v in pairs(base) do c[k] = v end
-  for k, v in pairs(extra) do c[k] = v end
-  return c
-end
-
--- Whole-model gradient (every layer's backward chained) against central differences in f64.
-local function gradcheck(cfg)
-  local m = nn.gpt(cfg)
-  local x, y = batch(2, 5, cfg.vocab, 7)
-  m:zero_grad()
-  m:loss(x, y)
-  m:backward()
-  local g = m:gradients()
-  local p = m:parameters()
-  local n = p:numel()
-  local h, worst, gmax = 1e-5, 0, 0
-  for i = 1, n do
-    local p0 = p[i]
-    p[i] = p0 + h; m:set_parameters(p)
-    local lp = m:loss(x, y)
-    p[i] = p0 - h; m:set_parameters(p)
-    local lm = m:loss(x, y)
-    p[i] = p0
-    local fd = (lp - lm) / (2 * h)
-    worst = math.max(worst, math.abs(fd - g[i]))
-    gmax = math.max(gmax, math.abs(g[i]))
-  end
-  m:set_parameters(p)
-  return worst, gmax, n
-end
 
 describe("nn gradients vs central finite differences (f64, every parameter)", function()
   local cases = {
@@ -141,17 +88,8 @@ describe("nn model", function()
   it("greedy generation with the KV cache equals argmax of full forwards", function()
     local m = nn.gpt { vocab = 20, context = 12, layers = 2, d_model = 16, heads = 4, kv_heads = 2,
       gate = "elementwise", init_std = 0.5, seed = 6, dtype = "f64" }
-    local seq = { 3, 1, 4 }
-    local out = m:generate(seq, { max_tokens = 8, temperature = 0 })
-    for i = 1, 8 do
-      local lg = m:forward(T.new({ seq }, "i64"))
-      local row, best = #seq, 0
-      for v = 1, 20 do
-        if lg[{ 1, row, v }] > lg[{ 1, row, best + 1 }] then best = v - 1 end
-      end
-      assert.equal(best, out[i])
-      seq[#seq + 1] = best
-    end
+    local got, want = U.greedy_vs_forward(m, { 3, 1, 4 }, 8, 20)
+    assert.same(want, got)
   end)
 
   it("sampling is seeded and respects top_k = 1 (= greedy)", function()

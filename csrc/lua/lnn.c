@@ -61,7 +61,8 @@ static int l_nn_new(lua_State *L) {
     const char *fn = "nn.gpt";
     ml_nn_config c = ml_nn_defaults();
     int64_t seed = 1;
-    int gate = 0, act = 0, dt = 0;
+    int gate = 0, act = 0, dt = 0, ffn = 0;
+    static const char *const ffns[] = {"swiglu", "moe", NULL};
     static const char *const gates[] = {"none", "headwise", "elementwise", NULL};
     static const char *const acts[] = {"sigmoid", "silu", NULL};
     static const char *const dts[] = {"f32", "f64", NULL};
@@ -80,8 +81,14 @@ static int l_nn_new(lua_State *L) {
                    {"norm_eps", MLL_NUMBER | MLL_FINITE, &c.norm_eps, NULL},
                    {"init_std", MLL_NUMBER | MLL_FINITE, &c.init_std, NULL},
                    {"seed", MLL_INT, &seed, NULL},
+                   {"ffn", MLL_ENUM, &ffn, ffns},
+                   {"experts", MLL_INT, &c.experts, NULL},
+                   {"top_k", MLL_INT, &c.top_k, NULL},
+                   {"moe_aux", MLL_NUMBER | MLL_FINITE, &c.moe_aux, NULL},
+                   {"moe_z", MLL_NUMBER | MLL_FINITE, &c.moe_z, NULL},
                    {NULL, MLL_END, NULL, NULL}};
     mlL_opts(L, 1, fn, o);
+    c.ffn = ffn;
     c.gate = gate;
     c.gate_act = act;
     c.dtype = dt ? ML_F64 : ML_F32;
@@ -196,7 +203,20 @@ static int l_nn_stats(lua_State *L) {
     double *v = lua_newuserdatauv(L, sizeof(double) * 4 * (size_t)nl, 0);
     if (ml_nn_stats(m, tok, B, T, v, v + nl, v + 2 * nl, v + 3 * nl)) return mlL_raise(L, fn);
     for (int k = 0; k < 4; k++) pushvec(L, v + k * nl, nl);
-    return 4;
+    const ml_nn_config *c = ml_nn_get_config(m);
+    if (c->ffn != ML_NN_FFN_MOE) return 4;
+    int64_t E = c->experts, *load = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)(nl * E), 0);
+    if (ml_nn_router_load(m, load)) return mlL_raise(L, fn);
+    lua_createtable(L, (int)nl, 0); /* router load [layer][expert] */
+    for (int64_t l = 0; l < nl; l++) {
+        lua_createtable(L, (int)E, 0);
+        for (int64_t e = 0; e < E; e++) {
+            lua_pushinteger(L, (lua_Integer)load[l * E + e]);
+            lua_rawseti(L, -2, e + 1);
+        }
+        lua_rawseti(L, -2, l + 1);
+    }
+    return 5;
 }
 
 /* nn_params / nn_grads(model) -> copies as flat tensors; nn_set_params(model, tensor) */
@@ -240,6 +260,12 @@ static int l_nn_info(lua_State *L) {
     SETS("dtype", c->dtype == ML_F64 ? "f64" : "f32");
     SETN("rope_base", c->rope_base); SETN("norm_eps", c->norm_eps); SETN("init_std", c->init_std);
     SETI("seed", (int64_t)c->seed); SETI("params", ml_nn_num_params(m)); SETI("step", ml_nn_step_count(m));
+    SETS("ffn", c->ffn == ML_NN_FFN_MOE ? "moe" : "swiglu");
+    if (c->ffn == ML_NN_FFN_MOE) {
+        lua_createtable(L, 0, 4);
+        SETI("experts", c->experts); SETI("k", c->top_k); SETN("aux", c->moe_aux); SETN("z", c->moe_z);
+        lua_setfield(L, -2, "moe");
+    }
 #undef SETI
 #undef SETN
 #undef SETS

@@ -1,7 +1,9 @@
 /* nn — checkpoints: one self-describing little-endian file.
  *   "MOONLAB-NN\n" | u32 version (1) | u32 dtype | 11 × i64 config (vocab, context, layers, d_model, heads,
  *   kv_heads, d_ff, gate, gate_act, tied, seed) | 3 × f64 (rope_base, norm_eps, init_std) | i64 step |
- *   i64 nparams | params, AdamW m, AdamW v (nparams values each) | u64 FNV-1a of everything after the magic. */
+ *   i64 nparams | params, AdamW m, AdamW v (nparams values each) | u64 FNV-1a of everything after the magic.
+ * Version 2 adds, after the 3 × f64: 3 × i64 (ffn, experts, top_k) and 2 × f64 (moe aux, moe z). Version 1
+ * files (SwiGLU models) still load. */
 #include <stdio.h>
 #include <string.h>
 #include "moonlab/error.h"
@@ -9,7 +11,7 @@
 
 static const char MAGIC[] = "MOONLAB-NN\n";
 #define MAGIC_LEN 11
-#define VERSION 1u
+#define VERSION 2u
 
 typedef struct { FILE *f; uint64_t h; int err; } ck_io;
 
@@ -38,10 +40,13 @@ int ml_nn_save(const ml_nn_model *m, const char *path) {
     int64_t ci[11] = {c->vocab, c->context, c->layers, c->d_model, c->heads, c->kv_heads, c->d_ff, c->gate,
                       c->gate_act, c->tied, (int64_t)c->seed};
     double cd[3] = {c->rope_base, c->norm_eps, c->init_std};
-    int64_t tail[2] = {m->step, m->nparams};
+    int64_t tail[2] = {m->step, m->nparams}, fi[3] = {c->ffn, c->experts, c->top_k};
+    double fd[2] = {c->moe_aux, c->moe_z};
     put(&io, hd, sizeof hd);
     put(&io, ci, sizeof ci);
     put(&io, cd, sizeof cd);
+    put(&io, fi, sizeof fi);
+    put(&io, fd, sizeof fd);
     put(&io, tail, sizeof tail);
     size_t bytes = (size_t)m->nparams * ml_dtype_size((ml_dtype)c->dtype);
     put(&io, m->p, bytes);
@@ -65,19 +70,21 @@ ml_nn_model *ml_nn_load(const char *path) {
         goto done;
     }
     uint32_t hd[2];
-    int64_t ci[11], tail[2];
-    double cd[3];
-    if (get(&io, hd, sizeof hd) || get(&io, ci, sizeof ci) || get(&io, cd, sizeof cd) || get(&io, tail, sizeof tail)) {
+    int64_t ci[11], tail[2], fi[3] = {ML_NN_FFN_SWIGLU, 8, 2};
+    double cd[3], fd[2] = {0.01, 0};
+    if (get(&io, hd, sizeof hd) || get(&io, ci, sizeof ci) || get(&io, cd, sizeof cd) ||
+        (hd[0] >= 2 && (get(&io, fi, sizeof fi) || get(&io, fd, sizeof fd))) || get(&io, tail, sizeof tail)) {
         why = "truncated header";
         goto done;
     }
-    if (hd[0] != VERSION) { why = "unsupported checkpoint version"; goto done; }
+    if (hd[0] != VERSION && hd[0] != 1) { why = "unsupported checkpoint version"; goto done; }
     ml_nn_config c = ml_nn_defaults();
     c.dtype = (int)hd[1];
     c.vocab = ci[0]; c.context = ci[1]; c.layers = ci[2]; c.d_model = ci[3]; c.heads = ci[4]; c.kv_heads = ci[5];
     c.d_ff = ci[6]; c.gate = (int)ci[7]; c.gate_act = (int)ci[8]; c.tied = (int)ci[9]; c.seed = (uint64_t)ci[10];
     c.rope_base = cd[0]; c.norm_eps = cd[1]; c.init_std = cd[2];
-    if (ci[7] < 0 || ci[7] > 2 || ci[8] < 0 || ci[8] > 2 || ci[9] < 0 || ci[9] > 1 || hd[1] > 1) {
+    c.ffn = (int)fi[0]; c.experts = fi[1]; c.top_k = fi[2]; c.moe_aux = fd[0]; c.moe_z = fd[1];
+    if (fi[0] < 0 || fi[0] > 1 || fi[1] < 1 || fi[1] > 4096 || ci[7] < 0 || ci[7] > 2 || ci[8] < 0 || ci[8] > 2 || ci[9] < 0 || ci[9] > 1 || hd[1] > 1) {
         why = "corrupt configuration";
         goto done;
     }
@@ -86,7 +93,8 @@ ml_nn_model *ml_nn_load(const char *path) {
         double G = c.gate == ML_NN_GATE_ELEMENTWISE ? dh : c.gate == ML_NN_GATE_HEADWISE ? 1 : 0;
         double np = (double)c.vocab * D * (c.tied ? 1 : 2) + D +
                     (double)c.layers * (2 * D + D * H * dh * 2 + 2 * D * (double)c.kv_heads * dh + D * H * G +
-                                        3 * D * (double)c.d_ff);
+                                        3 * D * (double)c.d_ff * (c.ffn ? (double)c.experts : 1) +
+                                        (c.ffn ? D * (double)c.experts : 0));
         long here = ftell(f);
         if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
             long end = ftell(f);

@@ -3,7 +3,7 @@
  * attends to the cached keys 0..t (softmax(q·k/√Dh) weighted values, then the G1 gate act(h W_θ)). */
 
 /* One decoding step at position t; writes the next-token logits [V]. */
-static void S(decode)(ml_nn_model *m, R *kc, R *vc, R *w, double *sc, int64_t tok, int64_t t, R *logits) {
+static int S(decode)(ml_nn_model *m, R *kc, R *vc, R *w, double *sc, int64_t tok, int64_t t, R *logits) {
     int64_t D = m->c.d_model, F = m->c.d_ff, H = m->c.heads, Hk = m->c.kv_heads, Dh = m->dh, G = m->gcols;
     int64_t C = m->c.context, rep = H / Hk;
     R *P = (R *)m->p;
@@ -45,6 +45,12 @@ static void S(decode)(ml_nn_model *m, R *kc, R *vc, R *w, double *sc, int64_t to
         }
         S(gemm)(0, 0, 1, D, H * Dh, y, P + lp->wo, 1, x);
         S(rmsnorm_fwd)(x, P + lp->ln2, 1, D, m->c.norm_eps, h, r);
+        if (m->c.ffn == ML_NN_FFN_MOE) { /* y (H*Dh = D values) is free again: it takes the MoE output */
+            int rc = nn_moe_forward(m, l, m->mc1, h, y, 1);
+            if (rc) return rc;
+            for (int64_t i = 0; i < D; i++) x[i] += y[i];
+            continue;
+        }
         S(gemm)(0, 0, 1, F, D, h, P + lp->w1, 0, u);
         S(gemm)(0, 0, 1, F, D, h, P + lp->w3, 0, g);
         S(swiglu_fwd)(u, g, F, s);
@@ -52,6 +58,7 @@ static void S(decode)(ml_nn_model *m, R *kc, R *vc, R *w, double *sc, int64_t to
     }
     S(rmsnorm_fwd)(x, P + m->lnf, 1, D, m->c.norm_eps, h, r);
     S(gemm)(0, m->head < 0, 1, m->c.vocab, D, h, S(head_w)(m, P), 0, logits);
+    return ML_OK;
 }
 
 /* Samples from softmax(logits / temperature) restricted to the top_k largest (greedy when
@@ -97,13 +104,15 @@ int S(nn_generate)(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n, 
         return ml_fail(ML_ENOMEM, "cannot allocate the KV cache");
     }
     int64_t t = 0, tok = prompt[0];
+    int rc = ML_OK;
     for (int64_t i = 0; i < P + n - 1; i++) {
-        S(decode)(m, kc, vc, w, sc, tok, t++, logits);
+        if ((rc = S(decode)(m, kc, vc, w, sc, tok, t++, logits))) break;
         if (i + 1 < P) { tok = prompt[i + 1]; continue; }
         tok = S(sample)(logits, V, temperature, top_k, ml_rng_uniform(seed, (uint64_t)(i + 1 - P)), sc + C);
         out[i + 1 - P] = tok;
         if (ml_interrupted()) break;
     }
     free(kc); free(vc); free(w); free(logits); free(sc);
+    if (rc) return rc;
     return ml_interrupted() ? ml_fail(ML_EINTR, "interrupted") : ML_OK;
 }

@@ -11,6 +11,7 @@ ml_nn_config ml_nn_defaults(void) {
     c.vocab = 256; c.context = 128; c.layers = 2; c.d_model = 64; c.heads = 4; c.kv_heads = 4; c.d_ff = 176;
     c.gate = ML_NN_GATE_NONE; c.gate_act = 0; c.tied = 0; c.dtype = ML_F32;
     c.rope_base = 10000; c.norm_eps = 1e-5; c.init_std = 0.02; c.seed = 1;
+    c.ffn = ML_NN_FFN_SWIGLU; c.experts = 8; c.top_k = 2; c.moe_aux = 0.01; c.moe_z = 0;
     return c;
 }
 
@@ -34,8 +35,18 @@ static int check_config(const ml_nn_config *c) {
     NEED(isfinite(c->rope_base) && c->rope_base > 1, "rope_base: expected a finite number > 1, got %g", c->rope_base);
     NEED(isfinite(c->norm_eps) && c->norm_eps > 0, "norm_eps: expected a finite number > 0, got %g", c->norm_eps);
     NEED(isfinite(c->init_std) && c->init_std >= 0, "init_std: expected a finite number >= 0, got %g", c->init_std);
+    NEED(c->ffn == ML_NN_FFN_SWIGLU || c->ffn == ML_NN_FFN_MOE, "ffn: expected swiglu or moe, got %d", c->ffn);
+    double Ef = 1;
+    if (c->ffn == ML_NN_FFN_MOE) {
+        NEED(c->experts >= 1 && c->experts <= 4096, "moe.experts: expected 1..4096, got %lld", (long long)c->experts);
+        NEED(c->top_k >= 1 && c->top_k <= c->experts, "moe.k: expected 1..experts (%lld), got %lld",
+             (long long)c->experts, (long long)c->top_k);
+        NEED(isfinite(c->moe_aux) && c->moe_aux >= 0, "moe.aux: expected a finite number >= 0, got %g", c->moe_aux);
+        NEED(isfinite(c->moe_z) && c->moe_z >= 0, "moe.z: expected a finite number >= 0, got %g", c->moe_z);
+        Ef = (double)c->experts;
+    }
     double D = (double)c->d_model, L = (double)c->layers;
-    double np = (double)c->vocab * D * 2 + L * (8 * D * D + 3 * D * (double)c->d_ff + 2 * D) + D;
+    double np = (double)c->vocab * D * 2 + L * (8 * D * D + 3 * D * (double)c->d_ff * Ef + D * Ef + 2 * D) + D;
     NEED(np < 4e9, "the model would have %.3g parameters (limit 4e9)", np);
     return ML_OK;
 #undef NEED
@@ -45,6 +56,7 @@ void ml_nn_free(ml_nn_model *m) {
     if (!m) return;
     free(m->lp); free(m->decay); free(m->p); free(m->g); free(m->m1); free(m->m2);
     free(m->rope_cos); free(m->rope_sin); free(m->arena); free(m->la); free(m->tok); free(m->tgt);
+    nn_moe_free(m);
     free(m);
 }
 
@@ -67,7 +79,7 @@ ml_nn_model *ml_nn_new(const ml_nn_config *cfg) {
     m->lp = calloc((size_t)c->layers, sizeof *m->lp);
     m->la = calloc((size_t)c->layers, sizeof *m->la);
     if (!m->lp || !m->la) goto oom;
-    int64_t off = 0, Dh = m->dh;
+    int64_t off = 0, Dh = m->dh, moe = c->ffn == ML_NN_FFN_MOE, Ef = moe ? c->experts : 1;
     m->wte = take(&off, V * D);
     for (int64_t l = 0; l < c->layers; l++) {
         nn_layer_params *p = &m->lp[l];
@@ -78,9 +90,10 @@ ml_nn_model *ml_nn_new(const ml_nn_config *cfg) {
         p->wg = take(&off, D * H * m->gcols);
         p->wo = take(&off, H * Dh * D);
         p->ln2 = take(&off, D);
-        p->w1 = take(&off, D * F);
-        p->w3 = take(&off, D * F);
-        p->w2 = take(&off, F * D);
+        p->wr = take(&off, moe ? D * c->experts : 0); /* wr, w1, w3, w2 stay contiguous (moeffn.c) */
+        p->w1 = take(&off, Ef * D * F);
+        p->w3 = take(&off, Ef * D * F);
+        p->w2 = take(&off, Ef * F * D);
     }
     m->lnf = take(&off, D);
     m->head = c->tied ? -1 : take(&off, D * V);
@@ -105,7 +118,7 @@ ml_nn_model *ml_nn_new(const ml_nn_config *cfg) {
                 m->decay[norms[k] + d] = 0;
             }
         if (l == c->layers) break;
-        int64_t outs[2][2] = {{m->lp[l].wo, H * Dh * D}, {m->lp[l].w2, F * D}};
+        int64_t outs[2][2] = {{m->lp[l].wo, H * Dh * D}, {m->lp[l].w2, Ef * F * D}};
         for (int k = 0; k < 2; k++)
             for (int64_t i = outs[k][0]; i < outs[k][0] + outs[k][1]; i++)
                 ml_store_d((ml_dtype)c->dtype, (char *)m->p + i * es, sdo * ml_rng_normal(c->seed, (uint64_t)i));
@@ -137,6 +150,7 @@ void ml_nn_zero_grad(ml_nn_model *m) {
 int nn_arena_reserve(ml_nn_model *m, int64_t B, int64_t T) {
     int64_t N = B * T, D = m->c.d_model, H = m->c.heads, Hk = m->c.kv_heads, Dh = m->dh, F = m->c.d_ff;
     int64_t V = m->c.vocab, G = m->gcols;
+    if (m->c.ffn == ML_NN_FFN_MOE) F = 0; /* the MoE layer keeps its own activations */
     int64_t lsz[A_COUNT] = {N * D, N * D, N, N * H * Dh, N * Hk * Dh, N * Hk * Dh, N * H * G, N * H * Dh,
                             N * H * Dh, N * H, N * H * Dh, N * D, N * D, N, N * F, N * F, N * F};
     int64_t ssz[S_COUNT] = {N * D, N * D, N * H * Dh, N * Hk * Dh, N * Hk * Dh, N * H * G, N * H * Dh,
@@ -161,7 +175,7 @@ int nn_arena_reserve(ml_nn_model *m, int64_t B, int64_t T) {
     }
     m->B = B;
     m->T = T;
-    return ML_OK;
+    return m->c.ffn == ML_NN_FFN_MOE ? nn_moe_reserve(m, N) : ML_OK;
 }
 
 static int check_tokens(const ml_nn_model *m, const int64_t *t, int64_t n, const char *what) {
@@ -237,6 +251,7 @@ int ml_nn_generate(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n, 
         return ml_fail(ML_EINVAL, "temperature: expected a finite number >= 0, got %g", temperature);
     if (top_k < 0) return ml_fail(ML_EINVAL, "top_k: expected >= 0, got %lld", (long long)top_k);
     int rc = check_tokens(m, prompt, P, "prompt");
+    if (!rc && m->c.ffn == ML_NN_FFN_MOE) rc = nn_moe_reserve(m, m->mc_T ? m->mc_T : 1);
     if (rc || n == 0) return rc;
     return m->c.dtype == ML_F32 ? nn_generate_f32(m, prompt, P, n, temperature, top_k, seed, out)
                                 : nn_generate_f64(m, prompt, P, n, temperature, top_k, seed, out);
@@ -248,4 +263,14 @@ int ml_nn_stats(ml_nn_model *m, const int64_t *tokens, int64_t B, int64_t T, dou
     if (rc) return rc;
     return m->c.dtype == ML_F32 ? nn_stats_f32(m, f_attn, m_act, gate_mean, gate_sparsity)
                                 : nn_stats_f64(m, f_attn, m_act, gate_mean, gate_sparsity);
+}
+
+int ml_nn_router_load(const ml_nn_model *m, int64_t *load) {
+    if (m->c.ffn != ML_NN_FFN_MOE) return ml_fail(ML_EINVAL, "router load: the model has no MoE layers");
+    if (!m->mc || !m->mc_T || !m->mc[0]) return ml_fail(ML_EINVAL, "router load: no forward yet");
+    for (int64_t l = 0; l < m->c.layers; l++) {
+        const int64_t *cnt = ml_moe_layer_cache_counts(m->mc[l]);
+        for (int64_t e = 0; e < m->c.experts; e++) load[l * m->c.experts + e] = cnt[e];
+    }
+    return ML_OK;
 }

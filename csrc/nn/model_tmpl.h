@@ -7,6 +7,7 @@ int S(nn_forward)(ml_nn_model *m, R *logits_out) {
     int64_t N = m->B * m->T, D = m->c.d_model, F = m->c.d_ff, V = m->c.vocab;
     R *P = (R *)m->p, *A = (R *)m->arena, *x = A + m->sa[S_DX]; /* S_DX doubles as the running stream */
     S(embed_fwd)(m->tok, N, D, P + m->wte, x);
+    m->aux = 0;
     for (int64_t l = 0; l < m->c.layers; l++) {
         const nn_layer_params *lp = &m->lp[l];
         const int64_t *la = m->la[l];
@@ -16,6 +17,13 @@ int S(nn_forward)(ml_nn_model *m, R *logits_out) {
         if (rc) return rc;
         memcpy(A + la[A_XMID], x, sizeof(R) * N * D);
         S(rmsnorm_fwd)(x, P + lp->ln2, N, D, m->c.norm_eps, A + la[A_H2], A + la[A_R2]);
+        if (m->c.ffn == ML_NN_FFN_MOE) { /* S_DH is free during forward: it holds the MoE output */
+            R *y = A + m->sa[S_DH];
+            rc = nn_moe_forward(m, l, m->mc[l], A + la[A_H2], y, N);
+            if (rc) return rc;
+            for (int64_t i = 0; i < N * D; i++) x[i] += y[i];
+            continue;
+        }
         S(gemm)(0, 0, N, F, D, A + la[A_H2], P + lp->w1, 0, A + la[A_U]);
         S(gemm)(0, 0, N, F, D, A + la[A_H2], P + lp->w3, 0, A + la[A_G]);
         S(swiglu_fwd)(A + la[A_U], A + la[A_G], N * F, A + la[A_S]);
@@ -26,7 +34,7 @@ int S(nn_forward)(ml_nn_model *m, R *logits_out) {
     R *z = A + m->logits;
     S(gemm)(0, m->head < 0, N, V, D, A + m->hf, S(head_w)(m, P), 0, z);
     if (logits_out) memcpy(logits_out, z, sizeof(R) * N * V);
-    if (m->have_targets) m->loss = S(xent_fwd)(z, m->tgt, N, V);
+    if (m->have_targets) m->loss = S(xent_fwd)(z, m->tgt, N, V) + m->aux; /* + MoE router losses */
     return ML_OK;
 }
 
@@ -44,6 +52,10 @@ int S(nn_backward)(ml_nn_model *m) {
         const nn_layer_params *lp = &m->lp[l];
         const int64_t *la = m->la[l];
         R *ds = A + m->sa[S_DS], *du = A + m->sa[S_DU], *dg = A + m->sa[S_DG];
+        if (m->c.ffn == ML_NN_FFN_MOE) {
+            int rc = nn_moe_backward(m, l, A + la[A_H2], dx, dh, N);
+            if (rc) return rc;
+        } else {
         S(gemm)(1, 0, F, D, N, A + la[A_S], dx, 1, Gr + lp->w2);
         S(gemm)(0, 1, N, F, D, dx, P + lp->w2, 0, ds);
         S(swiglu_bwd)(A + la[A_U], A + la[A_G], ds, N * F, du, dg);
@@ -51,6 +63,7 @@ int S(nn_backward)(ml_nn_model *m) {
         S(gemm)(1, 0, D, F, N, A + la[A_H2], dg, 1, Gr + lp->w3);
         S(gemm)(0, 1, N, D, F, du, P + lp->w1, 0, dh);
         S(gemm)(0, 1, N, D, F, dg, P + lp->w3, 1, dh);
+        }
         S(rmsnorm_bwd)(A + la[A_XMID], P + lp->ln2, A + la[A_R2], dh, N, D, dx, Gr + lp->ln2);
         int rc = S(attn_bwd)(m, lp, P, Gr, A, la, dx);
         if (rc) return rc;

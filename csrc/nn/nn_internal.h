@@ -3,9 +3,11 @@
 #define MOONLAB_NN_INTERNAL_H
 
 #include "moonlab/nn.h"
+#include "moonlab/moe.h"
 
 /* Offsets (in elements) of one layer's parameters in the flat buffer. */
-typedef struct { int64_t ln1, wq, wk, wv, wg, wo, ln2, w1, w3, w2; } nn_layer_params;
+/* MoE feed-forward (ffn = moe): wr [D,E] is the router, w1/w3 [E,D,F] and w2 [E,F,D] the experts. */
+typedef struct { int64_t ln1, wq, wk, wv, wg, wo, ln2, wr, w1, w3, w2; } nn_layer_params;
 
 /* Per-layer activations kept for backward (element offsets into the activation arena). Layouts:
  * "NT" rows are tokens (b,t); "BHTD" is the attention core's [B,H,T,Dh]. */
@@ -35,9 +37,24 @@ struct ml_nn_model {
     int64_t B, T, *tok, *tgt;
     int have_targets;
     double loss;
+    /* MoE feed-forward (moeffn.c): per-layer caches for mc_T tokens, a one-token cache for decoding,
+     * scratch gradients of one layer's MoE parameters, the router losses of the last forward */
+    ml_moe_layer_cache **mc, *mc1;
+    int64_t mc_T;
+    void *mgrad;
+    double aux;
 };
 
 int nn_arena_reserve(ml_nn_model *m, int64_t B, int64_t T);
+
+/* MoE feed-forward glue (moeffn.c). nn_moe_reserve sizes the per-layer caches for N tokens (and the
+ * one-token cache); nn_moe_forward writes y [N,D] = MoE(h) of layer l with cache c and adds the router
+ * losses to m->aux; nn_moe_backward writes dh [N,D] from dy and accumulates the layer's parameter
+ * gradients (router losses with weight 1, their coefficients being part of the loss). */
+int nn_moe_reserve(ml_nn_model *m, int64_t N);
+void nn_moe_free(ml_nn_model *m);
+int nn_moe_forward(ml_nn_model *m, int64_t l, ml_moe_layer_cache *c, const void *h, void *y, int64_t N);
+int nn_moe_backward(ml_nn_model *m, int64_t l, const void *h, const void *dy, void *dh, int64_t N);
 
 /* Typed bodies (nn_f32.c / nn_f64.c). */
 int nn_forward_f32(ml_nn_model *m, float *logits_out);

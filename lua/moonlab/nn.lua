@@ -35,7 +35,7 @@ local function checkmodel(self, fname)
   return self._m
 end
 
---- nn.gpt{vocab, context, layers, d_model, heads, kv_heads, d_ff, gate, tied, dtype, seed, ...} -> model
+--- nn.gpt{vocab, context, layers, d_model, heads, kv_heads, d_ff, gate, ffn, moe, tied, dtype, seed, ...} -> model
 function M.gpt(o)
   o = o or {}
   if type(o) ~= "table" then
@@ -45,12 +45,20 @@ function M.gpt(o)
   local c = {}
   for k, v in pairs(o) do c[k] = v end
   local ffn = c.ffn or "swiglu"
-  if ffn ~= "swiglu" then
-    error(("nn.gpt: bad option 'ffn': expected 'swiglu' (the MoE feed-forward is not available in this build), got %s")
-      :format(tostring(ffn)), 2)
+  if ffn ~= "swiglu" and ffn ~= "moe" then
+    error(("nn.gpt: bad option 'ffn': expected 'swiglu' or 'moe', got %s"):format(tostring(ffn)), 2)
   end
-  if c.moe ~= nil then error("nn.gpt: option 'moe' needs ffn = 'moe', which is not available in this build", 2) end
-  c.ffn, c.moe = nil, nil
+  local mo = c.moe
+  if mo ~= nil and ffn ~= "moe" then error("nn.gpt: option 'moe' needs ffn = 'moe'", 2) end
+  c.moe = nil
+  if ffn == "moe" then
+    mo = mo or {}
+    if type(mo) ~= "table" then
+      error(("nn.gpt: bad option 'moe': expected a table {experts, k, aux, z}, got %s"):format(type(mo)), 2)
+    end
+    opts.check("nn.gpt moe", mo, { "experts", "k", "aux", "z" })
+    c.experts, c.top_k, c.moe_aux, c.moe_z = mo.experts or 8, mo.k or 2, mo.aux or 0.01, mo.z or 0
+  end
   local g = c.gate
   if type(g) == "table" then
     opts.check("nn.gpt gate", g, { "placement", "act" })
@@ -111,13 +119,13 @@ function Model.generate(self, prompt, o)
     o.temperature or 1.0, o.top_k or 0, o.seed or 1)
 end
 
---- model:stats(tokens) -> {f_attn = {...}, m_act = {...}, gate_mean = {...}, gate_sparsity = {...}} per layer
+--- model:stats(tokens) -> {f_attn, m_act, gate_mean, gate_sparsity} per layer (+ router_load[layer][expert] for MoE)
 function Model.stats(self, tokens)
   local m = checkmodel(self, "nn.model:stats")
-  local fa, ma, gm, gs = core.nn_stats(m, tokens_arg(tokens, "nn.model:stats", "tokens", 1))
+  local fa, ma, gm, gs, load = core.nn_stats(m, tokens_arg(tokens, "nn.model:stats", "tokens", 1))
   local mx = 0
   for _, v in ipairs(ma) do mx = math.max(mx, v) end
-  return { f_attn = fa, m_act = ma, max_act = mx, gate_mean = gm, gate_sparsity = gs }
+  return { f_attn = fa, m_act = ma, max_act = mx, gate_mean = gm, gate_sparsity = gs, router_load = load }
 end
 
 --- model:save(path)

@@ -25,7 +25,12 @@ typedef struct ml_nn_config {
     double norm_eps;   /* 1e-5 */
     double init_std;   /* 0.02 */
     uint64_t seed;
+    int ffn;           /* ML_NN_FFN_SWIGLU or ML_NN_FFN_MOE (moonlab/moe.h layer per block) */
+    int64_t experts, top_k; /* MoE: experts per layer (each a SwiGLU of width d_ff), experts per token */
+    double moe_aux, moe_z;  /* MoE: Switch load-balancing and router z-loss coefficients (added to the loss) */
 } ml_nn_config;
+
+typedef enum { ML_NN_FFN_SWIGLU = 0, ML_NN_FFN_MOE = 1 } ml_nn_ffn;
 
 typedef struct ml_nn_model ml_nn_model;
 
@@ -77,6 +82,10 @@ int ml_nn_generate(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n, 
  * values below 0.1 (NaN when ungated). */
 int ml_nn_stats(ml_nn_model *m, const int64_t *tokens, int64_t B, int64_t T, double *f_attn,
                 double *m_act, double *gate_mean, double *gate_sparsity);
+
+/* Router load of the last forward of an MoE model: load [layers, experts] = tokens routed to each expert
+ * (kept assignments, summing to B*T*top_k per layer). Fails for a SwiGLU model or before a forward. */
+int ml_nn_router_load(const ml_nn_model *m, int64_t *load);
 
 /* One self-describing file: magic "MOONLAB-NN\n", version, config, step, parameters and AdamW moments.
  * Load fails with ML_EFORMAT on a foreign, truncated or inconsistent file. */
