@@ -5,16 +5,7 @@ local function rnd(shape, seed, dtype)
   return T.randn(shape, { seed = seed, dtype = dtype or "f64" })
 end
 
--- Runs fn, expects a Lua error whose message contains every plain-text fragment.
-local function fails_with(fn, ...)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  err = tostring(err)
-  for _, frag in ipairs { ... } do
-    assert.is_truthy(err:find(frag, 1, true), ("error %q lacks %q"):format(err, frag))
-  end
-  return err
-end
+local fails_with = require("spec.helpers.errors").fails_with
 
 describe("attn bad input", function()
   local q, k, v = rnd({ 2, 4, 5, 3 }, 1), rnd({ 2, 2, 7, 3 }, 2), rnd({ 2, 2, 7, 6 }, 3)

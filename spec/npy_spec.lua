@@ -1,9 +1,6 @@
 local T = require "moonlab.tensor"
 
-local function have_numpy()
-  local ok = os.execute("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local function have_numpy() return require("moonlab.bench").python_has("numpy") end
 
 local function raw_npy(header, data)
   local p = os.tmpname()

@@ -1,16 +1,7 @@
 local T = require "moonlab.tensor"
 local sdf = require "moonlab.sdf"
 
--- Runs fn, expects a Lua error whose message contains every plain-text fragment.
-local function fails_with(fn, ...)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  err = tostring(err)
-  for _, frag in ipairs { ... } do
-    assert.is_truthy(err:find(frag, 1, true), ("error %q lacks %q"):format(err, frag))
-  end
-  return err
-end
+local fails_with = require("spec.helpers.errors").fails_with
 
 describe("sdf bad input", function()
   local s = sdf.sphere { r = 1 }

@@ -1,11 +1,7 @@
 local T = require "moonlab.tensor"
 local ml = require "moonlab"
 
-local function errmsg(f, ...)
-  local ok, e = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local errmsg = require("spec.helpers.errors").errmsg
 
 local function tmpfile(bytes)
   local p = os.tmpname()

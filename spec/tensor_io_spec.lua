@@ -1,15 +1,8 @@
 local T = require "moonlab.tensor"
 
-local function errmsg(f, ...)
-  local ok, e = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local errmsg = require("spec.helpers.errors").errmsg
 
-local function have_numpy()
-  local ok = os.execute("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local function have_numpy() return require("moonlab.bench").python_has("numpy") end
 
 describe(".npz archives", function()
   it("round-trips every dtype, stored and deflated", function()

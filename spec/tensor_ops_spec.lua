@@ -1,11 +1,7 @@
 local T = require "moonlab.tensor"
 local H = require "spec.helpers.init"
 
-local function errmsg(f, ...)
-  local ok, e = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local errmsg = require("spec.helpers.errors").errmsg
 
 -- plain-Lua references over flat row-major arrays
 local function numel(shape) local n = 1 for _, s in ipairs(shape) do n = n * s end return n end

@@ -1,10 +1,6 @@
 local T = require "moonlab.tensor"
 
-local function errmsg(f, ...)
-  local ok, e = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local errmsg = require("spec.helpers.errors").errmsg
 
 -- plain-Lua reference: element (1-based index list) of a nested table
 local function at(t, idx)

@@ -1,4 +1,4 @@
--- Shared by the bad-input specs: fails_with(fn, ...) runs fn, expects a Lua error whose message contains
+-- Shared by the specs: fails_with(fn, ...) runs fn, expects a Lua error whose message contains
 -- every plain-text fragment, and returns the message.
 local assert = require "luassert"
 local E = {}
@@ -11,6 +11,13 @@ function E.fails_with(fn, ...)
     assert.is_truthy(err:find(frag, 1, true), ("error %q lacks %q"):format(err, frag))
   end
   return err
+end
+
+-- errmsg(f, ...) calls f(...), expects it to raise, and returns the message as a string.
+function E.errmsg(f, ...)
+  local ok, e = pcall(f, ...)
+  assert.is_false(ok, "expected an error")
+  return tostring(e)
 end
 
 return E
