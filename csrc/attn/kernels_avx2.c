@@ -101,29 +101,6 @@ TGT static inline double hmax_pd(__m256d v) {
 #define NAN_UPD(a, x) _mm256_or_ps(a, _mm256_cmp_ps(x, x, _CMP_UNORD_Q))
 #define NAN_ANY(a) _mm256_movemask_ps(a)
 #include "simd_tmpl.h"
-#undef T
-#undef V
-#undef VL
-#undef SFX
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VADD
-#undef VSUB
-#undef VMAX
-#undef VMUL
-#undef VDIV
-#undef VMIN
-#undef VHSUM
-#undef VHMAX
-#undef VEXP
-#undef SEXP
-#undef NAN_T
-#undef NAN_INIT
-#undef NAN_UPD
-#undef NAN_ANY
 
 #define T double
 #define V __m256d

@@ -72,29 +72,6 @@ TGT static inline __m512d exp8_pd(__m512d x) {
 #define NAN_UPD(a, x) (__mmask16)((a) | _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q))
 #define NAN_ANY(a) ((a) != 0)
 #include "simd_tmpl.h"
-#undef T
-#undef V
-#undef VL
-#undef SFX
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VADD
-#undef VSUB
-#undef VMAX
-#undef VMUL
-#undef VDIV
-#undef VMIN
-#undef VHSUM
-#undef VHMAX
-#undef VEXP
-#undef SEXP
-#undef NAN_T
-#undef NAN_INIT
-#undef NAN_UPD
-#undef NAN_ANY
 
 #define T double
 #define V __m512d

@@ -160,3 +160,28 @@ TGT void SFX(gate_bwd)(int act, int op, const T *z, const T *dout, const T *y, T
 }
 
 #undef GT_ROWS
+
+/* the instantiation's parameters end here, so the next one can define them afresh */
+#undef T
+#undef V
+#undef VL
+#undef SFX
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VZERO
+#undef VFMA
+#undef VADD
+#undef VSUB
+#undef VMAX
+#undef VMUL
+#undef VDIV
+#undef VMIN
+#undef VHSUM
+#undef VHMAX
+#undef VEXP
+#undef SEXP
+#undef NAN_T
+#undef NAN_INIT
+#undef NAN_UPD
+#undef NAN_ANY
