@@ -92,35 +92,38 @@ static int l_send(lua_State *L)
     return 0;
 }
 
+/* Pushes src, tag and byte count of a probed message. */
+static int push_probed(lua_State *L, MPI_Status *st)
+{
+    int n;
+    MPI_Get_count(st, MPI_BYTE, &n);
+    lua_pushinteger(L, st->MPI_SOURCE);
+    lua_pushinteger(L, st->MPI_TAG);
+    lua_pushinteger(L, n);
+    return 3;
+}
+
 /* probe([src = any], [tag = any]) -> src, tag, bytes (blocking). */
 static int l_probe(lua_State *L)
 {
     check_live(L, "mpi.probe");
-    int src = check_rank(L, 1, "mpi.probe", 1), tag = check_tag(L, 2, "mpi.probe", 1), n;
+    int src = check_rank(L, 1, "mpi.probe", 1), tag = check_tag(L, 2, "mpi.probe", 1);
     MPI_Status st;
     int rc = MPI_Probe(src, tag, MPI_COMM_WORLD, &st);
     if (rc != MPI_SUCCESS) return mpi_error(L, "mpi.probe", rc);
-    MPI_Get_count(&st, MPI_BYTE, &n);
-    lua_pushinteger(L, st.MPI_SOURCE);
-    lua_pushinteger(L, st.MPI_TAG);
-    lua_pushinteger(L, n);
-    return 3;
+    return push_probed(L, &st);
 }
 
 /* iprobe([src], [tag]) -> src, tag, bytes | nil when no message is waiting. */
 static int l_iprobe(lua_State *L)
 {
     check_live(L, "mpi.iprobe");
-    int src = check_rank(L, 1, "mpi.iprobe", 1), tag = check_tag(L, 2, "mpi.iprobe", 1), n, flag = 0;
+    int src = check_rank(L, 1, "mpi.iprobe", 1), tag = check_tag(L, 2, "mpi.iprobe", 1), flag = 0;
     MPI_Status st;
     int rc = MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st);
     if (rc != MPI_SUCCESS) return mpi_error(L, "mpi.iprobe", rc);
     if (!flag) return 0;
-    MPI_Get_count(&st, MPI_BYTE, &n);
-    lua_pushinteger(L, st.MPI_SOURCE);
-    lua_pushinteger(L, st.MPI_TAG);
-    lua_pushinteger(L, n);
-    return 3;
+    return push_probed(L, &st);
 }
 
 /* recv([src = any], [tag = any]) -> s, src, tag (blocking). */
