@@ -8,12 +8,25 @@ local function sh(cmd)
   return ok, out
 end
 
+-- Packaging specs run in the plain build only (they are not a memory check).
+local function packaging_skipped()
+  if os.getenv("MOONLAB_ASAN") then
+    pending("skipped under AddressSanitizer (packaging is not a memory check)")
+    return true
+  end
+end
+
+-- make install DESTDIR=<fresh temporary folder> PREFIX=prefix -> that folder, ok, output
+local function install_under(prefix)
+  local dest = os.tmpname()
+  os.remove(dest)
+  local ok, out = sh(("cd %s && make -s install DESTDIR=%s PREFIX=%s"):format(root, dest, prefix))
+  return dest, ok, out
+end
+
 describe("rockspec/moonlab-scm-1.rockspec", function()
   it("installs with luarocks make into a temporary tree and loads from there", function()
-    if os.getenv("MOONLAB_ASAN") then
-      pending("skipped under AddressSanitizer (packaging is not a memory check)")
-      return
-    end
+    if packaging_skipped() then return end
     local tree = os.tmpname()
     os.remove(tree)
     local ok, out = sh(("cd %s && luarocks --lua-version=5.4 --tree=%s make rockspec/moonlab-scm-1.rockspec"):format(root, tree))
@@ -38,13 +51,8 @@ describe("rockspec/moonlab-scm-1.rockspec", function()
   end)
 
   it("make install PREFIX=/usr/local puts files where Debian's lua5.4 and pkg-config look by default", function()
-    if os.getenv("MOONLAB_ASAN") then
-      pending("skipped under AddressSanitizer (packaging is not a memory check)")
-      return
-    end
-    local dest = os.tmpname()
-    os.remove(dest)
-    local ok, out = sh(("cd %s && make -s install DESTDIR=%s PREFIX=/usr/local"):format(root, dest))
+    if packaging_skipped() then return end
+    local dest, ok, out = install_under("/usr/local")
     assert.is_true(ok, out)
     for _, f in ipairs { "/usr/local/lib/libmoonlab.a", "/usr/local/lib/libmoonlab.so",
       "/usr/local/lib/pkgconfig/moonlab.pc", "/usr/local/include/moonlab/tensor.h",
@@ -70,20 +78,14 @@ describe("rockspec/moonlab-scm-1.rockspec", function()
       .. "pkg-config --define-variable=prefix=%s/usr/local --cflags --libs moonlab) && %s"):format(dest, app, app, dest, dest, app))
     os.remove(app .. ".c")
     os.remove(app)
-    os.remove(app)
     assert.is_true(ok3, out3)
     assert.matches("^%d+%.%d+%.%d+\n$", out3)
     sh("rm -rf " .. dest)
   end)
 
   it("make install to another PREFIX works with exactly the LUA_PATH/LUA_CPATH the README gives, help included", function()
-    if os.getenv("MOONLAB_ASAN") then
-      pending("skipped under AddressSanitizer (packaging is not a memory check)")
-      return
-    end
-    local dest = os.tmpname()
-    os.remove(dest)
-    local ok, out = sh(("cd %s && make -s install DESTDIR=%s PREFIX=/opt/moonlab"):format(root, dest))
+    if packaging_skipped() then return end
+    local dest, ok, out = install_under("/opt/moonlab")
     assert.is_true(ok, out)
     assert.matches("LUA_CPATH='/opt/moonlab/lib/lua/5.4/?.so;;'", out, 1, true) -- make install prints the paths
     local h = assert(io.open(root .. "/README.md"))
