@@ -11,11 +11,7 @@
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
 #endif
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(ML_NO_CLONES)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
+#include "clones.h"
 
 /* One loop per operand layout: both contiguous, one broadcast scalar, general strides. */
 #define LOOPS(TX, TO, EXPR)                                                                       \
