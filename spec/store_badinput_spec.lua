@@ -3,15 +3,8 @@
 local store = require "moonlab.store"
 local sweep = require "moonlab.sweep"
 
-local function tmpdb()
-  local d = os.tmpname()
-  os.remove(d)
-  return d .. ".db"
-end
+local tmpdb, cleanup = require("spec.helpers.store_util").tmpdb, require("spec.helpers.store_util").cleanup
 
-local function cleanup(db)
-  for _, s in ipairs { "", "-wal", "-shm" } do os.remove(db .. s) end
-end
 
 local function fn() return {} end
 

@@ -2,16 +2,8 @@ local sweep = require "moonlab.sweep"
 local store = require "moonlab.store"
 local T = require "moonlab.tensor"
 
-local function tmpdb()
-  local d = os.tmpname()
-  os.remove(d)
-  return d .. ".db"
-end
+local tmpdb, cleanup = require("spec.helpers.store_util").tmpdb, require("spec.helpers.store_util").cleanup
 
-local function cleanup(db)
-  for _, s in ipairs { "", "-wal", "-shm" } do os.remove(db .. s) end
-  os.execute("rm -rf '" .. db .. ".files'")
-end
 
 describe("sweep.expand", function()
   it("takes the grid's product with the last name varying fastest", function()
