@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "sdf_internal.h"
+#include "bisect.h"
 
 enum { PH_REFINE = 0, PH_FINAL = 1, PH_DONE = 2 };
 
@@ -16,7 +16,7 @@ typedef struct ray_st {
 } ray_st;
 
 typedef struct scratch {
-    double *ds, *sfx, *bs, *pdf, *cdf, *u, *sig, *w, *pairs, *tt, *dd;
+    double *bis, *bs, *pdf, *cdf, *u, *sig, *w, *pairs, *tt, *dd;
     int *idx;
 } scratch;
 
@@ -28,25 +28,16 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
 {
     int m = st->m;
     double b0 = o->beta;
-    ml_sdf_dstar(t, d, m, f->exact, s->ds);
     if (st->iters == 0) {
         double sq = 0;
         for (int i = 0; i + 1 < m; i++) sq += (t[i + 1] - t[i]) * (t[i + 1] - t[i]);
         st->bhi = sqrt(sq / (4.0 * log1p(o->eps))); /* Lemma 2 */
         if (st->bhi < b0) st->bhi = b0;
     }
-    double bh = st->bhi;
-    sdf_bound_suffix(t, s->ds, m, bh, s->sfx);
-    double B = sdf_bound_fast(t, d, s->ds, m, b0, bh, s->sfx, o->eps, s->bs);
-    double hi = bh;
-    if (B <= o->eps) hi = b0;
-    else {
-        double lo = b0;
-        for (int j = 0; j < o->beta_iters; j++) {
-            double mid = 0.5 * (lo + hi), Bm = sdf_bound_fast(t, d, s->ds, m, mid, bh, s->sfx, o->eps, s->bs);
-            if (Bm <= o->eps) hi = mid; else lo = mid;
-        }
-    }
+    sdf_bisect bis;
+    sdf_bisect_init(&bis, s->bis, t, d, m, f->exact, st->bhi);
+    double hi = sdf_bisect_beta(&bis, b0, st->bhi, o->eps, o->beta_iters);
+    const double *ds = bis.ds;
     st->bhi = st->bplus = hi;
     st->iters++;
     int conv = !(hi > b0);
@@ -57,7 +48,7 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
     if (!conv && st->iters < o->max_iters) {
         /* error density: (min(exp(Ê_i), 1e6) − 1)·T_i over the m − 1 intervals */
         double E = 0, acc = 0, *ex = s->w, *tr = s->cdf;
-        for (int i = 0; i + 1 < m; i++) ex[i] = -s->ds[i] * ib;
+        for (int i = 0; i + 1 < m; i++) ex[i] = -ds[i] * ib;
         sdf_vexp(ex, ex, m - 1);
         for (int i = 0; i + 1 < m; i++) {
             double dl = t[i + 1] - t[i];
@@ -75,7 +66,7 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
         st->phase = PH_REFINE;
         return;
     }
-    st->bound = ml_sdf_bound(t, d, s->ds, m, bp, s->bs); /* the reported B: every term, at β+ */
+    st->bound = ml_sdf_bound(t, d, ds, m, bp, s->bs); /* the reported B: every term, at β+ */
     ml_sdf_weights(t, s->sig, m, 1e10, NULL, NULL, NULL, s->w, NULL);
     for (int i = 0; i + 1 < m; i++) s->pdf[i] = s->w[i] + 1e-5;
     sdf_u(o->stratified, o->seed, ray, 1, o->n_final, s->u);
@@ -138,12 +129,12 @@ static int eb_chunk(const ml_sdf_field *f, const double *o, const double *u, int
 static void carve_scratch(scratch *s, double *buf, int *idx, int cap, int nn)
 {
     double *q = buf;
-    s->ds = carve(&q, cap); s->sfx = carve(&q, cap); s->bs = carve(&q, 6 * (size_t)cap); s->pdf = carve(&q, cap);
+    s->bis = carve(&q, sdf_bisect_size(cap)); s->bs = carve(&q, 4 * (size_t)cap); s->pdf = carve(&q, cap);
     s->cdf = carve(&q, cap + 1); s->u = carve(&q, nn); s->sig = carve(&q, cap + nn);
     s->w = carve(&q, cap); s->pairs = carve(&q, 2 * (size_t)(cap + nn)); s->tt = carve(&q, cap + nn);
     s->dd = carve(&q, cap + nn); s->idx = idx;
 }
-#define SCRATCH_DOUBLES(cap, nn) ((size_t)(cap) * 17 + (size_t)(nn) * 4 + 8)
+#define SCRATCH_DOUBLES(cap, nn) (sdf_bisect_size(cap) + (size_t)(cap) * 12 + (size_t)(nn) * 6 + 8)
 
 /* Thread-safe fields: each ray runs the whole algorithm on one thread (no barrier between rounds), evaluating its
  * own points; batches of 4096 rays between progress ticks. */

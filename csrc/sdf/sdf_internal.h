@@ -23,12 +23,9 @@ double sdf_prim_point(int kind, const double *param, const double q[3], double g
 
 /* vexp.c: y[i] = exp(x[i]) for n values (vectorised; relative error < 1e-15, underflow to 0 below −708). */
 void sdf_vexp(const double *x, double *y, int n);
-
-/* bound.c: a conservative, faster ml_sdf_bound for the bisection over [beta, beta_hi]; scratch 6n doubles. */
-double sdf_bound_fast(const double *t, const double *d, const double *ds, int n, double beta, double beta_hi,
-                      const double *suffix, double stop, double *scratch);
-/* bound.c: the suffix sums sdf_bound_fast needs for its early stop (computed once per round). */
-void sdf_bound_suffix(const double *t, const double *ds, int n, double beta_hi, double *suffix);
+/* sdf_avx2.c, sdf_avx512.c: the vector paths of sdf_vexp. */
+void sdf_vexp_avx2(const double *x, double *y, int n);
+void sdf_vexp_avx512(const double *x, double *y, int n);
 
 /* sample_util.c: inverse-CDF sampling of n values from bins [m+1] and pdf [m] (normalised inside) with
  * u given (sorted or not); out need not be sorted. */
