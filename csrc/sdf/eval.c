@@ -18,13 +18,13 @@ static void to_local(const ml_sdf_prim *p, const double *pt, int n, double *x, d
 static void smin_block(double *a, const double *b, double k, int n)
 {
     if (k <= 0) {
-        for (int i = 0; i < n; i++) a[i] = fmin(a[i], b[i]);
+        for (int i = 0; i < n; i++) a[i] = sdf_min(a[i], b[i]);
         return;
     }
     double ik = 1.0 / k;
 #pragma omp simd
     for (int i = 0; i < n; i++) {
-        double h = fmin(fmax(0.5 + 0.5 * (b[i] - a[i]) * ik, 0.0), 1.0);
+        double h = sdf_min(sdf_max(0.5 + 0.5 * (b[i] - a[i]) * ik, 0.0), 1.0);
         a[i] = b[i] + h * (a[i] - b[i]) - k * h * (1.0 - h);
     }
 }
@@ -49,13 +49,13 @@ static void eval_block(const ml_sdf_scene *s, const double *pt, int n, double *d
         double *a = stack + (size_t)(sp - 2) * SDF_BLOCK, *b = a + SDF_BLOCK;
         switch (in->op) {
         case ML_SDF_OP_MIN:
-            for (int i = 0; i < n; i++) a[i] = fmin(a[i], b[i]);
+            for (int i = 0; i < n; i++) a[i] = sdf_min(a[i], b[i]);
             break;
         case ML_SDF_OP_MAX:
-            for (int i = 0; i < n; i++) a[i] = fmax(a[i], b[i]);
+            for (int i = 0; i < n; i++) a[i] = sdf_max(a[i], b[i]);
             break;
         case ML_SDF_OP_SUB:
-            for (int i = 0; i < n; i++) a[i] = fmax(a[i], -b[i]);
+            for (int i = 0; i < n; i++) a[i] = sdf_max(a[i], -b[i]);
             break;
         default:
             smin_block(a, b, in->k, n);

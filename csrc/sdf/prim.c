@@ -17,8 +17,8 @@ void sdf_prim_block(int kind, const double *pa, const double *x, const double *y
 #pragma omp simd
         for (int i = 0; i < n; i++) {
             double qx = fabs(x[i]) - pa[0], qy = fabs(y[i]) - pa[1], qz = fabs(z[i]) - pa[2];
-            double ox = fmax(qx, 0), oy = fmax(qy, 0), oz = fmax(qz, 0);
-            d[i] = len3(ox, oy, oz) + fmin(fmax(qx, fmax(qy, qz)), 0.0);
+            double ox = sdf_max(qx, 0), oy = sdf_max(qy, 0), oz = sdf_max(qz, 0);
+            d[i] = len3(ox, oy, oz) + sdf_min(sdf_max(qx, sdf_max(qy, qz)), 0.0);
         }
         break;
     case ML_SDF_TORUS:
@@ -34,7 +34,7 @@ void sdf_prim_block(int kind, const double *pa, const double *x, const double *y
 #pragma omp simd
         for (int i = 0; i < n; i++) {
             double px = x[i] - pa[0], py = y[i] - pa[1], pz = z[i] - pa[2];
-            double h = fmin(fmax((px * bax + py * bay + pz * baz) * inv, 0.0), 1.0);
+            double h = sdf_min(sdf_max((px * bax + py * bay + pz * baz) * inv, 0.0), 1.0);
             d[i] = len3(px - bax * h, py - bay * h, pz - baz * h) - pa[6];
         }
         break;
@@ -47,8 +47,8 @@ void sdf_prim_block(int kind, const double *pa, const double *x, const double *y
 #pragma omp simd
         for (int i = 0; i < n; i++) {
             double dx = sqrt(x[i] * x[i] + z[i] * z[i]) - pa[0], dy = fabs(y[i]) - pa[1];
-            double ox = fmax(dx, 0), oy = fmax(dy, 0);
-            d[i] = fmin(fmax(dx, dy), 0.0) + sqrt(ox * ox + oy * oy);
+            double ox = sdf_max(dx, 0), oy = sdf_max(dy, 0);
+            d[i] = sdf_min(sdf_max(dx, dy), 0.0) + sqrt(ox * ox + oy * oy);
         }
         break;
     default:

@@ -67,8 +67,17 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
         return;
     }
     st->bound = ml_sdf_bound(t, d, ds, m, bp, s->bs); /* the reported B: every term, at β+ */
-    ml_sdf_weights(t, s->sig, m, 1e10, NULL, NULL, NULL, s->w, NULL);
-    for (int i = 0; i + 1 < m; i++) s->pdf[i] = s->w[i] + 1e-5;
+    /* weights w_i = (1 − e^{−δ_i σ_i})·e^{−Σ_{j<i} δ_j σ_j} as the reference computes them */
+    double acc = 0, *al = s->w, *tr = s->cdf;
+    for (int i = 0; i + 1 < m; i++) {
+        double fe = (t[i + 1] - t[i]) * s->sig[i];
+        al[i] = -fe;
+        tr[i] = -acc;
+        acc += fe;
+    }
+    sdf_vexp(al, al, m - 1);
+    sdf_vexp(tr, tr, m - 1);
+    for (int i = 0; i + 1 < m; i++) s->pdf[i] = (1.0 - al[i]) * tr[i] + 1e-5;
     sdf_u(o->stratified, o->seed, ray, 1, o->n_final, s->u);
     sdf_invert_cdf(t, s->pdf, m - 1, s->u, o->n_final, s->cdf, tn);
     tn[o->n_final] = o->near;
@@ -77,38 +86,52 @@ static void round_step(const ml_sdf_field *f, const ml_sdf_sample_opts *o, int64
     st->phase = PH_FINAL;
 }
 
+/* Merges the sorted pairs (at, ad) [na] and (bt, bd) [nb] into (t, d). */
+static void merge_into(const double *at, const double *ad, int na, const double *bt, const double *bd, int nb,
+                       double *t, double *d)
+{
+    int i = 0, j = 0, n = 0;
+    while (i < na || j < nb) {
+        if (j >= nb || (i < na && at[i] <= bt[j])) { t[n] = at[i]; d[n++] = ad[i++]; }
+        else { t[n] = bt[j]; d[n++] = bd[j++]; }
+    }
+}
+
 /* Merges the sorted new samples (tn, dn) [k] into the sorted evaluated set (t, d) [m]. */
 static void merge(double *t, double *d, int m, const double *tn, const double *dn, int k, double *tt, double *dd)
 {
-    int i = 0, j = 0, n = 0;
-    while (i < m || j < k) {
-        if (j >= k || (i < m && t[i] <= tn[j])) { tt[n] = t[i]; dd[n++] = d[i++]; }
-        else { tt[n] = tn[j]; dd[n++] = dn[j++]; }
-    }
-    memcpy(t, tt, sizeof *t * (size_t)n);
-    memcpy(d, dd, sizeof *d * (size_t)n);
+    merge_into(t, d, m, tn, dn, k, tt, dd);
+    memcpy(t, tt, sizeof *t * (size_t)(m + k));
+    memcpy(d, dd, sizeof *d * (size_t)(m + k));
 }
 
 /* Final output: the n_final + 2 new samples with n_extra of the evaluated ones, sorted, weights at β. */
 static void finish(const ml_sdf_sample_opts *o, ml_sdf_samples *out, int64_t r, int64_t ray, const ray_st *st,
                    const double *t, const double *d, const double *tn, const double *dn, scratch *s)
 {
-    int nf = o->n_final + 2, N = nf + o->n_extra, m = st->m;
-    memcpy(s->tt, tn, sizeof *tn * (size_t)nf);
-    memcpy(s->dd, dn, sizeof *dn * (size_t)nf);
-    if (o->stratified) { /* randperm(m)[:n_extra] */
+    int nf = o->n_final + 2, ne = o->n_extra, N = nf + ne, m = st->m, sorted = 1;
+    /* the new samples come sorted (inverse CDF of sorted u) between near and far; the extras sorted by index */
+    double *at = s->pairs, *ad = at + nf, *bt = ad + nf, *bd = bt + ne;
+    at[0] = tn[nf - 2]; ad[0] = dn[nf - 2];
+    memcpy(at + 1, tn, sizeof *tn * (size_t)(nf - 2));
+    memcpy(ad + 1, dn, sizeof *dn * (size_t)(nf - 2));
+    at[nf - 1] = tn[nf - 1]; ad[nf - 1] = dn[nf - 1];
+    for (int i = 0; i + 1 < nf; i++) sorted &= at[i] <= at[i + 1];
+    if (o->stratified) { /* randperm(m)[:n_extra], then in index order */
         for (int i = 0; i < m; i++) s->idx[i] = i;
-        for (int i = 0; i < o->n_extra; i++) {
+        for (int i = 0; i < ne; i++) {
             int j = i + (int)(ml_rng_uniform(o->seed, (uint64_t)ray * 8192u + 6144u + (uint64_t)i) * (m - i));
             if (j >= m) j = m - 1;
             int x = s->idx[i]; s->idx[i] = s->idx[j]; s->idx[j] = x;
         }
+        for (int i = 1; i < ne; i++)
+            for (int j = i, x = s->idx[i]; j > 0 && s->idx[j - 1] > x; j--) { s->idx[j] = s->idx[j - 1]; s->idx[j - 1] = x; }
     } else {
-        for (int i = 0; i < o->n_extra; i++)
-            s->idx[i] = o->n_extra > 1 ? (int)((double)i * (m - 1) / (o->n_extra - 1)) : 0;
+        for (int i = 0; i < ne; i++) s->idx[i] = ne > 1 ? (int)((double)i * (m - 1) / (ne - 1)) : 0;
     }
-    for (int i = 0; i < o->n_extra; i++) { s->tt[nf + i] = t[s->idx[i]]; s->dd[nf + i] = d[s->idx[i]]; }
-    sdf_sort_pairs(s->tt, s->dd, N, s->pairs);
+    for (int i = 0; i < ne; i++) { bt[i] = t[s->idx[i]]; bd[i] = d[s->idx[i]]; }
+    merge_into(at, ad, nf, bt, bd, ne, s->tt, s->dd);
+    if (!sorted) sdf_sort_pairs(s->tt, s->dd, N, s->pairs);
     sdf_write_ray(o, out, r, N, s->tt, s->dd, s->sig);
     if (out->beta_plus) out->beta_plus[r] = st->bplus;
     if (out->bound) out->bound[r] = st->bound;

@@ -13,11 +13,18 @@ void sdf_invert_cdf(const double *bins, const double *pdf, int m, const double *
     int flat = !(s > 0) || !isfinite(s);
     cdf[0] = 0;
     for (int i = 0; i < m; i++) cdf[i + 1] = cdf[i] + (flat ? 1.0 / m : pdf[i] / s);
-    for (int j = 0; j < n; j++) {
-        int lo = 0, hi = m + 1; /* first index with cdf > u */
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            if (cdf[mid] > u[j]) hi = mid; else lo = mid + 1;
+    int sorted = 1;
+    for (int j = 0; j + 1 < n; j++) sorted &= u[j] <= u[j + 1];
+    for (int j = 0, lo = 0; j < n; j++) { /* lo: first index with cdf > u (a walk when u is sorted) */
+        if (sorted) {
+            while (lo <= m && !(cdf[lo] > u[j])) lo++;
+        } else {
+            int hi = m + 1;
+            lo = 0;
+            while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (cdf[mid] > u[j]) hi = mid; else lo = mid + 1;
+            }
         }
         int below = lo - 1 < 0 ? 0 : lo - 1, above = lo > m ? m : lo;
         double den = cdf[above] - cdf[below];

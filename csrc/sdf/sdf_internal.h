@@ -15,6 +15,10 @@ struct ml_sdf_scene {
     int max_stack;
 };
 
+/* min and max that propagate NaN from either side and vectorise (libm's fmin/fmax are calls that drop a NaN). */
+static inline double sdf_min(double a, double b) { return a < b || a != a ? a : b; }
+static inline double sdf_max(double a, double b) { return a > b || a != a ? a : b; }
+
 /* prim.c: distance of a primitive at local points q (SoA x, y, z of n <= SDF_BLOCK), written to d. */
 void sdf_prim_block(int kind, const double *param, const double *x, const double *y, const double *z, int n,
                     double *d);
