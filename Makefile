@@ -52,6 +52,9 @@ $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# the SDF primitives' square roots vectorise without errno (their arguments are sums of squares)
+$(BUILD)/obj/csrc/sdf/prim.o: CFLAGS += -fno-math-errno
+
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

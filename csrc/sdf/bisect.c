@@ -21,8 +21,14 @@ void sdf_bisect_init(sdf_bisect *b, double *scratch, const double *t, const doub
     b->n1 = np;
     b->d = carve(&q, (size_t)np); b->ad = carve(&q, (size_t)np); b->ds = carve(&q, (size_t)np);
     b->dl = carve(&q, (size_t)np); b->dl2 = carve(&q, (size_t)np); b->sfx = carve(&q, (size_t)np + 1);
-    ml_sdf_dstar(t, d, n, exact, b->ds);
-    for (int i = 0; i < n1; i++) {
+    int i0 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    ml_isa isa = ml_cpu_isa();
+    if (isa == ML_ISA_AVX512) i0 = sdf_bisect_fill_avx512(b, t, d, n1, exact, beta_hi);
+    else if (isa == ML_ISA_AVX2) i0 = sdf_bisect_fill_avx2(b, t, d, n1, exact, beta_hi);
+#endif
+    if (i0 < n1) ml_sdf_dstar(t + i0, d + i0, n - i0, exact, b->ds + i0);
+    for (int i = i0; i < n1; i++) {
         double dl = t[i + 1] - t[i];
         b->d[i] = d[i];
         b->ad[i] = fabs(d[i]);
@@ -30,12 +36,12 @@ void sdf_bisect_init(sdf_bisect *b, double *scratch, const double *t, const doub
         b->dl2[i] = dl * dl;
         b->sfx[i] = -b->ds[i] / beta_hi;
     }
+    sdf_vexp(b->sfx + i0, b->sfx + i0, n1 - i0);
     for (int i = n1; i < np; i++) b->d[i] = b->ad[i] = b->ds[i] = b->dl[i] = b->dl2[i] = 0;
     memset(b->sfx + n1, 0, sizeof(double) * (size_t)(np + 1 - n1));
-    sdf_vexp(b->sfx, b->sfx, n1);
     double acc = 0;
     for (int i = n1 - 1; i >= 0; i--) {
-        acc += b->dl2[i] * fmax(b->sfx[i], SDF_TINY);
+        acc += b->dl2[i] * (b->sfx[i] > SDF_TINY ? b->sfx[i] : SDF_TINY);
         b->sfx[i] = acc;
     }
 }

@@ -29,5 +29,8 @@ double sdf_bisect_beta(const sdf_bisect *b, double beta, double beta_hi, double 
 /* B(β) > ε (the test the bisection needs; B unclamped as ml_sdf_bound, so never below it up to rounding). */
 int sdf_bisect_above_avx2(const sdf_bisect *b, double beta, double eps);
 int sdf_bisect_above_avx512(const sdf_bisect *b, double beta, double eps);
+/* The vector part of sdf_bisect_init's fill (simd_tmpl.h): returns how many of the n1 intervals it did. */
+int sdf_bisect_fill_avx2(sdf_bisect *b, const double *t, const double *d, int n1, int exact, double beta_hi);
+int sdf_bisect_fill_avx512(sdf_bisect *b, const double *t, const double *d, int n1, int exact, double beta_hi);
 
 #endif

@@ -2,6 +2,7 @@
  * instruction) or point by point with gradients and colours carried along (forward mode). */
 #include <math.h>
 #include <stdlib.h>
+#include "core/clones.h"
 #include "sdf_internal.h"
 
 static void to_local(const ml_sdf_prim *p, const double *pt, int n, double *x, double *y, double *z)
@@ -30,7 +31,7 @@ static void smin_block(double *a, const double *b, double k, int n)
 }
 
 /* One block of n <= SDF_BLOCK points; stack holds max_stack·SDF_BLOCK doubles. */
-static void eval_block(const ml_sdf_scene *s, const double *pt, int n, double *d, double *stack)
+CLONES static void eval_block(const ml_sdf_scene *s, const double *pt, int n, double *d, double *stack)
 {
     double x[SDF_BLOCK], y[SDF_BLOCK], z[SDF_BLOCK];
     int sp = 0;

@@ -1,11 +1,12 @@
 /* The primitives' exact signed distances in their local frames (Quilez's closed forms; VolSDF §3 uses exact SDFs
  * or 1-Lipschitz bounds), block-wise for evaluation and pointwise with the analytic gradient. */
 #include <math.h>
+#include "core/clones.h"
 #include "sdf_internal.h"
 
 static double len3(double x, double y, double z) { return sqrt(x * x + y * y + z * z); }
 
-void sdf_prim_block(int kind, const double *pa, const double *x, const double *y, const double *z, int n,
+CLONES void sdf_prim_block(int kind, const double *pa, const double *x, const double *y, const double *z, int n,
                     double *d)
 {
     switch (kind) {

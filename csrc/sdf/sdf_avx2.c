@@ -50,5 +50,11 @@ TGT static inline __attribute__((always_inline)) __m256d pow2(__m256d p, __m256d
 #define VSEL(m, a, b) _mm256_blendv_pd(b, a, m)
 #define VPREFIX(v) prefix4(v)
 #define VLAST(v) _mm256_permute4x64_pd(v, 0xFF)
+#define VDIV(a, b) _mm256_div_pd(a, b)
+#define VSQRT(x) _mm256_sqrt_pd(x)
+#define VABS(x) _mm256_andnot_pd(_mm256_set1_pd(-0.0), x)
+#define VLE(a, b) _mm256_cmp_pd(a, b, _CMP_LE_OQ)
+#define VGE(a, b) _mm256_cmp_pd(a, b, _CMP_GE_OQ)
+#define MOR(a, b) _mm256_or_pd(a, b)
 #include "simd_tmpl.h"
 #endif

@@ -44,5 +44,11 @@ TGT static inline __attribute__((always_inline)) __m512d prefix8(__m512d v)
 #define VSEL(m, a, b) _mm512_mask_blend_pd(m, b, a)
 #define VPREFIX(v) prefix8(v)
 #define VLAST(v) _mm512_permutexvar_pd(_mm512_set1_epi64(7), v)
+#define VDIV(a, b) _mm512_div_pd(a, b)
+#define VSQRT(x) _mm512_sqrt_pd(x)
+#define VABS(x) _mm512_abs_pd(x)
+#define VLE(a, b) _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ)
+#define VGE(a, b) _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ)
+#define MOR(a, b) ((__mmask8)((a) | (b)))
 #include "simd_tmpl.h"
 #endif

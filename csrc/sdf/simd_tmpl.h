@@ -1,9 +1,10 @@
 /* Internal: the SDF core's SIMD kernels written once over a vector type, instantiated by sdf_avx2.c and
  * sdf_avx512.c: exp on vectors and the bound test of the β bisection. Expects V (vector of doubles), M (lane mask),
- * VL (lanes), TGT (function attributes), SFX(name), VLOAD, VSTORE, VSET1, VZERO, VADD, VSUB, VMUL, VMIN, VMAX,
+ * VL (lanes), TGT (function attributes), SFX(name), VLOAD, VSTORE, VSET1, VZERO, VADD, VSUB, VMUL, VDIV, VSQRT,
+ * VABS, VMIN, VMAX,
  * VFMA(a, b, c) = a·b + c, VFNMA(a, b, c) = c − a·b, VROUND (to nearest), VPOW2(p, k) = p·2^k for integral k in
- * [−1022, 1023], VLT / VGT(a, b) (false on NaN), VNLE(a, b) (not a <= b, true on NaN), VUNORD(a, b), MAND,
- * MANY(m), MALL(m), VSEL(m, a, b) (m ? a : b), VPREFIX(v) (inclusive prefix sums along the lanes) and VLAST(v)
+ * [−1022, 1023], VLT / VLE / VGT / VGE(a, b) (false on NaN), VNLE(a, b) (not a <= b, true on NaN), VUNORD(a, b),
+ * MAND, MOR, MANY(m), MALL(m), VSEL(m, a, b) (m ? a : b), VPREFIX(v) (inclusive prefix sums along the lanes) and VLAST(v)
  * (the last lane broadcast). */
 
 /* exp: Cody–Waite reduction x = k ln2 + r, |r| <= ln2/2, Taylor polynomial of degree 13 (relative error < 1e-15);
@@ -75,4 +76,39 @@ TGT int SFX(sdf_bisect_above)(const sdf_bisect *b, double beta, double eps)
         if (MANY(VGT(VSUB(Rex, VFMA(VLOAD(b->sfx + i + 1), vc4, E)), thr))) return 0;
     }
     return 0;
+}
+
+/* The β-independent arrays of sdf_bisect_init for the first whole vectors of the n1 intervals (returns how many
+ * were done; bisect.c does the rest): d*_i with ml_sdf_dstar's formulas in the same order of operations, |d_i|,
+ * δ_i, δ_i² and e^{−d*_i/β_hi} in sfx (summed by the caller). */
+TGT int SFX(sdf_bisect_fill)(sdf_bisect *b, const double *t, const double *d, int n1, int exact, double beta_hi)
+{
+    const V zero = VZERO(), half = VSET1(0.5), two = VSET1(2.0), nbh = VSET1(-1.0 / beta_hi);
+    int i = 0;
+    for (; i + VL <= n1; i += VL) {
+        V t0 = VLOAD(t + i), d0 = VLOAD(d + i), d1 = VLOAD(d + i + 1);
+        V a = VSUB(VLOAD(t + i + 1), t0), bb = VABS(d0), c = VABS(d1), v;
+        M same = MOR(MAND(VGT(d0, zero), VGT(d1, zero)), MAND(VLT(d0, zero), VLT(d1, zero)));
+        if (exact) {
+            V a2 = VMUL(a, a), b2 = VMUL(bb, bb), c2 = VMUL(c, c), s = VMUL(half, VADD(VADD(a, bb), c));
+            V area = VMUL(VMUL(VMUL(s, VSUB(s, a)), VSUB(s, bb)), VSUB(s, c));
+            V h = VSEL(VGT(area, zero), VDIV(VMUL(two, VSQRT(VMAX(area, zero))), a), zero);
+            v = VSEL(VGT(VSUB(VADD(bb, c), a), zero), h, zero);
+            v = VSEL(VLE(VADD(a2, c2), b2), c, v);
+            v = VSEL(VLE(VADD(a2, b2), c2), bb, v);
+        } else {
+            v = VMUL(half, VSUB(VADD(bb, c), a));
+            v = VSEL(VGE(bb, VADD(a, c)), VSUB(bb, a), v);
+            v = VSEL(VGE(c, VADD(a, bb)), VSUB(c, a), v);
+            v = VSEL(VLT(v, zero), zero, v);
+        }
+        v = VSEL(same, v, zero);
+        VSTORE(b->d + i, d0);
+        VSTORE(b->ad + i, bb);
+        VSTORE(b->ds + i, v);
+        VSTORE(b->dl + i, a);
+        VSTORE(b->dl2 + i, VMUL(a, a));
+        VSTORE(b->sfx + i, SFX(exp)(VMUL(v, nbh)));
+    }
+    return i;
 }
