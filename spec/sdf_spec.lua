@@ -274,13 +274,7 @@ describe("sdf.sample", function()
   end
 
   it("the bound is honest on >= 1000 random rays through sphere, box, torus and CSG scenes", function()
-    local scenes = {
-      sdf.sphere { r = 0.8 },
-      sdf.box { size = { 1.2, 0.8, 1 } }:rotate({ 0, 1, 0 }, 0.5),
-      sdf.torus { R = 0.8, r = 0.25 }:rotate({ 1, 0, 0 }, 0.7),
-      sdf.subtract(sdf.union(sdf.sphere { r = 0.7 }, sdf.box { size = 0.8, center = { 0.6, 0, 0 } }),
-        sdf.cylinder { r = 0.3, h = 3 }),
-    }
+    local scenes = require("spec.helpers.sdf_scenes")(sdf)
     local total, conv = 0, 0
     for i, s in ipairs(scenes) do
       local c = honesty(s, 260, 100 + i, i == 4 and 0.02 or 0.01)
