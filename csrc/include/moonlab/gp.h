@@ -257,6 +257,8 @@ typedef struct ml_gp_gpr_opts {
     double ratio_lo, ratio_hi;    /* inverse-distance: pair distance ratios (2/3, 3/2) */
     int inner_maxit;              /* surrogate translations per outer iteration (200) */
     ml_gp_opt_opts hyper;         /* hyperparameter MAP each outer iteration */
+    int hyper_every;              /* MAP at every k-th outer iteration (1), warm-started */
+    int hyper_points;             /* MAP on the latest k data points only (0 = all) */
 } ml_gp_gpr_opts;
 ml_gp_gpr_opts ml_gp_gpr_defaults(void);
 
