@@ -348,6 +348,10 @@ describe("gp saddle searches", function()
     assert.equals(1, gp.hessian(pot, r.x).negative)
     assert.is_true(r.calls < d.calls, ("gpr %d calls, dimer %d"):format(r.calls, d.calls))
     assert.is_number(r.seconds.hyper)
+    -- priors centred on the starting hyperparameters instead of each warm start
+    local a = gp.gpr_dimer(pot, vec { -0.5, 1.4 }, vec { 1, 0.3 }, { quiet = true, anchor_prior = true })
+    assert.is_true(a.converged)
+    assert.is_close({ a.x:get(1), a.x:get(2), a.energy }, s, { atol = 2e-3 })
   end)
   it("GPR-dimer on LJ7 2-D with MAP on the latest points every other iteration finds a first-order saddle", function()
     local lj = gp.potential.lj { n = 7, dim = 2 }

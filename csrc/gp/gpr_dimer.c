@@ -22,6 +22,7 @@ ml_gp_gpr_opts ml_gp_gpr_defaults(void)
     o.hyper.xtol = 1e-4;
     o.hyper_every = 1;
     o.hyper_points = 0;
+    o.anchor_prior = 0;
     return o;
 }
 
@@ -117,7 +118,8 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
            *m0 = malloc((size_t)D * sizeof *m0);
     ml_gp_kernel *k = ml_gpk_clone(k0);
     ml_gp *g = NULL;
-    if (!X || !E || !Es || !G || !m0 || !k) {
+    double *th0 = k ? malloc((size_t)(ml_gpk_nparams(k) + 1) * sizeof *th0) : NULL;
+    if (!X || !E || !Es || !G || !m0 || !k || !th0) {
         rc = ml_fail(ML_ENOMEM, "gpr_dimer: out of memory");
         goto done;
     }
@@ -127,6 +129,11 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         goto done;
     }
     for (int i = 0; i < D; i++) mode[i] /= mn;
+    /* the MAP options: priors centred on the starting hyperparameters (anchor_prior) or on each
+     * iteration's warm start */
+    ml_gpk_get_params(k, th0);
+    ml_gp_opt_opts ho = o->hyper;
+    if (o->anchor_prior) ho.prior_center = th0;
     int64_t calls0 = p->calls, n = 0;
     memcpy(X, x, (size_t)D * sizeof *X);
     if ((rc = ml_gp_pot_eval(p, X, E, G))) goto done;
@@ -163,7 +170,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
             ml_gp *gs = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
             if (!gs) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
             rc = ml_gp_fit(gs, hm, X + (n - hm) * D, Es + (n - hm), G + (n - hm) * D);
-            if (!rc) rc = map_hyper(gs, k, &o->hyper, &res->hyper_failures);
+            if (!rc) rc = map_hyper(gs, k, &ho, &res->hyper_failures);
             ml_gp_free(gs);
             if (rc == GP_EINTR) { strcpy(r->reason, "interrupted"); break; }
             if (rc) { res->hyper_failures++; ml_clear_error(); rc = ML_OK; }
@@ -177,7 +184,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         res->t_fit += t2 - t1;
         if (do_hyper && hm == n) {
             int frc = res->hyper_failures;
-            rc = map_hyper(g, k, &o->hyper, &res->hyper_failures);
+            rc = map_hyper(g, k, &ho, &res->hyper_failures);
             if (rc == GP_EINTR) { strcpy(r->reason, "interrupted"); break; }
             if (rc) break;
             /* a failed MAP keeps the previous hyperparameters: refit with them */
@@ -224,6 +231,6 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
 done:
     ml_gp_free(g);
     ml_gpk_free(k);
-    free(X), free(E), free(Es), free(G), free(m0);
+    free(X), free(E), free(Es), free(G), free(m0), free(th0);
     return rc;
 }
