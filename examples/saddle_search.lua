@@ -6,7 +6,8 @@
 -- success rate, mean and median true evaluations (of successful runs) and distinct saddles, and
 -- plots the Müller–Brown surface with one path of each method.
 -- Usage: lua5.4 examples/saddle_search.lua [N=20] [systems=mb,leps,lj2,lj3,morse] [outdir] [methods=dimer,gpr_dimer]
--- (env GP_MAX_OUTER = 60 and GP_HYPER_MAXIT = 40 cap the GPR-dimer's true evaluations and MAP evaluations)
+-- (env GP_MAX_OUTER = 60 and GP_HYPER_MAXIT = 40 cap the GPR-dimer's true evaluations and MAP evaluations;
+-- GP_HYPER_POINTS, GP_HYPER_EVERY and GP_ANCHOR_PRIOR=1 set gpr_dimer's hyper_points, hyper_every, anchor_prior)
 -- As a module (the tour): local run = dofile(...)("--module"); run{n = 4, systems = {"mb"}}
 local gp = require "moonlab.gp"
 local T = require "moonlab.tensor"
@@ -50,7 +51,7 @@ local function systems()
       for _, z in ipairs { 0.56, -0.56 } do x[#x + 1] = 0; x[#x + 1] = 0; x[#x + 1] = z * 1.0 end
     end
     local m = gp.minimize(pot, T.new(x), { quiet = true }).x
-    return { name = ("LJ7 %d-D"):format(dim), pot = pot, min = m, disp = 0.15, trust = { 0.9, 1.1 },
+    return { name = ("LJ7 %d-D"):format(dim), pot = pot, min = m, disp = 0.05, trust = { 0.9, 1.1 }, hyper_points = 10,
       kernel = function() return gp.kernel.inverse_distance { atoms = 7, dim = dim, lengthscales = 0.5, variance = 1 } end }
   end
   S.lj2, S.lj3 = lj(2), lj(3)
@@ -63,7 +64,7 @@ local function systems()
       if math.sqrt(fx * fx + fy * fy) < 5 and frozen:get(i, 3) > -1 then near[#near + 1] = { fx, fy, frozen:get(i, 3) } end
     end
     local m = gp.minimize(pot, x0, { quiet = true }).x
-    S.morse = { name = "Morse heptamer", pot = pot, min = m, disp = 0.15, trust = { 0.9, 1.1 },
+    S.morse = { name = "Morse heptamer", pot = pot, min = m, disp = 0.05, trust = { 0.9, 1.1 }, hyper_points = 10,
       kernel = function()
         local types = {}
         for i = 1, 7 do types[i] = 1 end
@@ -110,7 +111,9 @@ local function run(opts)
         local r
         local o = { quiet = true, maxit = 2000, max_calls = opts.max_calls or 2000 }
         if method == "gpr_dimer" then
-          o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 60, hyper_maxit = opts.hyper_maxit or 40 }
+          o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 60, hyper_maxit = opts.hyper_maxit or 40,
+            hyper_points = opts.hyper_points or sys.hyper_points, hyper_every = opts.hyper_every,
+            anchor_prior = opts.anchor_prior }
           -- atoms: pair-distance ratios within [0.9, 1.1] of a data point (the paper's [2/3, 3/2] lets a
           -- single surrogate step run into the steep LJ/Morse repulsion)
           if sys.trust then o.ratio_lo, o.ratio_hi = sys.trust[1], sys.trust[2] end
@@ -119,8 +122,10 @@ local function run(opts)
         if good then r = res end
         local H = r and r.converged and gp.hessian(sys.pot, r.x) or nil
         if opts.progress then
-          opts.progress(("%s %s start %d: %s, %s calls, %s negative eigenvalues"):format(sys.name, method, i,
-            r and r.reason or "error", r and r.calls or "-", H and H.negative or "-"))
+          local sec = r and r.seconds and (" (fit %.1f s, hyper %.1f s, surrogate dimer %.1f s)"):format(r.seconds.fit,
+            r.seconds.hyper, r.seconds.dimer) or ""
+          opts.progress(("%s %s start %d: %s, %s calls, %s negative eigenvalues%s"):format(sys.name, method, i,
+            r and r.reason or (good and "error" or tostring(res)), r and r.calls or "-", H and H.negative or "-", sec))
         end
         if r and r.converged then
           if H.negative == 1 then
@@ -220,7 +225,8 @@ local outdir = arg and arg[3] or "build"
 local t0 = os.time()
 local methods = arg and arg[4] and (function() local t = {} for s in arg[4]:gmatch("[^,]+") do t[#t + 1] = s end return t end)() or nil
 local rows, paths = run { n = N, systems = sys, methods = methods, max_outer = tonumber(os.getenv("GP_MAX_OUTER") or ""),
-  hyper_maxit = tonumber(os.getenv("GP_HYPER_MAXIT") or ""), progress = function(s) io.stderr:write(s, "\n") end, log = function(r)
+  hyper_maxit = tonumber(os.getenv("GP_HYPER_MAXIT") or ""), hyper_points = tonumber(os.getenv("GP_HYPER_POINTS") or ""),
+  hyper_every = tonumber(os.getenv("GP_HYPER_EVERY") or ""), anchor_prior = os.getenv("GP_ANCHOR_PRIOR") == "1" or nil, progress = function(s) io.stderr:write(s, "\n") end, log = function(r)
   io.stderr:write(("%s %s: %d/%d, mean %.1f, median %.1f calls, %d saddles%s\n"):format(r.system, r.method,
     math.floor(r.success * r.n + 0.5), r.n, r.mean, r.median, r.saddles, r.note))
 end }

@@ -96,6 +96,10 @@ describe("gp bad input", function()
     err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { kernel = gp.kernel.se { lengthscales = { 1, 1, 1 } } }) end,
       "gp.gpr_dimer: bad argument #2 'kernel': kernel needs 3 coordinates, the potential has 2")
     err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { ratio_lo = 2 }) end, "ratio_lo")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { hyper_every = 0 }) end,
+      "gp.gpr_dimer: bad argument #5 'hyper_every': expected >= 1, got 0")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { hyper_points = -1 }) end,
+      "gp.gpr_dimer: bad argument #5 'hyper_points': expected >= 0, got -1")
     err(function() gp.dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { max_stp = 1 }) end, "max_stp")
     err(function() gp.potential.lj { n = 1 } end, "gp.potential.lj: bad argument #1 'n'")
     err(function() gp.potential.fn(42, { dim = 2 }) end, "gp.potential.fn: bad argument #1 'fn'")

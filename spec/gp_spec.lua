@@ -348,6 +348,25 @@ describe("gp saddle searches", function()
     assert.equals(1, gp.hessian(pot, r.x).negative)
     assert.is_true(r.calls < d.calls, ("gpr %d calls, dimer %d"):format(r.calls, d.calls))
     assert.is_number(r.seconds.hyper)
+    -- priors centred on the starting hyperparameters instead of each warm start
+    local a = gp.gpr_dimer(pot, vec { -0.5, 1.4 }, vec { 1, 0.3 }, { quiet = true, anchor_prior = true })
+    assert.is_true(a.converged)
+    assert.is_close({ a.x:get(1), a.x:get(2), a.energy }, s, { atol = 2e-3 })
+  end)
+  it("GPR-dimer on LJ7 2-D with MAP on the latest points every other iteration finds a first-order saddle", function()
+    local lj = gp.potential.lj { n = 7, dim = 2 }
+    local x = { 0, 0 }
+    for k = 0, 5 do x[#x + 1] = 1.12 * math.cos(k * math.pi / 3); x[#x + 1] = 1.12 * math.sin(k * math.pi / 3) end
+    local m = gp.minimize(lj, T.new(x), { quiet = true }).x
+    local x0, m0 = m + T.randn({ 14 }, { seed = 3 }) * 0.05, T.randn({ 14 }, { seed = 103 })
+    local d = gp.dimer(lj, x0, m0, { quiet = true, max_calls = 2000 })
+    local r = gp.gpr_dimer(lj, x0, m0, { quiet = true, ratio_lo = 0.9, ratio_hi = 1.1, hyper_points = 6,
+      hyper_every = 2, max_outer = 60, hyper_maxit = 40 })
+    assert.is_true(d.converged and r.converged)
+    local _, G = lj:energy_gradient(r.x)
+    assert.is_true(math.sqrt((G * G):sum()) < 0.01)
+    assert.equals(1, gp.hessian(lj, r.x).negative)
+    assert.is_true(r.calls < d.calls / 2, ("gpr %d calls, dimer %d"):format(r.calls, d.calls))
   end)
   it("Hessian of a free LJ cluster: rigid modes projected out", function()
     local lj = gp.potential.lj { n = 3, dim = 2 }

@@ -20,6 +20,9 @@ ml_gp_gpr_opts ml_gp_gpr_defaults(void)
     o.hyper = ml_gp_opt_defaults();
     o.hyper.maxit = 100;
     o.hyper.xtol = 1e-4;
+    o.hyper_every = 1;
+    o.hyper_points = 0;
+    o.anchor_prior = 0;
     return o;
 }
 
@@ -72,6 +75,27 @@ static int in_trust(void *ud, const double *x)
     return 0;
 }
 
+/* MAP hyperparameters of g (starting from its kernel's); on success copies them into k (the warm
+ * start of the next iteration). A failed optimisation counts in *failures and leaves k unchanged;
+ * only an interrupt (GP_EINTR) or out-of-memory is returned. */
+static int map_hyper(ml_gp *g, ml_gp_kernel *k, const ml_gp_opt_opts *ho, int *failures)
+{
+    ml_gp_opt_result hr;
+    if (ml_gp_optimize(g, ho, &hr)) {
+        if (ml_errcode() == GP_EINTR && !strcmp(ml_errmsg(), "interrupted")) return GP_EINTR;
+        (*failures)++;
+        ml_clear_error();
+        return ML_OK;
+    }
+    int np = ml_gpk_nparams(k);
+    double *th = malloc((size_t)(np ? np : 1) * sizeof *th);
+    if (!th) return ml_fail(ML_ENOMEM, "gpr_dimer: out of memory");
+    ml_gpk_get_params(ml_gp_kernel_of(g), th);
+    ml_gpk_set_params(k, th);
+    free(th);
+    return ML_OK;
+}
+
 int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, double *mode,
                     const ml_gp_gpr_opts *o, ml_gp_gpr_result *res, ml_gp_pathfn path,
                     void *path_ud)
@@ -80,9 +104,10 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
     ml_gp_dimer_result *r = &res->d;
     int D = p->dim, rc = ML_OK;
     if (o->max_outer < 1 || !(o->noise >= 0) || !(o->trust_radius > 0) || !(o->ratio_lo > 0 && o->ratio_lo < 1) ||
-        !(o->ratio_hi > 1) || o->inner_maxit < 1)
+        !(o->ratio_hi > 1) || o->inner_maxit < 1 || o->hyper_every < 1 || o->hyper_points < 0)
         return ml_fail(ML_EINVAL, "bad gpr_dimer options (max_outer, inner_maxit >= 1; trust_radius > 0; "
-                                  "0 < ratio_lo < 1 < ratio_hi; noise >= 0)");
+                                  "0 < ratio_lo < 1 < ratio_hi; noise >= 0; hyper_every >= 1, "
+                                  "hyper_points >= 0)");
     if (ml_gpk_dim(k0) && ml_gpk_dim(k0) != D)
         return ml_fail(ML_EINVAL, "kernel needs %d coordinates, the potential has %d", ml_gpk_dim(k0), D);
     int natoms = 0, adim = 0;
@@ -93,7 +118,8 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
            *m0 = malloc((size_t)D * sizeof *m0);
     ml_gp_kernel *k = ml_gpk_clone(k0);
     ml_gp *g = NULL;
-    if (!X || !E || !Es || !G || !m0 || !k) {
+    double *th0 = k ? malloc((size_t)(ml_gpk_nparams(k) + 1) * sizeof *th0) : NULL;
+    if (!X || !E || !Es || !G || !m0 || !k || !th0) {
         rc = ml_fail(ML_ENOMEM, "gpr_dimer: out of memory");
         goto done;
     }
@@ -103,6 +129,11 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         goto done;
     }
     for (int i = 0; i < D; i++) mode[i] /= mn;
+    /* the MAP options: priors centred on the starting hyperparameters (anchor_prior) or on each
+     * iteration's warm start */
+    ml_gpk_get_params(k, th0);
+    ml_gp_opt_opts ho = o->hyper;
+    if (o->anchor_prior) ho.prior_center = th0;
     int64_t calls0 = p->calls, n = 0;
     memcpy(X, x, (size_t)D * sizeof *X);
     if ((rc = ml_gp_pot_eval(p, X, E, G))) goto done;
@@ -131,35 +162,41 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         mean /= (double)n;
         ml_gpk_set_constant(k, fmax(1.0, mean * mean));
         double t0 = gp_now();
+        /* MAP hyperparameters (warm-started from the previous ones) at every hyper_every-th
+         * iteration, on the latest hyper_points points when set, else on the fitted GP itself */
+        int do_hyper = outer % o->hyper_every == 0;
+        int64_t hm = o->hyper_points && n > o->hyper_points ? o->hyper_points : n;
+        if (do_hyper && hm < n) {
+            ml_gp *gs = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
+            if (!gs) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
+            rc = ml_gp_fit(gs, hm, X + (n - hm) * D, Es + (n - hm), G + (n - hm) * D);
+            if (!rc) rc = map_hyper(gs, k, &ho, &res->hyper_failures);
+            ml_gp_free(gs);
+            if (rc == GP_EINTR) { strcpy(r->reason, "interrupted"); break; }
+            if (rc) { res->hyper_failures++; ml_clear_error(); rc = ML_OK; }
+        }
+        double t1 = gp_now();
         ml_gp_free(g);
         g = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
         if (!g) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
         if ((rc = ml_gp_fit(g, n, X, Es, G))) break;
-        double t1 = gp_now();
-        res->t_fit += t1 - t0;
-        ml_gp_opt_result hr;
-        int hrc = ml_gp_optimize(g, &o->hyper, &hr);
-        if (hrc) {
-            if (ml_errcode() == GP_EINTR && !strcmp(ml_errmsg(), "interrupted")) {
-                rc = hrc;
-                strcpy(r->reason, "interrupted");
-                break;
-            }
-            /* keep the previous hyperparameters */
-            res->hyper_failures++;
-            ml_clear_error();
-            ml_gp_free(g);
-            g = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
-            if (!g || (rc = ml_gp_fit(g, n, X, Es, G))) { if (!rc) rc = ML_ENOMEM; break; }
-        } else {
-            double *th = malloc((size_t)ml_gpk_nparams(k) * sizeof *th + 1);
-            if (!th) { rc = ml_fail(ML_ENOMEM, "gpr_dimer: out of memory"); break; }
-            ml_gpk_get_params(ml_gp_kernel_of(g), th);
-            ml_gpk_set_params(k, th); /* warm start for the next outer iteration */
-            free(th);
-        }
         double t2 = gp_now();
-        res->t_hyper += t2 - t1;
+        res->t_fit += t2 - t1;
+        if (do_hyper && hm == n) {
+            int frc = res->hyper_failures;
+            rc = map_hyper(g, k, &ho, &res->hyper_failures);
+            if (rc == GP_EINTR) { strcpy(r->reason, "interrupted"); break; }
+            if (rc) break;
+            /* a failed MAP keeps the previous hyperparameters: refit with them */
+            if (res->hyper_failures > frc) {
+                ml_gp_free(g);
+                g = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
+                if (!g) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
+                if ((rc = ml_gp_fit(g, n, X, Es, G))) break;
+            }
+        }
+        res->t_hyper += (t1 - t0) + (gp_now() - t2);
+        t2 = gp_now();
         /* the dimer on the posterior mean */
         surrogate s = {.g = g, .D = D};
         ml_gp_potential sp = {.eval = sur_eval, .ud = &s, .dim = D, .natoms = p->natoms, .adim = p->adim,
@@ -194,6 +231,6 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
 done:
     ml_gp_free(g);
     ml_gpk_free(k);
-    free(X), free(E), free(Es), free(G), free(m0);
+    free(X), free(E), free(Es), free(G), free(m0), free(th0);
     return rc;
 }

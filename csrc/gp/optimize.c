@@ -15,7 +15,7 @@ ml_gp_prior ml_gp_prior_defaults(void)
 ml_gp_opt_opts ml_gp_opt_defaults(void)
 {
     return (ml_gp_opt_opts){.prior = ml_gp_prior_defaults(), .maxit = 200, .restarts = 0, .seed = 0,
-                            .xtol = 1e-8, .bound = 10, .progress = NULL};
+                            .xtol = 1e-8, .bound = 10, .progress = NULL, .prior_center = NULL};
 }
 
 /* log prior of the parameters theta (own kinds) and its gradient added to grad. */
@@ -64,6 +64,7 @@ typedef struct {
     int np, nfree;
     int *idx;                 /* free parameter -> kernel parameter */
     double *theta, *theta0, *grad, *best;
+    const double *center;     /* of the priors */
     double best_val;
     int evals, fail_code, interrupted;
     nlopt_opt opt;
@@ -83,7 +84,7 @@ static double objective(unsigned n, const double *z, double *gz, void *data)
     int rc = ml_gpk_set_params(k, c->theta);
     if (!rc) rc = ml_gp_refit(c->g);
     for (int p = 0; p < c->np; p++) c->grad[p] = 0;
-    if (!rc) rc = ml_gp_log_posterior(c->g, &c->o->prior, c->theta0, &val, c->grad);
+    if (!rc) rc = ml_gp_log_posterior(c->g, &c->o->prior, c->center, &val, c->grad);
     if (rc || !isfinite(val)) {
         /* a failed fit is a very bad point: push back towards the start */
         c->fail_code = rc ? rc : ML_ENUMERIC;
@@ -122,6 +123,7 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r)
     double *z = c.best + np + 1, *lb = z + np + 1;
     double *ub = malloc((size_t)(np + 1) * sizeof *ub);
     ml_gpk_get_params(k, c.theta0);
+    c.center = o->prior_center ? o->prior_center : c.theta0;
     memcpy(c.theta, c.theta0, (size_t)np * sizeof *c.theta);
     memcpy(c.best, c.theta0, (size_t)np * sizeof *c.best);
     for (int p = 0; p < np; p++) {
@@ -136,7 +138,7 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r)
     if (c.nfree == 0 || !ub) {
         if (!ub) rc = ml_fail(ML_ENOMEM, "gp.optimize: out of memory");
         else rc = ml_gp_refit(g);
-        if (!rc) rc = ml_gp_log_posterior(g, &o->prior, c.theta0, &r->objective, NULL);
+        if (!rc) rc = ml_gp_log_posterior(g, &o->prior, c.center, &r->objective, NULL);
         if (!rc) rc = ml_gp_lml(g, &r->lml, NULL);
         free(c.idx), free(buf), free(ub);
         return rc;
@@ -175,7 +177,7 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r)
     ml_gpk_set_params(k, any_ok ? c.best : c.theta0);
     int rc2 = ml_gp_refit(g);
     if (!rc && rc2) rc = rc2;
-    if (!rc) rc = ml_gp_log_posterior(g, &o->prior, c.theta0, &r->objective, c.grad);
+    if (!rc) rc = ml_gp_log_posterior(g, &o->prior, c.center, &r->objective, c.grad);
     if (!rc) rc = ml_gp_lml(g, &r->lml, NULL);
     if (!rc && stalled && all_conv) {
         /* NLopt's line search gave up: converged when the gradient at the best point is small */

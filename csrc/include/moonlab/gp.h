@@ -144,6 +144,7 @@ typedef struct ml_gp_opt_opts {
     double xtol;          /* relative tolerance on theta (1e-8) */
     double bound;         /* |theta - theta0| <= bound per parameter (10) */
     const struct ml_progress *progress;
+    const double *prior_center; /* log-parameters the priors are centred on (NULL: the start) */
 } ml_gp_opt_opts;
 ml_gp_opt_opts ml_gp_opt_defaults(void);
 
@@ -257,6 +258,9 @@ typedef struct ml_gp_gpr_opts {
     double ratio_lo, ratio_hi;    /* inverse-distance: pair distance ratios (2/3, 3/2) */
     int inner_maxit;              /* surrogate translations per outer iteration (200) */
     ml_gp_opt_opts hyper;         /* hyperparameter MAP each outer iteration */
+    int hyper_every;              /* MAP at every k-th outer iteration (1), warm-started */
+    int hyper_points;             /* MAP on the latest k data points only (0 = all) */
+    int anchor_prior;             /* priors centred on the starting hyperparameters (0: on the warm start) */
 } ml_gp_gpr_opts;
 ml_gp_gpr_opts ml_gp_gpr_defaults(void);
 
