@@ -1,8 +1,7 @@
 /* Sorting along a dim: every line is turned into unsigned keys whose order is
  * the value order (floats: sign-flipped bits, NaN as the largest key), then
  * sorted stably by LSD radix sort (11-bit digits, passes whose digit is the
- * same for every key skipped; long lines of 64-bit keys first split on their top
- * digit) or, for short lines, by insertion sort. */
+ * same for every key skipped) or, for short lines, by insertion sort. */
 #include <stdlib.h>
 #include <string.h>
 #include "moonlab/tensor.h"
@@ -56,36 +55,6 @@ static void insertion(uint64_t *k, int64_t *ix, int64_t n)
     }
 }
 
-static void sort_line(uint64_t *k, int64_t *ix, uint64_t *tk, int64_t *tix, int64_t n, int bits);
-
-#define MSD_MIN ((int64_t)1 << 16)
-#define MSD_SHIFT (64 - DIGIT)
-
-/* Long lines of 64-bit keys: one stable pass on the top DIGIT bits scatters the (key, index) pairs into
- * NB buckets, then each bucket (a few thousand pairs, cache-resident) is finished by the LSD passes on the
- * lower bits: two passes over memory instead of six. The order ends in ix. */
-static int sort_msd(uint64_t *k, int64_t *ix, uint64_t *tk, int64_t *tix, int64_t n)
-{
-    int64_t *start = calloc(2 * NB + 1, sizeof *start);
-    if (!start) return 0;
-    int64_t *pos = start + NB + 1;
-    for (int64_t i = 0; i < n; i++) start[(k[i] >> MSD_SHIFT) + 1]++;
-    for (int b = 0; b < NB; b++) start[b + 1] += start[b];
-    memcpy(pos, start, NB * sizeof *pos);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t d = pos[k[i] >> MSD_SHIFT]++;
-        tk[d] = k[i];
-        tix[d] = ix[i];
-    }
-    for (int b = 0; b < NB; b++) {
-        int64_t s = start[b], m = start[b + 1] - s;
-        if (m > 1) sort_line(tk + s, tix + s, k + s, ix + s, m, MSD_SHIFT);
-    }
-    memcpy(ix, tix, (size_t)n * sizeof *ix);
-    free(start);
-    return 1;
-}
-
 /* Sorts one line; the sorted order ends in ix (k is clobbered). */
 static void sort_line(uint64_t *k, int64_t *ix, uint64_t *tk, int64_t *tix, int64_t n, int bits)
 {
@@ -93,7 +62,6 @@ static void sort_line(uint64_t *k, int64_t *ix, uint64_t *tk, int64_t *tix, int6
         insertion(k, ix, n);
         return;
     }
-    if (bits == 64 && n >= MSD_MIN && sort_msd(k, ix, tk, tix, n)) return;
     /* radix alternates buffers: copy back when the result landed in the scratch arrays */
     int64_t *hist = calloc((size_t)((bits + DIGIT - 1) / DIGIT) * NB, sizeof *hist);
     if (!hist) {
