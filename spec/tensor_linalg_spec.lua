@@ -145,3 +145,122 @@ describe("T.linalg through LAPACK", function()
     assert.matches("tensor.linalg.svd: bad argument #1 'A': expected a tensor, got no value", errmsg(T.linalg.svd))
   end)
 end)
+
+describe("einsum with '...' (NumPy's broadcasting rules)", function()
+  it("batched matmul with broadcast batch dims, diagonals, sums and implicit output", function()
+    local a = T.randn({ 2, 1, 4, 5 }, { seed = 21 })
+    local b = T.randn({ 3, 5, 6 }, { seed = 22 })
+    local r = T.einsum("...ij,...jk->...ik", a, b)
+    assert.same({ 2, 3, 4, 6 }, r:shape())
+    for p = 1, 2 do
+      for q = 1, 3 do assert.is_close(r[p][q], naive_matmul(a[p][1]:totable(), b[q]:totable()), { rtol = 1e-13 }) end
+    end
+    local c = T.randn({ 3, 4, 4 }, { seed = 23 })
+    local d = T.einsum("...ii->...i", c)
+    for k = 1, 3 do assert.same(c[k]:diagonal():totable(), d[k]:totable()) end
+    local s = T.einsum("i...->...", c)
+    assert.is_close(s, c:sum(1), { rtol = 1e-14 })
+    local im = T.einsum("...ij,jk", T.randn({ 2, 4, 5 }, { seed = 24 }), b[1]) -- implicit: '...' first, then ik
+    assert.same({ 2, 4, 6 }, im:shape())
+    assert.same({ 4, 2, 3 }, T.einsum("ij...", T.zeros { 2, 3, 4 }):shape())
+    local x, y = T.randn({ 3, 1 }, { seed = 25 }), T.randn({ 4 }, { seed = 26 })
+    local o = T.einsum("...,...->...", x, y)
+    assert.same({ 3, 4 }, o:shape())
+    assert.is_close(o, x * y, { rtol = 0 })
+  end)
+
+  it("agrees with numpy.einsum (skipped when python3-numpy is absent)", function()
+    if not have_numpy() then
+      pending("python3-numpy not installed: NumPy einsum cross-check skipped")
+      return
+    end
+    local a, b = T.randn({ 2, 1, 3, 4 }, { seed = 27 }), T.randn({ 5, 4, 2 }, { seed = 28 })
+    local pa, pb = os.tmpname() .. ".npy", os.tmpname() .. ".npy"
+    a:save(pa)
+    b:save(pb)
+    local pipe = io.popen(("/usr/bin/python3 -c \"import numpy as np; r = np.einsum('...ij,...jk->...ik', np.load('%s'), np.load('%s')); "
+      .. "print(r.ndim, float(r.sum()), float((r * r).sum()))\""):format(pa, pb))
+    local nd, s1, s2 = pipe:read("n", "n", "n")
+    pipe:close()
+    os.remove(pa)
+    os.remove(pb)
+    local r = T.einsum("...ij,...jk->...ik", a, b)
+    assert.equal(nd, r:ndim())
+    assert.is_close(r:sum(), s1, { rtol = 1e-12, atol = 1e-12 })
+    assert.is_close((r * r):sum(), s2, { rtol = 1e-12 })
+  end)
+
+  it("reports malformed '...' specs", function()
+    local a = T.zeros { 2, 3, 4 }
+    assert.matches("tensor.einsum: bad argument #1 'spec': term '%.%.%.i%.%.%.': at most one '%.%.%.'", errmsg(T.einsum, "...i...->i", a))
+    assert.matches("tensor.einsum: bad argument #2 'operand 1': term 'ijkl%.%.%.' names 4 dims, the tensor has 3", errmsg(T.einsum, "ijkl...", a))
+    assert.matches("the output needs '%.%.%.'", errmsg(T.einsum, "...ij->ij", a))
+    assert.matches("tensor.einsum: bad argument #3 'operand 2'", errmsg(T.einsum, "...ij,...jk->...ik", T.zeros { 2, 4, 5 }, T.zeros { 3, 5, 6 }))
+  end)
+end)
+
+describe("T.linalg over leading batch dims (NumPy's stacks)", function()
+  local A = T.randn({ 2, 3, 4, 4 }, { seed = 31 })
+  local I4 = eye(4) * 4
+  local S = T.einsum("...ij,...kj->...ik", A, A) + I4 -- symmetric positive definite stack
+
+  it("solve, inv, det, cholesky, eigh and svd match the 2-D call on every matrix", function()
+    local b = T.randn({ 3, 4, 2 }, { seed = 32 }) -- batch dims [3] broadcast against [2,3]
+    local v = T.randn({ 4 }, { seed = 33 })
+    local X, Xv = T.linalg.solve(A, b), T.linalg.solve(A, v)
+    assert.same({ 2, 3, 4, 2 }, X:shape())
+    assert.same({ 2, 3, 4 }, Xv:shape())
+    local inv, det, L = T.linalg.inv(A), T.linalg.det(A), T.linalg.cholesky(S)
+    local w, V = T.linalg.eigh(S)
+    local R = T.randn({ 2, 3, 5, 3 }, { seed = 34 })
+    local U, Sv, Vt = T.linalg.svd(R)
+    assert.same({ 2, 3, 5, 3 }, U:shape())
+    assert.same({ 2, 3, 5, 5 }, (T.linalg.svd(R, { full_matrices = true })):shape())
+    for p = 1, 2 do
+      for q = 1, 3 do
+        local a = A[p][q]
+        assert.is_close(a:matmul(X[p][q]), b[q], { rtol = 1e-12, atol = 1e-12 })
+        assert.is_close(a:matmul(Xv[p][q]), v, { rtol = 1e-12, atol = 1e-12 })
+        assert.is_close(inv[p][q], T.linalg.inv(a), { rtol = 1e-14, atol = 1e-14 })
+        assert.is_close(det[p][q], T.linalg.det(a), { rtol = 1e-14 })
+        assert.is_close(L[p][q]:matmul(L[p][q]:t()), S[p][q], { rtol = 1e-13 })
+        assert.is_close(S[p][q]:matmul(V[p][q]), V[p][q] * w[p][q], { rtol = 1e-12, atol = 1e-12 })
+        assert.is_close((U[p][q] * Sv[p][q]):matmul(Vt[p][q]), R[p][q], { rtol = 1e-12, atol = 1e-12 })
+      end
+    end
+    assert.equal(0, T.linalg.det(T.zeros { 0, 3, 3 }):numel())
+    assert.equal("f32", T.linalg.inv(A:astype("f32")):dtype())
+  end)
+
+  it("agrees with numpy.linalg on stacks (skipped when python3-numpy is absent)", function()
+    if not have_numpy() then
+      pending("python3-numpy not installed: NumPy batched linalg cross-check skipped")
+      return
+    end
+    local pa, ps = os.tmpname() .. ".npy", os.tmpname() .. ".npy"
+    A:save(pa)
+    S:save(ps)
+    local pipe = io.popen(("/usr/bin/python3 -c \"import numpy as np; a = np.load('%s'); s = np.load('%s'); "
+      .. "print(float(np.linalg.det(a).sum()), float(np.linalg.inv(a).sum()), float(np.linalg.eigh(s)[0].sum()), "
+      .. "float(np.linalg.cholesky(s).sum()), float(np.linalg.svd(a)[1].sum()))\""):format(pa, ps))
+    local det, inv, ev, ch, sv = pipe:read("n", "n", "n", "n", "n")
+    pipe:close()
+    os.remove(pa)
+    os.remove(ps)
+    assert.is_close(T.linalg.det(A):sum(), det, { rtol = 1e-12 })
+    assert.is_close(T.linalg.inv(A):sum(), inv, { rtol = 1e-10 })
+    assert.is_close(T.linalg.eigh(S):sum(), ev, { rtol = 1e-13 })
+    assert.is_close(T.linalg.cholesky(S):sum(), ch, { rtol = 1e-13 })
+    local _, s = T.linalg.svd(A)
+    assert.is_close(s:sum(), sv, { rtol = 1e-13 })
+  end)
+
+  it("rejects stacks that are not square, do not broadcast, or are not float", function()
+    assert.matches("tensor.linalg.inv: bad argument #1 'A': expected a stack of square %[%.%.%., n, n%] matrices, got %[2,3,4%]",
+      errmsg(T.linalg.inv, T.zeros { 2, 3, 4 }))
+    assert.matches("tensor.linalg.solve: bad argument #2 'b': batch dims of %[2,4,1%] do not broadcast with A's %[2,3,4,4%]",
+      errmsg(T.linalg.solve, A, T.zeros { 2, 4, 1 }))
+    assert.matches("tensor.linalg.det: bad argument #1 'A': expected f32 or f64, got i64", errmsg(T.linalg.det, T.zeros({ 2, 2, 2 }, "i64")))
+    assert.matches("tensor.linalg.cholesky: .*not positive definite", errmsg(T.linalg.cholesky, T.zeros { 2, 3, 3 }))
+  end)
+end)

@@ -339,6 +339,30 @@ describe("sort, argsort, topk", function()
     assert.same(ref, flat_of(big:sort()))
   end)
 
+  it("sorts long f64 and i64 lines (top-digit split, then radix) stably with NaN last, both directions", function()
+    local n = 70000
+    -- few distinct values (many ties), both signs, zeros of both signs, NaN and infinities
+    local x = (T.randn({ n }, { seed = 13 }) * 4):astype("i64"):astype("f64") / 4
+    x[17] = 0 / 0; x[n] = 0 / 0; x[5] = 1 / 0; x[6] = -1 / 0; x[7] = -0.0
+    local xt = x:totable()
+    for _, desc in ipairs { false, true } do
+      local order = {}
+      for k = 1, n do order[k] = k end
+      table.sort(order, function(a, b) -- stable: ties (also -0 and +0) by position; NaN last (first descending)
+        local ca, cb = xt[a] ~= xt[a] and 1 or 0, xt[b] ~= xt[b] and 1 or 0
+        if ca ~= cb then if desc then return ca > cb else return ca < cb end end
+        if ca == 0 and xt[a] ~= xt[b] then if desc then return xt[a] > xt[b] else return xt[a] < xt[b] end end
+        return a < b
+      end)
+      local _, idx = x:sort(1, { descending = desc })
+      assert.same(order, idx:totable(), desc and "descending" or "ascending")
+    end
+    local xi = (T.randn({ n }, { seed = 14 }) * 1e6):astype("i64")
+    local ti = xi:totable()
+    table.sort(ti)
+    assert.same(ti, xi:sort():totable())
+  end)
+
   it("topk gives the k largest (or smallest) with their indices", function()
     local x = T.new { { 1, 9, 3, 7 }, { 8, 2, 6, 4 } }
     local v, i = x:topk(2)

@@ -219,3 +219,33 @@ describe("tensor printing", function()
     assert.truthy(big:find("...", 1, true))
   end)
 end)
+
+describe("tensor.rand against SplitMix64 written in Lua", function()
+  -- Lua 5.4 integers wrap modulo 2^64 and >> is a logical shift: the generator of csrc/core/rng.c verbatim.
+  local G = 0x9e3779b97f4a7c15
+  local function mix64(z)
+    z = (z ~ (z >> 30)) * 0xbf58476d1ce4e5b9
+    z = (z ~ (z >> 27)) * 0x94d049bb133111eb
+    return z ~ (z >> 31)
+  end
+  local function uniform(seed, i) return (mix64(mix64(seed + G) + (i + 1) * G) >> 11) * 2.0 ^ -53 end
+  local function f32(v) return (string.unpack("f", string.pack("f", v))) end
+
+  it("gives exactly lo + (hi - lo) u for every element, on the vectorised path and across thread chunks", function()
+    local ml = require "moonlab"
+    local saved = ml.get_threads()
+    local n = 200003
+    for _, th in ipairs { 1, 2 } do
+      ml.set_threads(th)
+      for _, dt in ipairs { "f64", "f32" } do
+        local x = T.rand({ n }, { seed = 9, dtype = dt, lo = -2, hi = 3 }):totable()
+        for _, i in ipairs { 0, 1, 15, 16, 17, 65535, 65536, 131071, n - 1 } do
+          local want = -2 + 5 * uniform(9, i)
+          if dt == "f32" then want = f32(want) end
+          assert.equal(want, x[i + 1], ("%s element %d, %d threads"):format(dt, i, th))
+        end
+      end
+    end
+    ml.set_threads(saved)
+  end)
+end)

@@ -8,6 +8,14 @@ local function at(t, idx)
   return t
 end
 
+-- elements in row-major order, through totable (nested tables walked in Lua)
+local function flat(t)
+  local out = {}
+  local function walk(x) if type(x) == "table" then for _, v in ipairs(x) do walk(v) end else out[#out + 1] = x end end
+  walk(t:totable())
+  return out
+end
+
 describe("tensor views share storage", function()
   it("select, narrow and slice are views with the right elements", function()
     local a = T.arange(24):reshape { 2, 3, 4 }
@@ -122,6 +130,24 @@ describe("tensor views share storage", function()
     if ok then
       local plain = laplace.invert(f, grid:contiguous())
       assert.same(plain:totable(), res:totable())
+    end
+  end)
+
+  it("reshape of permuted, expanded and narrowed views reads the right elements (view when strides allow)", function()
+    local a = T.randn({ 2, 1, 4, 5 }, { seed = 11 })
+    local cases = {
+      { a:permute { 2, 1, 3, 4 }:expand { 3, 2, 4, 5 }, { 3, 8, 5 } },
+      { a:permute { 2, 1, 3, 4 }:expand { 3, 2, 4, 5 }, { 6, 20 } },
+      { a:expand { 2, 3, 4, 5 }, { 6, 20 } },
+      { a:narrow(3, 2, 2), { 2, 10 } },
+      { a:view(2, 4, 5):transpose(2, 3), { 2, 20 } },
+      { a:view(8, 5):narrow(2, 1, 4):view(2, 4, 4):permute { 2, 1, 3 }, { 4, 8 } },
+    }
+    for k, c in ipairs(cases) do
+      local want = flat(c[1]:contiguous())
+      assert.same(want, flat(c[1]:reshape(c[2])), "case " .. k)
+      local ok, v = pcall(c[1].view, c[1], c[2])
+      if ok then assert.same(want, flat(v), "view case " .. k) end
     end
   end)
 end)

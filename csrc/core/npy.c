@@ -3,9 +3,11 @@
  * the keys descr, fortran_order and shape); anything NumPy would refuse is refused. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "moonlab/tensor.h"
 #include "npy.h"
 
@@ -314,15 +316,34 @@ size_t ml_npy_header(const ml_tensor *t, unsigned char *buf, size_t cap)
     return 10 + hlen;
 }
 
+/* Writes all n bytes (write(2) may write less, or be interrupted by a signal). */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return 0;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 1;
+}
+
+/* Header and data in two write(2) calls; the data's blocks are reserved first (fallocate, as NumPy's
+ * tofile does), which roughly halves the time of writing a large file into the page cache. */
 int ml_npy_save(const char *path, const ml_tensor *t)
 {
     if (!ml_tensor_is_contiguous(t)) return ml_fail(ML_EINVAL, "npy save: tensor is not contiguous");
     unsigned char hdr[640];
-    size_t hl = ml_npy_header(t, hdr, sizeof hdr);
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return ml_fail(ML_EIO, "cannot open %s for writing: %s", path, strerror(errno));
-    int ok = fwrite(hdr, 1, hl, fp) == hl;
-    ok = ok && fwrite(t->data, ml_dtype_size(t->dtype), (size_t)t->numel, fp) == (size_t)t->numel;
-    if (fclose(fp) || !ok) return ml_fail(ML_EIO, "cannot write %s", path);
+    size_t hl = ml_npy_header(t, hdr, sizeof hdr), bytes = (size_t)t->numel * ml_dtype_size(t->dtype);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return ml_fail(ML_EIO, "cannot open %s for writing: %s", path, strerror(errno));
+#ifdef FALLOC_FL_KEEP_SIZE
+    if (bytes > ((size_t)1 << 20)) (void)fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)hl, (off_t)bytes);
+#endif
+    int ok = write_all(fd, (const char *)hdr, hl) && write_all(fd, (const char *)t->data, bytes);
+    int err = ok ? 0 : errno;
+    if (close(fd) && ok) ok = 0, err = errno;
+    if (!ok) return ml_fail(ML_EIO, "cannot write %s: %s", path, strerror(err));
     return ML_OK;
 }

@@ -3,9 +3,12 @@
  * copied first). Lines (inner == 1) are reduced by vectorised block kernels;
  * otherwise whole rows of `inner` elements are combined at once. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "iter.h"
+#include "reduce_simd.h"
+#include "moonlab/size.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math") /* float selects (max/min) if-convert and vectorise */
@@ -26,34 +29,9 @@ ml_dtype ml_reduce_dtype(ml_reduce op, ml_dtype dt)
     }
 }
 
-#define BLOCK 1024   /* elements summed in 8 double lanes before the pairwise tree */
 #define CHUNK 65536  /* elements per task of a threaded line reduction (fixed: results do not depend on threads) */
 
-/* ---- line kernels: n contiguous elements ---- */
-
-#define SUM_BLOCK(NAME, T)                                                                        \
-    CLONES static double NAME(const T *x, int64_t n)                                                     \
-    {                                                                                             \
-        double acc[8] = {0};                                                                      \
-        int64_t i = 0;                                                                            \
-        for (; i + 8 <= n; i += 8)                                                                \
-            for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j];                               \
-        for (; i < n; i++) acc[i & 7] += (double)x[i];                                            \
-        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])); \
-    }
-SUM_BLOCK(sumblk_f32, float)
-SUM_BLOCK(sumblk_f64, double)
-
-/* Pairwise over blocks of BLOCK elements. */
-#define SUM_PAIRWISE(NAME, T, BLK)                                                                \
-    static double NAME(const T *x, int64_t n)                                                     \
-    {                                                                                             \
-        if (n <= BLOCK) return BLK(x, n);                                                         \
-        int64_t h = (n / 2 + BLOCK - 1) / BLOCK * BLOCK;                                          \
-        return NAME(x, h) + NAME(x + h, n - h);                                                   \
-    }
-SUM_PAIRWISE(sum_f32, float, sumblk_f32)
-SUM_PAIRWISE(sum_f64, double, sumblk_f64)
+/* ---- line kernels: n contiguous elements (floats: reduce_simd.c) ---- */
 
 /* Integer sums wrap modulo 2^64, as NumPy's int64 sums do. */
 #define SUM_INT(NAME, T)                                                                          \
@@ -67,8 +45,7 @@ SUM_INT(sum_i32, int32_t)
 SUM_INT(sum_i64, int64_t)
 SUM_INT(sum_u8, uint8_t)
 
-/* max (sign = 1) or min (sign = -1) with NaN propagation; *nan set when one was seen. */
-/* 16 independent lanes (a plain `m = v > m ? v : m` reduction does not vectorise under IEEE semantics). */
+/* Integer max (sign = 1) or min (sign = -1); *nan is always 0. */
 #define EXTREME(NAME, T)                                                                          \
     CLONES static T NAME(const T *x, int64_t n, int sign, int *nan)                               \
     {                                                                                             \
@@ -104,8 +81,6 @@ SUM_INT(sum_u8, uint8_t)
         *nan = any;                                                                               \
         return m;                                                                                 \
     }
-EXTREME(ext_f32, float)
-EXTREME(ext_f64, double)
 EXTREME(ext_i32, int32_t)
 EXTREME(ext_i64, int64_t)
 EXTREME(ext_u8, uint8_t)
@@ -122,8 +97,8 @@ static void reduce_line(ml_reduce op, const ml_tensor *a, int64_t base, int64_t 
     case ML_SUM:
     case ML_MEAN:
         switch (dt) {
-        case ML_F32: *d = sum_f32((const float *)p, len); break;
-        case ML_F64: *d = sum_f64((const double *)p, len); break;
+        case ML_F32: *d = ml_rsum_f32((const float *)p, len); break;
+        case ML_F64: *d = ml_rsum_f64((const double *)p, len); break;
         case ML_I32: *q = sum_i32((const int32_t *)p, len); *d = (double)*q; break;
         case ML_I64: *q = sum_i64((const int64_t *)p, len); *d = (double)*q; break;
         default: *q = sum_u8((const uint8_t *)p, len); *d = (double)*q; break;
@@ -135,35 +110,33 @@ static void reduce_line(ml_reduce op, const ml_tensor *a, int64_t base, int64_t 
     case ML_ARGMAX:
     case ML_ARGMIN: {
         int sign = op == ML_MAX || op == ML_ARGMAX ? 1 : -1, nan = 0;
+        int arg = op == ML_ARGMAX || op == ML_ARGMIN;
+        if (arg && dt == ML_F32) {
+            *q = ml_rarg_f32((const float *)p, len, sign);
+            *d = (double)*q;
+            return;
+        }
+        if (arg && dt == ML_F64) {
+            *q = ml_rarg_f64((const double *)p, len, sign);
+            *d = (double)*q;
+            return;
+        }
         double m;
         int64_t mi = 0;
         switch (dt) {
-        case ML_F32: m = ext_f32((const float *)p, len, sign, &nan); break;
-        case ML_F64: m = ext_f64((const double *)p, len, sign, &nan); break;
+        case ML_F32: m = ml_rext_f32((const float *)p, len, sign, &nan); break;
+        case ML_F64: m = ml_rext_f64((const double *)p, len, sign, &nan); break;
         case ML_I32: mi = ext_i32((const int32_t *)p, len, sign, &nan); m = (double)mi; break;
         case ML_I64: mi = ext_i64((const int64_t *)p, len, sign, &nan); m = (double)mi; break;
         default: mi = ext_u8((const uint8_t *)p, len, sign, &nan); m = (double)mi; break;
         }
-        if (op == ML_MAX || op == ML_MIN) {
+        if (!arg) {
             *d = nan ? NAN : m;
             *q = mi;
             return;
         }
-        int64_t j = 0; /* first NaN, else first element equal to the extreme */
+        int64_t j = 0; /* integers: the first element equal to the extreme */
         switch (dt) {
-        case ML_F32: {
-            const float *x = (const float *)p;
-            float mf = (float)m;
-            if (nan) while (j < len && x[j] == x[j]) j++;
-            else while (j < len && x[j] != mf) j++;
-            break;
-        }
-        case ML_F64: {
-            const double *x = (const double *)p;
-            if (nan) while (j < len && x[j] == x[j]) j++;
-            else while (j < len && x[j] != m) j++;
-            break;
-        }
         case ML_I32: while (j < len && ((const int32_t *)p)[j] != mi) j++; break;
         case ML_I64: while (j < len && ((const int64_t *)p)[j] != mi) j++; break;
         default: while (j < len && ((const uint8_t *)p)[j] != mi) j++; break;
@@ -238,15 +211,22 @@ static int long_sum(ml_reduce op, const ml_tensor *a, int64_t len, ml_tensor *ou
     return ML_OK;
 }
 
-/* acc[i] += x[i] for a row of f32 / f64 (sums along an outer dim). */
-CLONES static void rowacc_f32(double *acc, const float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) acc[i] += (double)x[i];
-}
-CLONES static void rowacc_f64(double *acc, const double *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) acc[i] += x[i];
-}
+/* acc[i] += x[i] summed over `rows` rows of f32 / f64 `stride` elements apart (sums along an outer
+ * dim): four rows per pass are added pairwise in double before they reach the accumulator. */
+#define ROWACC(NAME, T)                                                                           \
+    CLONES static void NAME(double *acc, const T *x, int64_t rows, int64_t stride, int64_t n)     \
+    {                                                                                             \
+        int64_t j = 0;                                                                            \
+        for (; j + 4 <= rows; j += 4) {                                                           \
+            const T *a = x + j * stride, *b = a + stride, *c = b + stride, *d = c + stride;       \
+            for (int64_t i = 0; i < n; i++)                                                       \
+                acc[i] += ((double)a[i] + (double)b[i]) + ((double)c[i] + (double)d[i]);          \
+        }                                                                                         \
+        for (; j < rows; j++)                                                                     \
+            for (int64_t i = 0; i < n; i++) acc[i] += (double)x[j * stride + i];                  \
+    }
+ROWACC(rowacc_f32, float)
+ROWACC(rowacc_f64, double)
 
 /* One step of a row reduction for element k at position j along the dim. */
 static inline void row_step(ml_reduce op, const ml_tensor *a, int is_float, int64_t k, int64_t j, double *dv,
@@ -289,7 +269,47 @@ static inline void row_step(ml_reduce op, const ml_tensor *a, int is_float, int6
     }
 }
 
-/* inner > 1: rows of `inner` elements combined along the dim (sums of floats in double). */
+/* Float sums along an outer dim ([outer, len, inner], inner > 1): tasks of up to SUM_TILE whole columns
+ * by SUM_ROWS rows, each accumulating in double; the row blocks' partial sums are then combined
+ * pairwise. The blocking depends on the shape only, so results do not depend on the thread count. */
+#define SUM_TILE 8192
+#define SUM_ROWS 256
+static int rows_sum(ml_reduce op, const ml_tensor *a, int64_t outer, int64_t len, int64_t inner, ml_tensor *out)
+{
+    int64_t ntile = (inner + SUM_TILE - 1) / SUM_TILE;
+    int64_t rb = outer * ntile >= 16 ? len : SUM_ROWS, nrb = (len + rb - 1) / rb, tasks = outer * ntile * nrb;
+    size_t cells;
+    if (ml_size_mul3((size_t)outer, (size_t)nrb, (size_t)inner, &cells) || cells > SIZE_MAX / sizeof(double))
+        return ml_fail(ML_ENOMEM, "reduction scratch too large");
+    double *part = calloc(cells ? cells : 1, sizeof *part);
+    if (!part) return ml_fail(ML_ENOMEM, "out of memory in a reduction");
+    int f32 = a->dtype == ML_F32;
+#pragma omp parallel for if (a->numel > ML_PAR_N) schedule(static)
+    for (int64_t task = 0; task < tasks; task++) {
+        int64_t r = task % nrb, t = (task / nrb) % ntile, o = task / (nrb * ntile);
+        int64_t c0 = t * SUM_TILE, tn = inner - c0 < SUM_TILE ? inner - c0 : SUM_TILE;
+        int64_t j0 = r * rb, rows = len - j0 < rb ? len - j0 : rb, base = (o * len + j0) * inner + c0;
+        double *acc = part + (o * nrb + r) * inner + c0;
+        if (f32) rowacc_f32(acc, (const float *)a->data + base, rows, inner, tn);
+        else rowacc_f64(acc, (const double *)a->data + base, rows, inner, tn);
+    }
+    int64_t m = outer * inner;
+#pragma omp parallel for if (m * nrb > ML_PAR_N) schedule(static)
+    for (int64_t k = 0; k < m; k++) {
+        int64_t o = k / inner, c = k % inner;
+        double *p = part + o * nrb * inner + c;
+        for (int64_t w = 1; w < nrb; w *= 2)
+            for (int64_t r = 0; r + w < nrb; r += 2 * w) p[r * inner] += p[(r + w) * inner];
+        double d = op == ML_MEAN ? p[0] / (double)len : p[0];
+        if (out->dtype == ML_F32) ((float *)out->data)[k] = (float)d;
+        else if (out->dtype == ML_F64) ((double *)out->data)[k] = d;
+        else ml_tensor_setd(out, k, d);
+    }
+    free(part);
+    return ML_OK;
+}
+
+/* inner > 1: rows of `inner` elements combined along the dim (other than float sums). */
 static int rows_reduce(ml_reduce op, const ml_tensor *a, int64_t outer, int64_t len, int64_t inner, ml_tensor *out)
 {
     int64_t m = outer * inner;
@@ -317,14 +337,8 @@ static int rows_reduce(ml_reduce op, const ml_tensor *a, int64_t outer, int64_t 
             iv[i] = first ? ml_tensor_geti(a, base + i) : op == ML_PROD || op == ML_ALL ? 1 : 0;
             ix[i] = op == ML_ALL ? 1 : 0;
         }
-        if ((op == ML_SUM || op == ML_MEAN) && a->dtype == ML_F32) {
-            for (int64_t j = 0; j < len; j++) rowacc_f32(dv, (const float *)a->data + base + j * inner, tn);
-        } else if ((op == ML_SUM || op == ML_MEAN) && a->dtype == ML_F64) {
-            for (int64_t j = 0; j < len; j++) rowacc_f64(dv, (const double *)a->data + base + j * inner, tn);
-        } else {
-            for (int64_t j = first; j < len; j++)
-                for (int64_t i = 0; i < tn; i++) row_step(op, a, is_float, base + j * inner + i, j, &dv[i], &iv[i], &ix[i]);
-        }
+        for (int64_t j = first; j < len; j++)
+            for (int64_t i = 0; i < tn; i++) row_step(op, a, is_float, base + j * inner + i, j, &dv[i], &iv[i], &ix[i]);
         for (int64_t i = 0; i < tn; i++) {
             int64_t k = o * inner + t0 + i;
             double d = dv[i];
@@ -374,6 +388,8 @@ int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
         double v = op == ML_PROD || op == ML_ALL ? 1 : 0;
         return ml_tensor_fill(out, v);
     }
+    if (inner > 1 && (op == ML_SUM || op == ML_MEAN) && (a->dtype == ML_F32 || a->dtype == ML_F64))
+        return rows_sum(op, a, outer, len, inner, out);
     if (inner > 1) return rows_reduce(op, a, outer, len, inner, out);
     if (outer == 1 && (op == ML_SUM || op == ML_MEAN) && len > 2 * CHUNK) return long_sum(op, a, len, out);
     if (outer == 1 && len > 2 * CHUNK && (op == ML_MAX || op == ML_MIN || op == ML_ARGMAX || op == ML_ARGMIN)) {

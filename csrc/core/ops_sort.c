@@ -13,12 +13,14 @@ static uint64_t key_of(ml_dtype dt, const char *p)
         uint32_t b;
         memcpy(&b, p, 4);
         if ((b & 0x7fffffffu) > 0x7f800000u) return 0xffffffffu; /* NaN */
+        if (!(b & 0x7fffffffu)) b = 0;                            /* -0 ties with +0, as NumPy compares */
         return b & 0x80000000u ? ~b : b | 0x80000000u;
     }
     case ML_F64: {
         uint64_t b;
         memcpy(&b, p, 8);
         if ((b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull) return ~0ull;
+        if (!(b & 0x7fffffffffffffffull)) b = 0;
         return b & 0x8000000000000000ull ? ~b : b | 0x8000000000000000ull;
     }
     case ML_I32: {

@@ -203,12 +203,12 @@ int ml_tensor_view(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t
             s *= shape[i] ? shape[i] : 1;
         }
     } else {
+        /* chunks of src dims that are contiguous among themselves, each with its innermost stride */
         int view_d = ndim - 1;
-        int64_t chunk = 1;
+        int64_t base = src->strides[src->ndim - 1], tensor_numel = 1, view_numel = 1;
         for (int d = src->ndim - 1; d >= 0; d--) {
-            chunk *= src->shape[d];
-            if (d == 0 || (src->shape[d - 1] != 1 && src->strides[d - 1] != src->strides[d] * src->shape[d])) {
-                int64_t base = src->strides[d], tensor_numel = chunk, view_numel = 1;
+            tensor_numel *= src->shape[d];
+            if (d == 0 || (src->shape[d - 1] != 1 && src->strides[d - 1] != tensor_numel * base)) {
                 while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
                     st[view_d] = view_numel * base;
                     view_numel *= shape[view_d];
@@ -217,7 +217,11 @@ int ml_tensor_view(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_t
                 if (view_numel != tensor_numel)
                     return ml_fail(ML_EINVAL, "the strides of this tensor do not allow that shape without a copy "
                                               "(use reshape, or contiguous first)");
-                chunk = 1;
+                if (d > 0) {
+                    base = src->strides[d - 1];
+                    tensor_numel = 1;
+                    view_numel = 1;
+                }
             }
         }
         if (view_d != -1)

@@ -169,13 +169,64 @@ function M.allclose(a, b, o)
   return c:numel() == 0 or c:all()
 end
 
+-- einsum's '...' (NumPy's rules): each '...' stands for the dims of its operand not named by letters;
+-- they get fresh labels, right-aligned across operands (so they broadcast), and an implicit output
+-- starts with them. Returns the spec with letters only.
+local function einsum_ellipsis(spec, ops)
+  if not spec:find(".", 1, true) then return spec end
+  local lhs, rhs = spec:match("^([^%-]*)%->(.*)$")
+  lhs = lhs or spec
+  local used, terms, ranks, E = {}, {}, {}, 0
+  for c in spec:gmatch("%a") do used[c] = true end
+  for t in (lhs .. ","):gmatch("([^,]*),") do terms[#terms + 1] = t end
+  for i, t in ipairs(terms) do
+    local letters, n = t:gsub("%.%.%.", "")
+    if n > 1 or letters:find(".", 1, true) then
+      argerr("tensor.einsum", 1, "spec", ("term '%s': at most one '...' and no other dots"):format(t))
+    end
+    if n == 1 and is_tensor(ops[i]) then
+      ranks[i] = ops[i]:ndim() - #letters
+      if ranks[i] < 0 then
+        argerr("tensor.einsum", i + 1, "operand " .. i,
+          ("term '%s' names %d dims, the tensor has %d"):format(t, #letters, ops[i]:ndim()))
+      end
+      E = math.max(E, ranks[i])
+    end
+  end
+  local fresh = {}
+  for c in ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"):gmatch(".") do
+    if #fresh < E and not used[c] then fresh[#fresh + 1] = c end
+  end
+  if #fresh < E then argerr("tensor.einsum", 1, "spec", "too many labels for the '...' dims") end
+  fresh = table.concat(fresh)
+  for i, t in ipairs(terms) do
+    if ranks[i] then terms[i] = t:gsub("%.%.%.", fresh:sub(E - ranks[i] + 1)) end
+  end
+  if rhs then
+    local r, n = rhs:gsub("%.%.%.", fresh)
+    if n > 1 or r:find(".", 1, true) then argerr("tensor.einsum", 1, "spec", "the output has more than one '...'") end
+    if n == 0 and E > 0 then
+      argerr("tensor.einsum", 1, "spec", "the output needs '...' for the dims the inputs' '...' stand for")
+    end
+    rhs = r
+  else
+    local count, once = {}, {}
+    for c in lhs:gmatch("%a") do count[c] = (count[c] or 0) + 1 end
+    for c, k in pairs(count) do if k == 1 then once[#once + 1] = c end end
+    table.sort(once)
+    rhs = fresh .. table.concat(once)
+  end
+  return table.concat(terms, ",") .. "->" .. rhs
+end
+
 --- einsum(spec, a, b, ...): Einstein summation, e.g. "ij,jk->ik" (matmul), "bij,bjk->bik", "i,j->ij",
---- "ii->" (trace), "ij->ji". Contractions of two operands go through BLAS (matmul); more operands are
---- contracted left to right.
+--- "ii->" (trace), "ij->ji", "...ij,...jk->...ik" ('...' broadcasts leading dims as in NumPy).
+--- Contractions of two operands go through BLAS (matmul); more operands are contracted left to right.
 function M.einsum(spec, ...)
   local ops = { ... }
   if type(spec) ~= "string" then argerr("tensor.einsum", 1, "spec", "expected a string such as 'ij,jk->ik'") end
-  local lhs, rhs = spec:gsub("%s", ""):match("^([^%-]*)%->(.*)$")
+  spec = einsum_ellipsis((spec:gsub("%s", "")), ops)
+  local lhs, rhs = spec:match("^([^%-]*)%->(.*)$")
   if not lhs then
     -- implicit output: labels appearing once, in alphabetical order (NumPy's rule)
     lhs = spec:gsub("%s", "")
@@ -191,12 +242,12 @@ function M.einsum(spec, ...)
   if #terms ~= #ops then
     argerr("tensor.einsum", 1, "spec", ("has %d operands, %d tensors given"):format(#terms, #ops))
   end
-  if not rhs:match("^%a*$") then argerr("tensor.einsum", 1, "spec", "labels must be letters (no '...')") end
+  if not rhs:match("^%a*$") then argerr("tensor.einsum", 1, "spec", "labels must be letters or '...'") end
   local size = {}
   for i, t in ipairs(terms) do
     local x = ops[i]
     need_tensor("tensor.einsum", i + 1, "operand " .. i, x)
-    if not t:match("^%a*$") then argerr("tensor.einsum", 1, "spec", ("term '%s' must be letters only"):format(t)) end
+    if not t:match("^%a*$") then argerr("tensor.einsum", 1, "spec", ("term '%s' must be letters or '...'"):format(t)) end
     if #t ~= x:ndim() then
       argerr("tensor.einsum", i + 1, "operand " .. i, ("term '%s' has %d labels, the tensor %d dims"):format(t, #t, x:ndim()))
     end
@@ -292,16 +343,9 @@ function M.einsum(spec, ...)
   return x:contiguous()
 end
 
---- The LAPACK-backed linear algebra: solve, cholesky, inv, det, eigh, svd, lstsq.
-M.linalg = {
-  solve = core.tensor_linalg_solve,
-  cholesky = core.tensor_linalg_cholesky,
-  inv = core.tensor_linalg_inv,
-  det = core.tensor_linalg_det,
-  eigh = core.tensor_linalg_eigh,
-  svd = core.tensor_linalg_svd,
-  lstsq = core.tensor_linalg_lstsq,
-}
+--- The LAPACK-backed linear algebra: solve, cholesky, inv, det, eigh, svd (over leading batch dims, as
+--- NumPy's) and lstsq (2-D).
+M.linalg = require "moonlab.tensor_linalg"()
 
 -- ---- methods written in Lua on top of the C kernels ----
 
