@@ -251,6 +251,46 @@ static int l_fit(lua_State *L)
     return 4;
 }
 
+/* core.sdf_fit_step(grid, origins, dirs, target [R,3], opts{beta, near, far, n_eval, n_final, n_extra, seed})
+ * -> loss, samples per ray: one training step's gradient (sample + render + backward; for bench/sdf_fit.lua) */
+static int l_fit_step(lua_State *L)
+{
+    const char *fn = "sdf.fit_step";
+    ml_sdf_grid *g = checkgrid(L, 1, fn);
+    int64_t R, R2, R3;
+    double *o = lsdf_points(L, 2, fn, "origins", &R), *u = lsdf_points(L, 3, fn, "dirs", &R2);
+    double *tg = lsdf_points(L, 4, fn, "target", &R3);
+    if (R2 != R || R3 != R) return mlL_error(L, "%s: origins, dirs and target must all be [R,3]", fn);
+    ml_sdf_fit_opts fo = ml_sdf_fit_defaults();
+    ml_sdf_sample_opts so = fo.sample;
+    double beta = 0.05;
+    int64_t ne = so.n_eval, nf = so.n_final, nx = so.n_extra, seed = 0;
+    mlL_opts(L, 5, fn, (mlL_opt[]){{"beta", MLL_NUMBER | MLL_POSITIVE, &beta, NULL},
+                                  {"near", MLL_NUMBER | MLL_FINITE, &so.near, NULL}, {"far", MLL_NUMBER | MLL_FINITE, &so.far, NULL},
+                                  {"n_eval", MLL_INT, &ne, NULL}, {"n_final", MLL_INT, &nf, NULL},
+                                  {"n_extra", MLL_INT, &nx, NULL}, {"seed", MLL_INT, &seed, NULL}, {0}});
+    so.n_eval = lsdf_int(L, ne, 2, 4096, fn, "n_eval");
+    so.n_final = lsdf_int(L, nf, 1, 4096, fn, "n_final");
+    so.n_extra = lsdf_int(L, nx, 0, 4096, fn, "n_extra");
+    so.seed = (uint64_t)seed;
+    so.stratified = 1;
+    int N = ml_sdf_sample_count(&so);
+    int64_t n = (int64_t)g->res * g->res * g->res;
+    double *buf = lua_newuserdatauv(L, sizeof(double) * (size_t)(4 * n + R * N + 1), 0);
+    memset(buf, 0, sizeof(double) * (size_t)(4 * n));
+    ml_sdf_grid_grad gr = {buf, buf + n, 0};
+    double loss = 0;
+    for (int64_t r = 0; r < R; r++) {
+        double *d = u + 3 * r, l = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+        if (!(l > 0)) return mlL_argerror(L, 3, fn, "dirs", "direction %lld is the zero vector", (long long)r + 1);
+        for (int a = 0; a < 3; a++) d[a] /= l;
+    }
+    if (ml_sdf_fit_step(g, beta, o, u, tg, R, &so, &fo.shade, buf + 4 * n, &loss, &gr) != ML_OK) return mlL_raise(L, fn);
+    lua_pushnumber(L, loss);
+    lua_pushinteger(L, N);
+    return 2;
+}
+
 static int grid_gc(lua_State *L)
 {
     grid_ud *u = luaL_checkudata(L, 1, SDF_GRID_MT);
@@ -268,7 +308,8 @@ static int grid_tostring(lua_State *L)
 }
 
 static const luaL_Reg FUNCS[] = {{"sdf_grid_new", l_grid_new}, {"sdf_grid_info", l_grid_info},
-                                 {"sdf_render_rays", l_render_rays}, {"sdf_fit", l_fit}, {NULL, NULL}};
+                                 {"sdf_render_rays", l_render_rays}, {"sdf_fit", l_fit},
+                                 {"sdf_fit_step", l_fit_step}, {NULL, NULL}};
 
 void mlL_open_sdf_fit(lua_State *L)
 {

@@ -42,7 +42,22 @@ static int check(const ml_sdf_fit_opts *o, const ml_sdf_camera *cams, int V)
     return ML_OK;
 }
 
-typedef struct adam { double *m, *v; } adam;
+int ml_sdf_fit_step(const ml_sdf_grid *g, double beta, const double *o, const double *u, const double *target,
+                    int64_t R, const ml_sdf_sample_opts *so, const ml_sdf_render_opts *shade, double *t, double *loss,
+                    ml_sdf_grid_grad *gr)
+{
+    ml_sdf_field f = ml_sdf_grid_field(g);
+    ml_sdf_sample_opts s1 = *so;
+    s1.beta = beta;
+    s1.last_delta = 0;
+    s1.progress = NULL;
+    ml_sdf_samples s;
+    memset(&s, 0, sizeof s);
+    s.t = t;
+    int rc = ml_sdf_sample(&f, o, u, R, &s1, &s);
+    if (rc != ML_OK) return rc;
+    return ml_sdf_grid_render_rays(g, beta, o, u, t, R, ml_sdf_sample_count(&s1), 0.0, shade, NULL, target, NULL, loss, gr);
+}
 
 static void adam_step(double *x, const double *g, double *m, double *v, int64_t n, double lr, const ml_sdf_fit_opts *o,
                       int step, double lo, double hi)
@@ -71,15 +86,9 @@ static int run_level(const ml_sdf_fit_opts *o, const double *images, int64_t P, 
     double *buf = calloc((size_t)n * 12, sizeof(double));
     if (!buf) return ml_fail(ML_ENOMEM, "fit: out of memory");
     double *gd = buf, *gc = gd + n, *md = gc + 3 * n, *vd = md + n, *mc = vd + n, *vc = mc + 3 * n;
-    ml_sdf_field f = ml_sdf_grid_field(g);
     ml_sdf_sample_opts so = o->sample;
     so.stratified = 1;
-    so.last_delta = 0;
-    so.progress = NULL;
-    int N = ml_sdf_sample_count(&so), B = o->batch, ne = o->n_eik > 0 ? o->n_eik : B, rc = ML_OK;
-    ml_sdf_samples s;
-    memset(&s, 0, sizeof s);
-    s.t = w->bt;
+    int B = o->batch, ne = o->n_eik > 0 ? o->n_eik : B, rc = ML_OK;
     for (int it = 0; it < iters && rc == ML_OK; it++) {
         int step = step0 + it;
         uint64_t ctr = (uint64_t)step << 24;
@@ -90,15 +99,11 @@ static int run_level(const ml_sdf_fit_opts *o, const double *images, int64_t P, 
             memcpy(w->bu + 3 * b, w->U + 3 * px, 3 * sizeof(double));
             memcpy(w->tg + 3 * b, images + 3 * px, 3 * sizeof(double));
         }
-        double beta = fabs(*bp) + o->beta_min;
-        so.beta = beta;
+        double beta = fabs(*bp) + o->beta_min, L = 0;
         so.seed = o->seed * 0x9E3779B97F4A7C15ull + (uint64_t)step;
-        rc = ml_sdf_sample(&f, w->bo, w->bu, B, &so, &s);
-        if (rc != ML_OK) break;
         memset(gd, 0, sizeof(double) * 4 * (size_t)n);
         ml_sdf_grid_grad gr = {gd, gc, 0};
-        double L = 0;
-        rc = ml_sdf_grid_render_rays(g, beta, w->bo, w->bu, w->bt, B, N, 0.0, &o->shade, NULL, w->tg, NULL, &L, &gr);
+        rc = ml_sdf_fit_step(g, beta, w->bo, w->bu, w->tg, B, &so, &o->shade, w->bt, &L, &gr);
         if (rc != ML_OK) break;
         if (o->lambda_eik > 0) {
             for (int j = 0; j < ne; j++)

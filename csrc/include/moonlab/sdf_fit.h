@@ -73,6 +73,13 @@ typedef struct ml_sdf_fit_opts {
     const ml_progress *progress;
 } ml_sdf_fit_opts;
 
+/* One training step's gradient (VolSDF §3.5): R rays sampled by the error-bounded sampler at β (so's other options;
+ * t [R, ml_sdf_sample_count(so)] receives the depths), rendered, the L1 loss against target [R,3] in *loss and its
+ * gradient accumulated into *gr (zero it first). */
+int ml_sdf_fit_step(const ml_sdf_grid *g, double beta, const double *o, const double *u, const double *target,
+                    int64_t R, const ml_sdf_sample_opts *so, const ml_sdf_render_opts *shade, double *t, double *loss,
+                    ml_sdf_grid_grad *gr);
+
 /* Defaults listed above; the sampler with ε 0.1, 64 samples per round, 32 final, 16 extra, 5 rounds. */
 ml_sdf_fit_opts ml_sdf_fit_defaults(void);
 
