@@ -65,6 +65,7 @@ local function run(outdir, o)
   local full = o.full
   local size, res, iters = o.size or (full and 96 or 48), o.res or (full and 96 or 48), o.iters or (full and 6000 or 1500)
   local views = o.views or 24
+  local n_eval, n_final, n_extra = o.n_eval, o.n_final, o.n_extra
   os.execute("mkdir -p '" .. outdir .. "'")
   local truth = scene()
   local B = { { -1, -1, -1 }, { 1, 1, 1 } }
@@ -75,10 +76,11 @@ local function run(outdir, o)
   local t_render = core.now() - t0
   t0 = core.now()
   local grid, fit = sdf.fit_views(imgs, cams, { res = res, bounds = B, iters = iters, batch = o.batch or 512,
-    lr = o.lr or 0.01, lambda_eikonal = o.lambda_eikonal or 0.1, levels = o.levels or 2, seed = 1, quiet = o.quiet })
+    lr = o.lr or 0.01, lambda_eikonal = o.lambda_eikonal or 0.1, levels = o.levels or 2, seed = 1, quiet = o.quiet,
+    n_eval = n_eval, n_final = n_final, n_extra = n_extra })
   local t_fit = core.now() - t0
   -- meshes and the Chamfer distance
-  local mres = full and 128 or 96
+  local mres = o.mesh_res or (full and 128 or 96)
   local vt = sdf.marching_cubes(truth, { bounds = B, resolution = mres, quiet = true })
   local vr = sdf.marching_cubes(grid, { bounds = B, resolution = mres, quiet = true })
   sdf.save_ply(outdir .. "/volsdf_fit_mesh.ply", sdf.marching_cubes(grid, { bounds = B, resolution = res, quiet = true }))

@@ -211,8 +211,10 @@ describe("sdf.fit_views", function()
     O, U = T.new(O), T.new(U)
     local s = sdf.sample(g1, O, U, { beta = 0.02, eps = 0.1, near = 0, far = 1.9, keep_eval = true, last_delta = 0 })
     local Oref = sdf.opacity_reference(g1, O, U, s.t_eval, s.beta_plus, 20000)
+    local checked = 0
     for i = 1, 6 do
       if s.bound:get(i) <= 0.1 then
+        checked = checked + 1
         -- the opacity of the quadrature at β+ on the evaluated samples vs the exact opacity
         local te, n2 = {}, 0
         for j = 1, s.t_eval:shape()[2] do
@@ -233,6 +235,7 @@ describe("sdf.fit_views", function()
         end
       end
     end
+    assert.is_true(checked >= 4, ("%d rays with B <= eps"):format(checked))
   end)
 
   it("gives the same result for the same seed on 1 and 2 threads", function()
@@ -246,5 +249,46 @@ describe("sdf.fit_views", function()
     for i = 1, 6 do assert.equal(r1.loss:get(i), r2.loss:get(i)) end
     assert.equal(0, (sdf.grid_info(g1).values - sdf.grid_info(g2).values):abs():max())
     assert.equal(r1.beta, r2.beta)
+  end)
+
+  -- the regularisers and the schedule change what is learned, in the direction they should
+  local small = { res = 10, bounds = B, iters = 40, batch = 128, seed = 2, quiet = true, n_eval = 16, n_final = 8,
+    n_extra = 4, lambda_eikonal = 0 }
+  local function with(extra)
+    local o = {}
+    for k, v in pairs(small) do o[k] = v end
+    for k, v in pairs(extra) do o[k] = v end
+    return o
+  end
+  local function mean_grad_dev(g)
+    local r, P = rng(21), {}
+    for i = 1, 400 do P[i] = { r(-0.9, 0.9), r(-0.9, 0.9), r(-0.9, 0.9) } end
+    local G = g:grad(T.new(P))
+    local dev = 0
+    for i = 1, 400 do dev = dev + (math.sqrt(G:get(i, 1) ^ 2 + G:get(i, 2) ^ 2 + G:get(i, 3) ^ 2) - 1) ^ 2 / 400 end
+    return dev
+  end
+  local function tv(g)
+    local v, n, s2 = sdf.grid_info(g).values, 10, 0
+    for i = 1, n - 1 do for j = 1, n - 1 do for k = 1, n - 1 do
+      local x = v:get(i, j, k)
+      s2 = s2 + (v:get(i + 1, j, k) - x) ^ 2 + (v:get(i, j + 1, k) - x) ^ 2 + (v:get(i, j, k + 1) - x) ^ 2
+    end end end
+    return s2
+  end
+
+  it("the eikonal term pulls |∇d| towards 1 and the TV term smooths the grid", function()
+    local g0 = sdf.fit_views(imgs, C, with { init_radius = 0.3 })
+    local ge = sdf.fit_views(imgs, C, with { init_radius = 0.3, lambda_eikonal = 1 })
+    assert.is_true(mean_grad_dev(ge) < mean_grad_dev(g0))
+    local gt = sdf.fit_views(imgs, C, with { init_radius = 0.3, lambda_tv = 0.05 })
+    assert.is_true(tv(gt) < tv(g0))
+  end)
+
+  it("coarse-to-fine returns a grid at the final resolution and keeps learning", function()
+    local g, r = sdf.fit_views(imgs, C, with { levels = 2, iters = 40 })
+    assert.equal(10, sdf.grid_info(g).res)
+    assert.equal(40, r.iterations)
+    assert.is_true(r.loss:get(40) < r.loss:get(1))
   end)
 end)
