@@ -276,7 +276,16 @@ static int l_fit_step(lua_State *L)
     so.stratified = 1;
     int N = ml_sdf_sample_count(&so);
     int64_t n = (int64_t)g->res * g->res * g->res;
-    double *buf = lua_newuserdatauv(L, sizeof(double) * (size_t)(4 * n + R * N + 1), 0);
+    /* the gradient and depth buffers persist between calls (as in a training loop), only zeroed */
+    size_t need = sizeof(double) * (size_t)(4 * n + R * N + 1);
+    double *buf = NULL;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "moonlab.sdf_fit_step") == LUA_TUSERDATA && lua_rawlen(L, -1) >= need)
+        buf = lua_touserdata(L, -1);
+    else {
+        buf = lua_newuserdatauv(L, need, 0);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "moonlab.sdf_fit_step");
+    }
     memset(buf, 0, sizeof(double) * (size_t)(4 * n));
     ml_sdf_grid_grad gr = {buf, buf + n, 0};
     double loss = 0;

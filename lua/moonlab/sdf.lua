@@ -315,7 +315,8 @@ local function tree(node, indent, out)
   local x = xf_desc(node.xf)
   if x ~= "" then line = line .. " " .. x end
   if node.rgb then line = line .. (" color=(%g,%g,%g)"):format(node.rgb[1], node.rgb[2], node.rgb[3]) end
-  line = line .. (node.exact and " [exact]" or " [1-Lipschitz bound]")
+  if node.kind == "grid" then line = line .. " [not guaranteed 1-Lipschitz: see sdf.grid_info]"
+  else line = line .. (node.exact and " [exact]" or " [1-Lipschitz bound]") end
   out[#out + 1] = line
   for _, ch in ipairs(node.children or {}) do tree(ch, indent .. "  ", out) end
   return out
