@@ -81,4 +81,22 @@ describe("sdf reconstruction bad input", function()
       "sdf.fit_views", "eye and target coincide")
     fails_with(function() sdf.fit_views({ img }, { cam }, { levels = 9, quiet = true }) end, "sdf.fit_views: option 'levels'")
   end)
+
+  it("stops on Ctrl-C after the current step and returns what was learned", function()
+    -- SIGINT to this process in 1 s (a background shell; the fit of 10^6 steps is far from done by then)
+    local h = io.popen("(sleep 1; kill -INT $PPID) > /dev/null 2>&1 &")
+    h:close()
+    local o = {}
+    for k, v in pairs(quick) do o[k] = v end
+    o.iters = 1000000
+    local g, r = sdf.fit_views({ img }, { cam }, o)
+    assert.is_false(r.converged)
+    assert.equal("interrupted", r.reason)
+    assert.is_true(r.iterations > 0 and r.iterations < 1000000)
+    assert.matches("interrupted after", r.warnings[1])
+    assert.equal(4, sdf.grid_info(g).res)
+    local g2, r2 = sdf.fit_views({ img }, { cam }, quick) -- still usable
+    assert.equal(2, r2.iterations)
+    assert.is_true(sdf.grid_info(g2).res == 4)
+  end)
 end)
