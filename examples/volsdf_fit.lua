@@ -63,7 +63,7 @@ local function side_by_side(a, b) return T.cat({ a, b }, 2) end
 local function run(outdir, o)
   o = o or {}
   local full = o.full
-  local size, res, iters = o.size or (full and 96 or 48), o.res or (full and 96 or 48), o.iters or (full and 6000 or 1500)
+  local size, res, iters = o.size or (full and 64 or 48), o.res or (full and 64 or 48), o.iters or (full and 3000 or 1500)
   local views = o.views or 24
   local n_eval, n_final, n_extra = o.n_eval, o.n_final, o.n_extra
   os.execute("mkdir -p '" .. outdir .. "'")

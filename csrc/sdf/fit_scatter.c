@@ -22,6 +22,12 @@ void fit_scatter(const ml_sdf_grid *g, const fit_rec *rec, int64_t n, ml_sdf_gri
         for (int64_t r = 0; r < n; r++) {
             const fit_rec *q = &rec[r];
             if (isnan(q->gd)) continue;
+            /* the cell's x index as grid_locate computes it, to skip other slabs' records cheaply */
+            double h0 = (g->hi[0] - g->lo[0]) / (res - 1), x = q->p[0];
+            x = x < g->lo[0] ? g->lo[0] : (x > g->hi[0] ? g->hi[0] : x);
+            int i0 = (int)floor((x - g->lo[0]) / h0);
+            i0 = i0 < 0 ? 0 : (i0 > res - 2 ? res - 2 : i0);
+            if (i0 + 1 < z0 || i0 >= z1) continue;
             grid_loc L;
             grid_locate(g, q->p, &L);
             if (L.k + 1 < z0 || L.k >= z1) continue;
