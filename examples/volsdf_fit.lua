@@ -76,7 +76,7 @@ local function run(outdir, o)
   local t_render = core.now() - t0
   t0 = core.now()
   local grid, fit = sdf.fit_views(imgs, cams, { res = res, bounds = B, iters = iters, batch = o.batch or 512,
-    lr = o.lr or 0.01, lambda_eikonal = o.lambda_eikonal or 0.1, levels = o.levels or 2, seed = 1, quiet = o.quiet,
+    lr = o.lr or (full and 0.005 or 0.01), lambda_eikonal = o.lambda_eikonal or 0.1, levels = o.levels or 2, seed = 1, quiet = o.quiet,
     n_eval = n_eval, n_final = n_final, n_extra = n_extra })
   local t_fit = core.now() - t0
   -- meshes and the Chamfer distance
