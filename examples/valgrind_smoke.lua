@@ -146,6 +146,12 @@ local sp = os.tmpname()
 sdf.save_png(sp, img); sdf.save_ply(sp, sv, sf); sdf.save_obj(sp, sv, sf)
 os.remove(sp)
 assert(not pcall(sdf.save_png, "/nonexistent/x.png", img))
+-- SDF reconstruction: a grid from a scene, the differentiable renderer with gradients, a tiny fit with TV and levels
+local sg = sdf.grid { res = 6, bounds = { { -1, -1, -1 }, { 1, 1, 1 } }, from = scene }
+sdf.render_rays(sg, so, su, T.new { { 1, 2, 3 }, { 1.5, 2.5, 3.5 } }, { beta = 0.1 }, T.ones { 2, 3 })
+sdf.fit_views({ img }, { { eye = { 0, 0, 3 }, width = 6, height = 5 } }, { res = 6, bounds = { { -1, -1, -1 }, { 1, 1, 1 } },
+  iters = 2, batch = 4, lambda_tv = 0.01, levels = 2, n_eval = 8, n_final = 4, n_extra = 2, quiet = true })
+assert(not pcall(sdf.fit_views, { img }, { { eye = { 0, 0, 3 }, width = 6, height = 5 } }, { lr = 0 }))
 -- MoE: routers (capacity, padding, expert choice), dispatch/combine, backward, the layer, the Gaussian MoE
 local moe = ml.moe
 for _, dt in ipairs { "f32", "f64" } do

@@ -88,6 +88,7 @@ void lsdf_checkfield(lua_State *L, int idx, const char *fname, lsdf_field *lf)
 {
     memset(lf, 0, sizeof *lf);
     idx = lua_absindex(L, idx);
+    if (lsdf_testgrid(L, idx, &lf->f)) return;
     scene_ud *u = luaL_testudata(L, idx, SDF_SCENE_MT);
     if (u) {
         if (!u->s) mlL_argerror(L, idx, fname, "scene", "the scene was freed");
@@ -295,4 +296,5 @@ void mlL_open_sdf(lua_State *L)
     luaL_setfuncs(L, FUNCS, 0);
     mlL_open_sdf_ray(L);
     mlL_open_sdf_mesh(L);
+    mlL_open_sdf_fit(L);
 }

@@ -24,7 +24,13 @@ double *lsdf_points(lua_State *L, int idx, const char *fname, const char *argnam
 /* Reads an int64 option value into an int within [lo, hi]. */
 int lsdf_int(lua_State *L, int64_t v, int lo, int hi, const char *fname, const char *name);
 
+/* 1 and the grid's field in *f when idx holds a grid SDF userdata (lsdf_fit.c). */
+int lsdf_testgrid(lua_State *L, int idx, ml_sdf_field *f);
+/* Reads a camera table {eye, target, up, fov, width, height} (lsdf_ray.c). */
+void lsdf_read_camera(lua_State *L, int idx, const char *fn, ml_sdf_camera *c);
+
 void mlL_open_sdf_ray(lua_State *L);
+void mlL_open_sdf_fit(lua_State *L);
 void mlL_open_sdf_mesh(lua_State *L);
 
 #endif

@@ -269,6 +269,8 @@ static void read_camera(lua_State *L, int idx, const char *fn, ml_sdf_camera *c)
     c->width = (int)w; c->height = (int)h;
 }
 
+void lsdf_read_camera(lua_State *L, int idx, const char *fn, ml_sdf_camera *c) { read_camera(L, idx, fn, c); }
+
 static const luaL_Reg FUNCS[] = {{"sdf_sample", l_sample}, {"sdf_camera_rays", l_camera_rays}, {"sdf_sphere_trace", l_trace},
                                  {"sdf_opacity_reference", l_opref}, {"sdf_render", l_render}, {NULL, NULL}};
 

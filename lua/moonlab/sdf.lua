@@ -171,6 +171,7 @@ local function need_csg(fname, n)
   if n.kind == "fn" then
     error(fname .. ": a Lua SDF (sdf.fn) cannot be transformed or combined; do it inside the function", 3)
   end
+  if n.kind == "grid" then error(fname .. ": a grid SDF cannot be transformed; give sdf.grid other bounds", 3) end
 end
 
 --- node:translate(v)
@@ -231,6 +232,7 @@ local function combine(fname, kind, list, k)
   for i, n in ipairs(list) do
     if not M.is_scene(n) then error(("%s: bad argument #%d: expected a scene node, got %s"):format(fname, i, type(n)), 0) end
     if n.kind == "fn" then error(fname .. ": a Lua SDF (sdf.fn) cannot be combined; combine inside the function", 0) end
+    if n.kind == "grid" then error(fname .. ": a grid SDF cannot be combined (resample the union with sdf.grid{from = ...})", 0) end
   end
   if #list < 2 then error(fname .. ": expected at least 2 scene nodes, got " .. #list, 0) end
   local kids = {}
@@ -280,6 +282,7 @@ local function field(node, fname)
       :format(fname, type(node)), 3)
   end
   if node.kind == "fn" then return { node.f, exact = node.exact } end
+  if node.kind == "grid" then return node.grid end
   local c = rawget(node, "_compiled")
   if not c then
     local code, prims = {}, {}
@@ -312,7 +315,8 @@ local function tree(node, indent, out)
   local x = xf_desc(node.xf)
   if x ~= "" then line = line .. " " .. x end
   if node.rgb then line = line .. (" color=(%g,%g,%g)"):format(node.rgb[1], node.rgb[2], node.rgb[3]) end
-  line = line .. (node.exact and " [exact]" or " [1-Lipschitz bound]")
+  if node.kind == "grid" then line = line .. " [not guaranteed 1-Lipschitz: see sdf.grid_info]"
+  else line = line .. (node.exact and " [exact]" or " [1-Lipschitz bound]") end
   out[#out + 1] = line
   for _, ch in ipairs(node.children or {}) do tree(ch, indent .. "  ", out) end
   return out
@@ -473,5 +477,8 @@ M.save_obj = core.sdf_save_obj
 
 --- sdf.save_png(path, image [H,W] | [H,W,3] | [H,W,4]): 8-bit PNG, values in [0,1] clamped
 M.save_png = core.sdf_save_png
+
+-- the grid SDF and the multi-view fit (lua/moonlab/sdf_fit.lua)
+require "moonlab.sdf_fit" (M, new_node)
 
 return M

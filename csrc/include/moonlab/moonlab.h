@@ -16,6 +16,7 @@
 #include "moonlab/laplace.h"
 #include "moonlab/chrom.h"
 #include "moonlab/sdf.h"
+#include "moonlab/sdf_fit.h"
 #include "moonlab/moe.h"
 #include "moonlab/gp.h"
 
