@@ -23,11 +23,16 @@ static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t 
     int np = gmoe_gate_nparams(m, fix);
     size_t acc_n = gmoe_gate_acc_size(np), wn = gmoe_gate_work_size(K, np);
     if (pre) memset(gacc, 0, (size_t)nth * (acc_n + wn) * sizeof(double));
+    int fast = gmoe_fast_ok(m);
     #pragma omp parallel num_threads(nth) reduction(+ : ll)
     {
         int c = omp_get_thread_num(), nn = omp_get_num_threads();
         int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
         double *St = Sthr + (size_t)c * per;
+        if (fast) {
+            ll += gmoe_fast_estep(m, fix, X, Y, lo, hi, R, St, pre ? gacc + (size_t)c * (acc_n + wn) : NULL);
+            lo = hi; /* skips the per-point loop */
+        }
         for (int64_t t = lo; t < hi; t++) {
             double *l = R + t * K, g[256], lg[256], gp[256];
             const double *x = X + t * d;
