@@ -38,8 +38,8 @@ static inline __attribute__((always_inline)) double vlog1p_ge1(double s) {
 }
 
 int gmoe_fast_ok(const ml_gmoe *m) {
-    return (m->gate == ML_GMOE_SOFTMAX || (m->gate == ML_GMOE_TOPK && m->k >= m->K)) && m->K <= GMOE_FAST_K &&
-           m->d <= GMOE_FAST_D;
+    return (m->gate == ML_GMOE_SOFTMAX || m->gate == ML_GMOE_TEMPERATURE || (m->gate == ML_GMOE_TOPK && m->k >= m->K)) &&
+           m->K <= GMOE_FAST_K && m->d <= GMOE_FAST_D;
 }
 
 /* Block scratch: x~ [p][FB] (p = d+1, last row ones), logits / log gate L [K][FB], gate G [K][FB]. */
@@ -55,12 +55,13 @@ static inline __attribute__((always_inline)) void block_gate(const ml_gmoe *m, c
     for (int j = 0; j < d; j++)
         for (int t = 0; t < nb; t++) B->xt[j][t] = X[(t0 + t) * d + j];
     for (int t = 0; t < nb; t++) B->xt[d][t] = 1.0;
+    double it = m->gate == ML_GMOE_TEMPERATURE ? 1.0 / m->tau : 1.0; /* (beta1 x + beta0) / tau */
     for (int i = 0; i < K; i++) {
-        double *l = B->L[i], b0 = m->beta0[i];
+        double *l = B->L[i], b0 = m->beta0[i] * it;
         #pragma omp simd
         for (int t = 0; t < nb; t++) l[t] = b0;
         for (int j = 0; j < d; j++) {
-            double w = m->beta1[i * d + j];
+            double w = m->beta1[i * d + j] * it;
             const double *x = B->xt[j];
             #pragma omp simd
             for (int t = 0; t < nb; t++) l[t] += w * x[t];
@@ -86,9 +87,13 @@ static inline __attribute__((always_inline)) void block_gate(const ml_gmoe *m, c
         for (int t = 0; t < nb; t++) { B->L[i][t] -= mx[t]; B->G[i][t] *= s[t]; }
 }
 
-/* Adds the gate's Q, gradient and Hessian (layout of gmoe_gate_point) for posteriors W [K][FB]. */
-static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *m, int fix, int np, int nb, fblock *B, double *acc) {
-    int K = m->K, p = m->d + 1, Kf = K - (fix ? 1 : 0);
+/* Adds the gate's Q, gradient (grad) and Hessian (hess; softmax only) in the layout of gmoe_gate_point for
+ * posteriors W [K][FB]. The temperature gate's logits are l/tau: its beta derivatives carry 1/tau and
+ * d l_i / d log tau = -l_i, where the log gate L_i may stand for l_i since sum_i c_i = 0. */
+static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *m, int fix, int np, int nb, fblock *B,
+                                                                 double *acc, int grad_on, int hess_on) {
+    int K = m->K, p = m->d + 1, Kf = K - (fix ? 1 : 0), temp = m->gate == ML_GMOE_TEMPERATURE;
+    double it = temp ? 1.0 / m->tau : 1.0;
     double *rs = B->a, q = 0;
     #pragma omp simd
     for (int t = 0; t < nb; t++) rs[t] = 0;
@@ -98,19 +103,29 @@ static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *
         for (int t = 0; t < nb; t++) { rs[t] += w[t]; q += w[t] > 0 ? w[t] * l[t] : 0.0; }
     }
     acc[0] += q;
-    double *grad = acc + 1, *h = acc + 1 + np, *c = B->b;
-    for (int i = 0; i < Kf; i++) {
-        const double *w = B->W[i], *g = B->G[i];
+    if (!grad_on) return;
+    double *grad = acc + 1, *h = acc + 1 + np, *c = B->b, gt = 0;
+    for (int i = 0; i < K; i++) {
+        const double *w = B->W[i], *g = B->G[i], *l = B->L[i];
         #pragma omp simd
         for (int t = 0; t < nb; t++) c[t] = w[t] - g[t] * rs[t];
+        if (temp) {
+            double s = 0;
+            #pragma omp simd reduction(+ : s)
+            for (int t = 0; t < nb; t++) s -= c[t] * l[t];
+            gt += s;
+        }
+        if (i >= Kf) continue;
         for (int u = 0; u < p; u++) {
             const double *xu = B->xt[u == 0 ? p - 1 : u - 1]; /* parameter order: beta0, beta1_1..d */
             double s = 0;
             #pragma omp simd reduction(+ : s)
             for (int t = 0; t < nb; t++) s += c[t] * xu[t];
-            grad[i * p + u] += s;
+            grad[i * p + u] += s * it;
         }
     }
+    if (temp) grad[np - 1] += gt;
+    if (!hess_on || temp) return;
     /* h[P,Q] -= sum_t rs g_i (delta_ik - g_k) x~_u x~_v for P = (i,u) >= Q = (k,v) */
     for (int i = 0; i < Kf; i++)
         for (int k = 0; k <= i; k++) {
@@ -204,28 +219,23 @@ CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const 
             for (int t = 0; t < nb; t++) acc += w[t] * y[t] * y[t];
             bv[p] += acc;
         }
-        if (gacc) block_gate_acc(m, fix, np, nb, B, gacc);
+        if (gacc) block_gate_acc(m, fix, np, nb, B, gacc, 1, 1);
     }
     free(B);
     return ll;
 }
 
-CLONES double gmoe_fast_gate_q(const ml_gmoe *m, const double *X, const double *R, int64_t lo, int64_t hi) {
-    int K = m->K;
+CLONES void gmoe_fast_gate_q(const ml_gmoe *m, int fix, const double *X, const double *R, int64_t lo, int64_t hi,
+                            double *acc, int want_grad, int want_hess) {
+    int K = m->K, np = gmoe_gate_nparams(m, fix);
     fblock *B = malloc(sizeof(fblock));
-    if (!B) return NAN;
-    double q = 0;
+    if (!B) { acc[0] = NAN; return; }
     for (int64_t t0 = lo; t0 < hi; t0 += FB) {
         int nb = (int)(hi - t0 < FB ? hi - t0 : FB);
         block_gate(m, X, t0, nb, B);
-        for (int i = 0; i < K; i++) {
-            const double *l = B->L[i], *r = R + t0 * K + i;
-            double s = 0;
-            #pragma omp simd reduction(+ : s)
-            for (int t = 0; t < nb; t++) s += r[t * K] > 0 ? r[t * K] * l[t] : 0.0;
-            q += s;
-        }
+        for (int i = 0; i < K; i++)
+            for (int t = 0; t < nb; t++) B->W[i][t] = R[(t0 + t) * K + i];
+        block_gate_acc(m, fix, np, nb, B, acc, want_grad, want_hess);
     }
     free(B);
-    return q;
 }
