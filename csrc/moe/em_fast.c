@@ -1,4 +1,4 @@
-/* moonlab moe — the EM passes for gates with linear logits and a plain softmax (softmax gate; top-K with k >= K)
+/* moonlab moe — the EM passes for gates without top-K masking (softmax, temperature, activation; top-K with k >= K)
  * in blocks of points laid out by expert, so that the loops over points vectorise: E-step posteriors with the
  * log-likelihood, the experts' sufficient statistics and the gate's Q with gradient and Hessian (Nguyen et al.
  * 2023, Sec. 5), and Q alone for the Newton line search. exp and log are branch-free polynomials (relative
@@ -8,6 +8,7 @@
 #include "gmoe_internal.h"
 #include "core/clones.h"
 #include "core/kern.h"
+#include "moe_internal.h"
 
 #define FB 128 /* points per block */
 
@@ -38,14 +39,14 @@ static inline __attribute__((always_inline)) double vlog1p_ge1(double s) {
 }
 
 int gmoe_fast_ok(const ml_gmoe *m) {
-    return (m->gate == ML_GMOE_SOFTMAX || m->gate == ML_GMOE_TEMPERATURE || (m->gate == ML_GMOE_TOPK && m->k >= m->K)) &&
-           m->K <= GMOE_FAST_K && m->d <= GMOE_FAST_D;
+    return (m->gate != ML_GMOE_TOPK || m->k >= m->K) && m->K <= GMOE_FAST_K && m->d <= GMOE_FAST_D;
 }
 
 /* Block scratch: x~ [p][FB] (p = d+1, last row ones), logits / log gate L [K][FB], gate G [K][FB]. */
 typedef struct {
     double xt[GMOE_FAST_D + 1][FB];
     double L[GMOE_FAST_K][FB], G[GMOE_FAST_K][FB], W[GMOE_FAST_K][FB];
+    double A[GMOE_FAST_K][FB], D[GMOE_FAST_K][FB]; /* activation gate: act(v) and act'(v) */
     double y[FB], a[FB], b[FB];
 } fblock;
 
@@ -55,9 +56,10 @@ static inline __attribute__((always_inline)) void block_gate(const ml_gmoe *m, c
     for (int j = 0; j < d; j++)
         for (int t = 0; t < nb; t++) B->xt[j][t] = X[(t0 + t) * d + j];
     for (int t = 0; t < nb; t++) B->xt[d][t] = 1.0;
+    int act = m->gate == ML_GMOE_ACTIVATION, inside = act && m->bias_place == ML_GMOE_BIAS_INSIDE;
     double it = m->gate == ML_GMOE_TEMPERATURE ? 1.0 / m->tau : 1.0; /* (beta1 x + beta0) / tau */
     for (int i = 0; i < K; i++) {
-        double *l = B->L[i], b0 = m->beta0[i] * it;
+        double *l = B->L[i], b0 = act && !inside ? 0.0 : m->beta0[i] * it;
         #pragma omp simd
         for (int t = 0; t < nb; t++) l[t] = b0;
         for (int j = 0; j < d; j++) {
@@ -65,6 +67,15 @@ static inline __attribute__((always_inline)) void block_gate(const ml_gmoe *m, c
             const double *x = B->xt[j];
             #pragma omp simd
             for (int t = 0; t < nb; t++) l[t] += w * x[t];
+        }
+        if (act) { /* v = beta1 x (+ beta0 inside); l = act(v)/tau (+ beta0 outside) */
+            double ia = 1.0 / m->tau, ob = inside ? 0.0 : m->beta0[i];
+            for (int t = 0; t < nb; t++) {
+                double a = moe_act(m->act, l[t]);
+                B->D[i][t] = moe_act_grad(m->act, l[t]);
+                B->A[i][t] = a;
+                l[t] = a * ia + ob;
+            }
         }
     }
     double *mx = B->a, *s = B->b;
@@ -93,7 +104,8 @@ static inline __attribute__((always_inline)) void block_gate(const ml_gmoe *m, c
 static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *m, int fix, int np, int nb, fblock *B,
                                                                  double *acc, int grad_on, int hess_on) {
     int K = m->K, p = m->d + 1, Kf = K - (fix ? 1 : 0), temp = m->gate == ML_GMOE_TEMPERATURE;
-    double it = temp ? 1.0 / m->tau : 1.0;
+    int act = m->gate == ML_GMOE_ACTIVATION, inside = act && m->bias_place == ML_GMOE_BIAS_INSIDE;
+    double it = temp || act ? 1.0 / m->tau : 1.0;
     double *rs = B->a, q = 0;
     #pragma omp simd
     for (int t = 0; t < nb; t++) rs[t] = 0;
@@ -115,6 +127,28 @@ static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *
             for (int t = 0; t < nb; t++) s -= c[t] * l[t];
             gt += s;
         }
+        if (act) { /* d l / d log tau = -act(v)/tau; the beta derivatives carry act'(v)/tau */
+            const double *a = B->A[i], *dv = B->D[i];
+            double s = 0;
+            #pragma omp simd reduction(+ : s)
+            for (int t = 0; t < nb; t++) s -= c[t] * a[t];
+            gt += s * it;
+            if (i >= Kf) continue;
+            double s0 = 0;
+            #pragma omp simd reduction(+ : s0)
+            for (int t = 0; t < nb; t++) s0 += c[t] * (inside ? dv[t] * it : 1.0);
+            grad[i * p] += s0;
+            #pragma omp simd
+            for (int t = 0; t < nb; t++) c[t] *= dv[t] * it;
+            for (int u = 1; u < p; u++) {
+                const double *xu = B->xt[u - 1];
+                double s1 = 0;
+                #pragma omp simd reduction(+ : s1)
+                for (int t = 0; t < nb; t++) s1 += c[t] * xu[t];
+                grad[i * p + u] += s1;
+            }
+            continue;
+        }
         if (i >= Kf) continue;
         for (int u = 0; u < p; u++) {
             const double *xu = B->xt[u == 0 ? p - 1 : u - 1]; /* parameter order: beta0, beta1_1..d */
@@ -124,8 +158,8 @@ static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *
             grad[i * p + u] += s * it;
         }
     }
-    if (temp) grad[np - 1] += gt;
-    if (!hess_on || temp) return;
+    if (temp || act) grad[np - 1] += gt;
+    if (!hess_on || temp || act) return;
     /* h[P,Q] -= sum_t rs g_i (delta_ik - g_k) x~_u x~_v for P = (i,u) >= Q = (k,v) */
     for (int i = 0; i < Kf; i++)
         for (int k = 0; k <= i; k++) {

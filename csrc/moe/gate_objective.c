@@ -63,7 +63,7 @@ double gmoe_gate_objective(const ml_gmoe *m, int fix_last, const double *X, cons
     double *acc = calloc((size_t)nth * acc_n, sizeof(double));
     double *work = malloc((size_t)nth * wn * sizeof(double));
     if (!acc || !work) { free(acc); free(work); return NAN; }
-    int fast = gmoe_fast_ok(m) && !(hess && m->gate == ML_GMOE_TEMPERATURE);
+    int fast = gmoe_fast_ok(m) && !(hess && (m->gate == ML_GMOE_TEMPERATURE || m->gate == ML_GMOE_ACTIVATION));
     #pragma omp parallel num_threads(nth)
     if (fast) {
         int c = omp_get_thread_num(), nn = omp_get_num_threads();

@@ -64,11 +64,11 @@ static inline void gmoe_stats_add(double *S, int d, const double *x, double y, d
  * sigma_i^2 the weighted residual variance (floored at sigma_min; *floored set when it binds). */
 int gmoe_experts_from_stats(ml_gmoe *m, const double *S, int64_t n, double sigma_min, int *floored);
 
-/* The blocked, vectorised passes for linear logits under a plain softmax (em_fast.c): whether they apply to m
- * (softmax, temperature, or top-K with k >= K; K <= GMOE_FAST_K, d <= GMOE_FAST_D); the E-step over points [lo,hi) (writes R,
+/* The blocked, vectorised passes of EM (em_fast.c): whether they apply to m
+ * (no top-K masking: softmax, temperature, activation, top-K with k >= K; K <= GMOE_FAST_K, d <= GMOE_FAST_D); the E-step over points [lo,hi) (writes R,
  * adds the statistics to St and, gacc != NULL, the gate accumulators of gmoe_gate_point; returns the
  * log-likelihood of those points, NAN when out of memory); Q over [lo,hi) added to the accumulators acc of
- * gmoe_gate_point, with the gradient (want_grad) and the Hessian (want_hess, softmax). */
+ * gmoe_gate_point, with the gradient (want_grad) and the Hessian (want_hess; softmax and top-K only). */
 #define GMOE_FAST_K 16
 #define GMOE_FAST_D 8
 int gmoe_fast_ok(const ml_gmoe *m);
