@@ -179,6 +179,20 @@ describe("moe.fit_em", function()
     end
   end)
 
+  it("never lowers the log-likelihood from far starts (rejected full Newton steps fall back to the line search)", function()
+    local truth = model()
+    for s = 1, 3 do
+      local X, Y = truth:sample(100, { seed = s })
+      for _, K in ipairs({ 2, 3 }) do
+        local res = moe.fit_em(X, Y, { init = "near_truth", truth = truth, experts = K, perturb = 5, maxit = 300, seed = s,
+          quiet = true })
+        local tr = res.trace:totable()
+        for i = 2, #tr do assert.is_true(tr[i] >= tr[i - 1] - 1e-9 * math.abs(tr[i - 1])) end
+        assert.is_close(res.loglik, res.model:logpdf(X, Y):sum(), { rtol = 1e-10 })
+      end
+    end
+  end)
+
   it("restarts keep the best log-likelihood", function()
     local X, Y = GATES.softmax:sample(2000, { seed = 4 })
     local one = moe.fit_em(X, Y, { experts = 2, seed = 1, quiet = true })

@@ -182,7 +182,7 @@ static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *
 }
 
 CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const double *Y, int64_t lo, int64_t hi,
-                              double *R, double *St, double *gacc) {
+                              double *R, double *St, double *gacc, const double *Rold, double *qold) {
     int K = m->K, d = m->d, p = d + 1, np = gmoe_gate_nparams(m, fix);
     size_t per = gmoe_stats_size(d);
     fblock *B = malloc(sizeof(fblock));
@@ -192,6 +192,14 @@ CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const 
     for (int64_t t0 = lo; t0 < hi; t0 += FB) {
         int nb = (int)(hi - t0 < FB ? hi - t0 : FB);
         block_gate(m, X, t0, nb, B);
+        if (Rold) /* the line search's Q(new gate; previous posteriors) */
+            for (int i = 0; i < K; i++) {
+                const double *l = B->L[i], *r = Rold + t0 * K + i;
+                double q = 0;
+                #pragma omp simd reduction(+ : q)
+                for (int t = 0; t < nb; t++) q += r[t * K] > 0 ? r[t * K] * l[t] : 0.0;
+                *qold += q;
+            }
         const double *y = Y + t0;
         double *mx = B->y, *s = B->a;
         for (int i = 0; i < K; i++) {
