@@ -5,21 +5,26 @@
 -- bootstrap 95% interval, for the softmax, top-K, temperature and activation gates.
 --
 -- Usage: lua5.4 examples/moe_rates.lua [--full] [--reps R] [--sizes S] [--nmax N] [--gates softmax,topk,...]
---                                     [--out DIR] [--quiet]
+--                                     [--temperature default|zero_bias] [--out DIR] [--quiet]
 --   default: 12 sizes, 20 replications; --full: the papers' 40 replications.
 -- As a module (the tour): local run = dofile("examples/moe_rates.lua")("--module"); run{...} -> results
 local moe = require "moonlab.moe"
 local T = require "moonlab.tensor"
 local progress = require "moonlab.progress"
 
-local function truths()
+-- temperature = "default": the shared truth with tau = 1; "zero_bias": beta0 = (0, 0), beta1 = (5, 0), tau = 1 --
+-- the gate biases vanish at the truth, so the scale symmetry (beta1, beta0, tau) -> c (beta1, beta0, tau) of
+-- softmax((beta1 x + beta0)/tau) moves beta1 of an expert with weight e^0 = 1 (the temperature paper's
+-- interaction beta1 dl/dbeta1 = -tau dl/dtau, Nguyen et al. 2024 Sec. 3), instead of one hidden by e^-8.
+local function truths(temperature)
   local base = moe.gaussian_moe { beta0 = { -8, 0 }, beta1 = { 25, 0 }, a = { -20, 20 }, b = { 15, -5 },
     sigma = { 0.3, 0.4 } }
   return {
     softmax = base,
     -- top-2 of 2 experts is the softmax gate; the over-specified fit is top-2 of 3
     topk = base:copy { gate = "topk", k = 2 },
-    temperature = base:copy { gate = "temperature", tau = 1 },
+    temperature = temperature == "zero_bias" and base:copy { gate = "temperature", tau = 1, beta0 = { 0, 0 }, beta1 = { 5, 0 } }
+      or base:copy { gate = "temperature", tau = 1 },
     -- Softmax(tanh(beta1 x)/tau + beta0): beta1 = 2.5 puts the gate's switch inside [0, 1]
     activation = base:copy { gate = "activation", act = "tanh", tau = 0.1, beta1 = { 2.5, 0 } },
   }
@@ -86,7 +91,9 @@ local function run(o)
   local reps = o.reps or 20
   local sizes = log_sizes(o.sizes or 12, o.nmin or 100, o.nmax or 100000)
   local gates = o.gates or { "softmax", "topk", "temperature", "activation" }
-  local tr = truths()
+  assert(o.temperature == nil or o.temperature == "default" or o.temperature == "zero_bias",
+    "moe_rates: temperature must be 'default' or 'zero_bias'")
+  local tr = truths(o.temperature)
   local specs = { { name = "exact", experts = 2, loss = "D1" }, { name = "over", experts = 3, loss = "D2" } }
   local total = #gates * #specs * #sizes
   local bar = progress.new { label = "moe_rates", total = total, quiet = o.quiet }
@@ -129,12 +136,19 @@ local function run(o)
 end
 
 local function report(results, wall, reps)
-  local lines = { ("| gate | fit | loss | slope of mean | 95%% bootstrap | slope of median | 95%% bootstrap | mean loss n=%d | mean loss n=%d | EM iters | not converged |")
-    :format(results[1].sizes[1], results[1].sizes[#results[1].sizes]), "|---|---|---|---|---|---|---|---|---|---|---|" }
+  local sz = results[1].sizes
+  local lines = { ("| gate | fit | loss | slope of mean | 95%% bootstrap | slope of median | 95%% bootstrap | slope of mean, last decade | mean loss n=%d | mean loss n=%d | EM iters | not converged |")
+    :format(sz[1], sz[#sz]), "|---|---|---|---|---|---|---|---|---|---|---|---|" }
   for _, r in ipairs(results) do
-    lines[#lines + 1] = ("| %s | %s | %s | %.3f | [%.3f, %.3f] | %.3f | [%.3f, %.3f] | %.3g | %.3g | %.1f | %d/%d |"):format(
-      r.gate, r.spec, r.loss, r.slope, r.lo, r.hi, r.median_slope, r.median_lo, r.median_hi, r.means[1],
-      r.means[#r.means], r.mean_iters, r.not_converged, reps * #r.sizes)
+    -- the local slope over n >= n_max / 10 shows a plateau that the whole range averages away
+    local xs, ys = {}, {}
+    for i, n in ipairs(r.sizes) do
+      if n >= r.sizes[#r.sizes] / 10 - 0.5 then xs[#xs + 1], ys[#ys + 1] = n, r.means[i] end
+    end
+    lines[#lines + 1] = ("| %s | %s | %s | %.3f | [%.3f, %.3f] | %.3f | [%.3f, %.3f] | %s | %.3g | %.3g | %.1f | %d/%d |"):format(
+      r.gate, r.spec, r.loss, r.slope, r.lo, r.hi, r.median_slope, r.median_lo, r.median_hi,
+      #xs >= 2 and ("%.3f"):format(slope(xs, ys)) or "-", r.means[1], r.means[#r.means], r.mean_iters, r.not_converged,
+      reps * #r.sizes)
   end
   lines[#lines + 1] = ("(%d replications per n, %d sizes, wall %d s)"):format(reps, #results[1].sizes, wall)
   return table.concat(lines, "\n")
@@ -170,6 +184,7 @@ while arg and arg[i] do
     i = i + 1
     o.gates = {}
     for g in arg[i]:gmatch("[^,]+") do o.gates[#o.gates + 1] = g end
+  elseif a == "--temperature" then i = i + 1; o.temperature = arg[i]
   elseif a == "--out" then i = i + 1; out = arg[i]
   elseif a == "--quiet" then o.quiet = true
   else error("moe_rates: unknown argument " .. a) end

@@ -163,6 +163,36 @@ describe("moe.fit_em", function()
     end)
   end
 
+  it("d = 2, 3 experts, threaded blocks: monotone trace ending at the model's log-likelihood, near the truth", function()
+    local truth = moe.gaussian_moe { beta0 = { 1, -0.5, 0 }, beta1 = { { 4, -3 }, { -2, 5 }, { 0, 0 } },
+      a = { { 2, 1 }, { -3, 0.5 }, { 1, -2 } }, b = { 0, 3, -3 }, sigma = { 0.3, 0.4, 0.5 } }
+    local X, Y = truth:sample(30000, { seed = 21 }) -- above the threading threshold, not a multiple of the block
+    local res = moe.fit_em(X, Y, { init = "near_truth", truth = truth, perturb = 0.1, seed = 2, maxit = 300, quiet = true })
+    local tr = res.trace:totable()
+    for i = 2, #tr do assert.is_true(tr[i] >= tr[i - 1] - 1e-9 * math.abs(tr[i - 1])) end
+    assert.is_close(res.loglik, res.model:logpdf(X, Y):sum(), { rtol = 1e-10 })
+    assert.is_true(res.loglik >= truth:logpdf(X, Y):sum())
+    local p, q = res.model:params(), truth:params()
+    for i = 1, 3 do
+      for j = 1, 2 do assert.is_true(math.abs(p.a[i][j] - q.a[i][j]) < 0.1, "a " .. p.a[i][j]) end
+      assert.is_true(math.abs(p.sigma[i] - q.sigma[i]) < 0.05, "sigma " .. p.sigma[i])
+    end
+  end)
+
+  it("never lowers the log-likelihood from far starts (rejected full Newton steps fall back to the line search)", function()
+    local truth = model()
+    for s = 1, 3 do
+      local X, Y = truth:sample(100, { seed = s })
+      for _, K in ipairs({ 2, 3 }) do
+        local res = moe.fit_em(X, Y, { init = "near_truth", truth = truth, experts = K, perturb = 5, maxit = 300, seed = s,
+          quiet = true })
+        local tr = res.trace:totable()
+        for i = 2, #tr do assert.is_true(tr[i] >= tr[i - 1] - 1e-9 * math.abs(tr[i - 1])) end
+        assert.is_close(res.loglik, res.model:logpdf(X, Y):sum(), { rtol = 1e-10 })
+      end
+    end
+  end)
+
   it("restarts keep the best log-likelihood", function()
     local X, Y = GATES.softmax:sample(2000, { seed = 4 })
     local one = moe.fit_em(X, Y, { experts = 2, seed = 1, quiet = true })

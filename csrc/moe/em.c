@@ -12,7 +12,7 @@ ml_gmoe_em_opts ml_gmoe_em_defaults(void) {
 /* E-step: R [n,K] posteriors and the sufficient statistics S of the expert M-step; returns the
  * log-likelihood (sum). */
 static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t n, double *R, int threads,
-                    double *S, double *Sthr, int fix, double *gacc, double *pre) {
+                    double *S, double *Sthr, int fix, double *gacc, double *pre, const double *Rold, double *qold) {
     int K = m->K, d = m->d;
     size_t per = gmoe_stats_size(d) * (size_t)K;
     double ll = 0;
@@ -23,11 +23,17 @@ static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t 
     int np = gmoe_gate_nparams(m, fix);
     size_t acc_n = gmoe_gate_acc_size(np), wn = gmoe_gate_work_size(K, np);
     if (pre) memset(gacc, 0, (size_t)nth * (acc_n + wn) * sizeof(double));
-    #pragma omp parallel num_threads(nth) reduction(+ : ll)
+    int fast = gmoe_fast_ok(m);
+    double qo = 0;
+    #pragma omp parallel num_threads(nth) reduction(+ : ll, qo)
     {
         int c = omp_get_thread_num(), nn = omp_get_num_threads();
         int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
         double *St = Sthr + (size_t)c * per;
+        if (fast) {
+            ll += gmoe_fast_estep(m, fix, X, Y, lo, hi, R, St, pre ? gacc + (size_t)c * (acc_n + wn) : NULL, Rold, &qo);
+            lo = hi; /* skips the per-point loop */
+        }
         for (int64_t t = lo; t < hi; t++) {
             double *l = R + t * K, g[256], lg[256], gp[256];
             const double *x = X + t * d;
@@ -70,6 +76,7 @@ static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t 
             memmove(gacc + (size_t)c * acc_n, gacc + (size_t)c * (acc_n + wn), acc_n * sizeof(double));
         pre[0] = gmoe_gate_reduce(gacc, nth, np, pre + 1, pre + 1 + np);
     }
+    if (qold) *qold = fast ? qo : NAN;
     memcpy(S, Sthr, per * sizeof(double));
     for (int c = 1; c < nth; c++) for (size_t j = 0; j < per; j++) S[j] += Sthr[(size_t)c * per + j];
     return ll;
@@ -96,24 +103,46 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
     size_t gsz = (size_t)(omp_get_max_threads() + 1) * (gmoe_gate_acc_size(npg) + gmoe_gate_work_size(m->K, npg));
     double *gacc = qn ? NULL : malloc(gsz * sizeof(double));
     double *pre = qn ? NULL : malloc(gmoe_gate_acc_size(npg) * sizeof(double));
-    if (!R || !S || (!qn && (!gacc || !pre))) {
-        free(R); free(S); free(gacc); free(pre);
+    /* softmax-type gates on the blocked path with one Newton step per iteration test that step in the E-step */
+    int defer = !qn && gmoe_fast_ok(m) && o->gate_steps == 1;
+    double *R2 = defer ? malloc((size_t)n * m->K * sizeof(double)) : NULL;
+    double *keep = defer ? malloc((gmoe_gate_acc_size(npg) + (size_t)npg + 1) * sizeof(double)) : NULL;
+    double *pre_old = keep, *th_old = keep ? keep + gmoe_gate_acc_size(npg) : NULL;
+    if (!R || !S || (!qn && (!gacc || !pre)) || (defer && (!R2 || !keep))) {
+        free(R); free(S); free(gacc); free(pre); free(R2); free(keep);
         return ml_fail(ML_ENOMEM, "fit_em: out of memory for [n,K] posteriors");
     }
     res->iterations = 0;
     res->converged = 0;
     res->reason = 1;
     res->sigma_floored = 0;
-    double ll = estep(m, X, Y, n, R, o->threads, S, S + per, fix, gacc, pre);
-    if (!isfinite(ll)) { free(R); free(S); free(gacc); free(pre); return ml_fail(ML_ENUMERIC, "the start model gives a non-finite log-likelihood"); }
+    double ll = estep(m, X, Y, n, R, o->threads, S, S + per, fix, gacc, pre, NULL, NULL);
+    if (!isfinite(ll)) { free(R); free(S); free(gacc); free(pre); free(R2); free(keep); return ml_fail(ML_ENUMERIC, "the start model gives a non-finite log-likelihood"); }
     if (res->trace) res->trace[0] = ll;
     double last_tick = 0;
     for (int it = 1; it <= o->maxit; it++) {
         if ((rc = gmoe_experts_from_stats(m, S, n, smin, &res->sigma_floored))) break;
-        if (qn) rc = gmoe_gate_qn(m, fix, X, R, n, o->gate_steps, o->threads);
-        else rc = gmoe_gate_newton(m, fix, X, R, n, o->gate_steps, o->threads, pre);
-        if (rc) break;
-        double nl = estep(m, X, Y, n, R, o->threads, S, S + per, fix, gacc, pre);
+        double nl = NAN;
+        if (R2) {
+            /* one Newton step, its line-search test done by the next E-step pass (into R2, reading R) */
+            memcpy(pre_old, pre, gmoe_gate_acc_size(npg) * sizeof(double));
+            double slope = gmoe_gate_newton_try(m, fix, pre, th_old), q1 = NAN;
+            nl = estep(m, X, Y, n, R2, o->threads, S, S + per, fix, gacc, pre, slope > 0 ? R : NULL, &q1);
+            if (slope > 0 && !(isfinite(q1) && q1 >= pre_old[0] + 1e-4 * slope && q1 >= pre_old[0])) {
+                /* the full step did not raise Q: back to the backtracking line search from the old gate */
+                gmoe_gate_unpack(m, fix, th_old);
+                memcpy(pre, pre_old, gmoe_gate_acc_size(npg) * sizeof(double));
+                if ((rc = gmoe_gate_newton(m, fix, X, R, n, 1, o->threads, pre))) break;
+                nl = estep(m, X, Y, n, R, o->threads, S, S + per, fix, gacc, pre, NULL, NULL);
+            } else {
+                double *sw = R; R = R2; R2 = sw;
+            }
+        } else {
+            if (qn) rc = gmoe_gate_qn(m, fix, X, R, n, o->gate_steps, o->threads);
+            else rc = gmoe_gate_newton(m, fix, X, R, n, o->gate_steps, o->threads, pre);
+            if (rc) break;
+            nl = estep(m, X, Y, n, R, o->threads, S, S + per, fix, gacc, pre, NULL, NULL);
+        }
         res->iterations = it;
         if (res->trace) res->trace[it] = nl;
         double gain = nl - ll;
@@ -127,6 +156,6 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
         }
     }
     res->loglik = ll;
-    free(R); free(S); free(gacc); free(pre);
+    free(R); free(S); free(gacc); free(pre); free(R2); free(keep);
     return rc;
 }

@@ -40,6 +40,35 @@ int gmoe_spd_solve(double *A, double *b, int n) {
     return -1;
 }
 
+/* Newton direction dir = (-H)^-1 g (H is overwritten; a small gradient step when -H is not positive definite);
+ * returns the slope g.dir. */
+static double newton_dir(int np, const double *g, double *H, double *dir) {
+    for (int i = 0; i < np * np; i++) H[i] = -H[i];
+    for (int i = 0; i < np; i++) dir[i] = g[i];
+    if (gmoe_spd_solve(H, dir, np)) for (int i = 0; i < np; i++) dir[i] = g[i] * 1e-3; /* gradient step */
+    double slope = 0;
+    for (int i = 0; i < np; i++) slope += g[i] * dir[i];
+    return slope;
+}
+
+double gmoe_gate_newton_try(ml_gmoe *m, int fix_last, const double *pre, double *th_old) {
+    int np = gmoe_gate_nparams(m, fix_last);
+    if (np == 0) return 0;
+    double *buf = malloc((size_t)(np * np + 2 * np) * sizeof(double));
+    if (!buf) return 0;
+    double *H = buf, *dir = H + np * np, *tn = dir + np, Q0 = pre[0];
+    memcpy(H, pre + 1 + np, (size_t)np * np * sizeof(double));
+    double slope = newton_dir(np, pre + 1, H, dir);
+    gmoe_gate_pack(m, fix_last, th_old);
+    if (!isfinite(Q0) || !(slope > 1e-12 * (fabs(Q0) + 1))) slope = 0; /* at a stationary point */
+    else {
+        for (int i = 0; i < np; i++) tn[i] = th_old[i] + dir[i];
+        gmoe_gate_unpack(m, fix_last, tn);
+    }
+    free(buf);
+    return slope;
+}
+
 int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps,
                      int threads, const double *pre) {
     int np = gmoe_gate_nparams(m, fix_last);
@@ -55,12 +84,9 @@ int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R,
             memcpy(H, pre + 1 + np, (size_t)np * np * sizeof(double));
         } else Q0 = gmoe_gate_objective(m, fix_last, X, R, n, threads, g, H);
         if (!isfinite(Q0)) break;
-        for (int i = 0; i < np * np; i++) H[i] = -H[i];
-        for (int i = 0; i < np; i++) dir[i] = g[i];
-        if (gmoe_spd_solve(H, dir, np)) for (int i = 0; i < np; i++) dir[i] = g[i] * 1e-3; /* gradient step */
+        double slope = newton_dir(np, g, H, dir);
         gmoe_gate_pack(m, fix_last, th);
-        double alpha = 1, Q1 = -INFINITY, slope = 0;
-        for (int i = 0; i < np; i++) slope += g[i] * dir[i];
+        double alpha = 1, Q1 = -INFINITY;
         int accepted = 0;
         if (!(slope > 1e-13 * (fabs(Q0) + 1))) break; /* at a stationary point: nothing to gain */
         for (int ls = 0; ls < 12 && alpha * slope > 1e-12 * (fabs(Q0) + 1); ls++) {

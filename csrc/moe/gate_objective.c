@@ -63,8 +63,13 @@ double gmoe_gate_objective(const ml_gmoe *m, int fix_last, const double *X, cons
     double *acc = calloc((size_t)nth * acc_n, sizeof(double));
     double *work = malloc((size_t)nth * wn * sizeof(double));
     if (!acc || !work) { free(acc); free(work); return NAN; }
+    int fast = gmoe_fast_ok(m) && !(hess && (m->gate == ML_GMOE_TEMPERATURE || m->gate == ML_GMOE_ACTIVATION));
     #pragma omp parallel num_threads(nth)
-    {
+    if (fast) {
+        int c = omp_get_thread_num(), nn = omp_get_num_threads();
+        gmoe_fast_gate_q(m, fix_last, X, R, n * c / nn, n * (c + 1) / nn, acc + (size_t)c * acc_n, grad != NULL,
+                         hess != NULL);
+    } else {
         int c = omp_get_thread_num(), nn = omp_get_num_threads();
         int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
         double *a = acc + (size_t)c * acc_n, *w = work + (size_t)c * wn;

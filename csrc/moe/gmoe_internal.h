@@ -44,6 +44,10 @@ double gmoe_gate_reduce(const double *acc, int nth, int np, double *grad, double
  * evaluation of the Newton step. */
 int gmoe_gate_newton(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps,
                      int threads, const double *pre);
+/* The full first Newton step from pre, for EM to check in its next E-step pass: saves the gate in th_old
+ * [nparams], moves it to th_old + dir and returns the slope g.dir (> 0), or returns 0 and leaves it unchanged at a
+ * stationary point. The caller keeps the step only when Q rose by the Armijo amount, else restores th_old. */
+double gmoe_gate_newton_try(ml_gmoe *m, int fix_last, const double *pre, double *th_old);
 int gmoe_gate_qn(ml_gmoe *m, int fix_last, const double *X, const double *R, int64_t n, int steps, int threads);
 
 /* Posterior-weighted sufficient statistics of one expert, with x~ = (x, 1), p = d + 1: the lower triangle of
@@ -63,6 +67,20 @@ static inline void gmoe_stats_add(double *S, int d, const double *x, double y, d
 /* Expert M-step from the statistics S [K * gmoe_stats_size(d)]: weighted least squares for (a_i, b_i),
  * sigma_i^2 the weighted residual variance (floored at sigma_min; *floored set when it binds). */
 int gmoe_experts_from_stats(ml_gmoe *m, const double *S, int64_t n, double sigma_min, int *floored);
+
+/* The blocked, vectorised passes of EM (em_fast.c): whether they apply to m
+ * (no top-K masking: softmax, temperature, activation, top-K with k >= K; K <= GMOE_FAST_K, d <= GMOE_FAST_D); the E-step over points [lo,hi) (writes R,
+ * adds the statistics to St and, gacc != NULL, the gate accumulators of gmoe_gate_point; returns the
+ * log-likelihood of those points, NAN when out of memory; Rold != NULL: also adds the gate's Q for the
+ * previous posteriors Rold at the current gate to *qold); Q over [lo,hi) added to the accumulators acc of
+ * gmoe_gate_point, with the gradient (want_grad) and the Hessian (want_hess; softmax and top-K only). */
+#define GMOE_FAST_K 16
+#define GMOE_FAST_D 8
+int gmoe_fast_ok(const ml_gmoe *m);
+double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const double *Y, int64_t lo, int64_t hi,
+                       double *R, double *St, double *gacc, const double *Rold, double *qold);
+void gmoe_fast_gate_q(const ml_gmoe *m, int fix, const double *X, const double *R, int64_t lo, int64_t hi,
+                      double *acc, int want_grad, int want_hess);
 
 /* Solves the symmetric positive definite system A x = b (n <= 64) by Cholesky, adding ridge*I when needed.
  * A is overwritten. Returns 0 on success. */

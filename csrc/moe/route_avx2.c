@@ -3,6 +3,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC target("avx2,fma")
 #include "moe_internal.h"
+#include "moonlab/cpu.h"
 
 #include <immintrin.h>
 
@@ -76,7 +77,7 @@ void moe_route_block_f32_avx2(const ml_moe_route_opts *o, const float *X, int64_
                               int64_t *bad, float *buf, double *rank) {
     route_block_f32_avx2(o, X, E, t0, t1, experts, W, probs, P, zs, hs, bad, buf, rank);
 }
-int moe_route_have_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+int moe_route_have_avx2(void) { return ml_cpu_isa() >= ML_ISA_AVX2; } /* MOONLAB_ISA=scalar forces the portable pass */
 #else
 #include "moe_internal.h"
 void moe_route_block_f32_avx2(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t t0, int64_t t1,

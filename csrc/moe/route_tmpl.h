@@ -59,15 +59,17 @@ static double MOE_CAT(row_scores_, SUFFIX)(const ml_moe_route_opts *o, const REA
     return lse;
 }
 
-/* k repeated arg-max passes (ties to the lowest index): fast for small k without groups. */
+/* k repeated arg-max passes (ties to the lowest index): fast for small k without groups. Both the max and the
+ * lowest index holding it are vector reductions (the values are finite, so each pass finds a fresh index). */
 static void MOE_CAT(topk_small_, SUFFIX)(const REAL *sel, int64_t E, int k, int64_t *idx, REAL *tmp) {
     memcpy(tmp, sel, (size_t)E * sizeof(REAL));
     for (int j = 0; j < k; j++) {
         REAL best = -INFINITY;
         #pragma omp simd reduction(max : best)
         for (int64_t e = 0; e < E; e++) best = tmp[e] > best ? tmp[e] : best;
-        int64_t at = 0;
-        while (at < E - 1 && !(tmp[at] == best)) at++;
+        int at = (int)E - 1;
+        #pragma omp simd reduction(min : at)
+        for (int e = 0; e < (int)E; e++) at = tmp[e] == best && e < at ? e : at;
         idx[j] = at;
         tmp[at] = -INFINITY;
     }

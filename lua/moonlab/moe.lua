@@ -331,7 +331,7 @@ local FIT_OPTS = { "experts", "k", "gate", "tau", "act", "bias_placement", "init
 
 --- fit_em(X [n,d], Y [n], opts) -> result {model, loglik, trace, iterations, converged, reason, warnings}
 --- opts: experts, k, gate, tau, act, bias_placement, init (a model | "near_truth" | "kmeans"), truth, perturb,
---- tol = 1e-6, maxit = 2000, restarts = 1, seed = 0, gate_steps = 3, fix_last = true, sigma_floor = 1e-3, quiet.
+--- tol = 1e-6, maxit = 2000, restarts = 1, seed = 0, gate_steps = 1, fix_last = true, sigma_floor = 1e-3, quiet.
 function M.fit_em(X, Y, o)
   local fname = "moe.fit_em"
   o = opts.check(fname, o or {}, FIT_OPTS) or {}
