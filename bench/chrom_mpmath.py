@@ -11,7 +11,8 @@ pieces harmless). A Gaussian injection (a smooth inlet, but a two-sided delay th
 cannot take) is inverted directly by de Hoog's method.
 
 Usage: python3 chrom_mpmath.py cases.txt
-  one case per line: Da;kappa;P;x;kind;width;t0;inj_t;inj_c;times  (lists space-separated)
+  one case per line: Da;kappa;P;x;kind;width;t0;inj_t;inj_c;times[;Pe]  (lists space-separated; Pe > 0:
+  dispersion, transfer exp(x (Pe/2)(1 - sqrt(1 + 4 h/Pe))) without a delay, so tau = 0 below)
 Prints one line per case: the outlet at each time (repr floats)."""
 import sys
 import mpmath as mp
@@ -52,15 +53,22 @@ def main():
         ti = [mp.mpf(v) for v in f[7].split()]
         ci = [mp.mpf(v) for v in f[8].split()]
         times = [mp.mpf(v) for v in f[9].split()]
+        Pe = mp.mpf(f[10]) if len(f) > 10 and f[10].strip() else mp.mpf(0)
         tau, amp = tau_amp(P, x)
+        h = lambda s: s + Da * s / (s + kappa)
+        if Pe > 0:  # G(s) = exp(x (Pe/2)(1 - sqrt(1 + 4h/Pe))): no pure delay
+            lnG = lambda s: x * (Pe / 2) * (1 - mp.sqrt(1 + 4 * h(s) / Pe))
+            tau = mp.mpf(0)
+        else:  # exp(-tau h) = e^{-tau s} exp(-tau Da s/(s + kappa)): the delay is taken out below
+            lnG = lambda s: -tau * Da * s / (s + kappa)
         res = []
         if kind == "gaussian":
-            F = lambda s: amp * mp.exp(-s * t0 + s * s * width ** 2 / 2 - tau * (s + Da * s / (s + kappa)))
+            F = lambda s: amp * mp.exp(-s * (t0 + tau) + s * s * width ** 2 / 2 + lnG(s))
             for t in times:
                 res.append(mp.invertlaplace(F, t, method="dehoog"))
         else:
             ps = pieces(kind, width, ti, ci)
-            phi = {m: (lambda s, m=m: amp * mp.exp(-tau * Da * s / (s + kappa)) / s ** m) for m in (1, 2)}
+            phi = {m: (lambda s, m=m: amp * mp.exp(lnG(s)) / s ** m) for m in (1, 2)}
             for t in times:
                 acc = mp.mpf(0)
                 for b, J, S in ps:

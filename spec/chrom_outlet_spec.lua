@@ -97,7 +97,7 @@ describe("chrom scaled Bessel I1", function()
   end)
 end)
 
-describe("chrom default outlet without dispersion", function()
+describe("chrom default outlet", function()
   it("pulse: mass 1, mean w/2 + 1 + Da/kappa, variance w^2/12 + 2 Da/kappa^2 to 1e-12", function()
     for _, c in ipairs { { Da = 12, kappa = 6, w = 0.05 }, { Da = 0.8, kappa = 3, w = 0.2 }, { Da = 150, kappa = 15, w = 0.1 } } do
       local col = chrom.column { Da = c.Da, kappa = c.kappa, injection = { kind = "pulse", width = c.w } }
@@ -152,7 +152,7 @@ describe("chrom default outlet without dispersion", function()
       assert.is_true(e <= 1e-13 * pk, ("Da %g: %.3g of the peak"):format(c.Da, e / pk))
     end
   end)
-  it("<= 1e-12 of the peak against mpmath (50 digits) for pulse, Gaussian and data injections (skipped without python3-mpmath)", function()
+  it("<= 1e-12 of the peak against mpmath (50 digits) for pulse, Gaussian and data injections, with and without dispersion (skipped without python3-mpmath)", function()
     if not bench.python_has("mpmath") then
       print("skipped: python3-mpmath not installed")
       return
@@ -162,14 +162,17 @@ describe("chrom default outlet without dispersion", function()
       { col = { Da = 12, kappa = 6, injection = { kind = "gaussian", width = 0.05, t0 = 0.3 } }, t = { 1.25, 1.52, 2.77, 4.1 } },
       { col = { Da = 5, kappa = 4, injection = { kind = "data", t = { 0.01, 0.04, 0.09 }, c = { 3, 10, 2 } } }, t = { 1.02, 1.08, 1.4, 2.1 } },
       { col = { Da = 30, kappa = 7.5, velocity = { inlet_pressure = 2, outlet_pressure = 1 }, injection = { kind = "pulse", width = 0.1 } }, t = { 1.05, 3.5, 4.1 } },
+      -- dispersion (de Hoog, M = 40): pulse and data at Pe = 500, where M = 24 left 4e-11 and 6e-10
+      { col = { Da = 12, kappa = 6, Pe = 500, injection = { kind = "pulse", width = 0.05 } }, t = { 1.03, 1.3, 2.5, 6 } },
+      { col = { Da = 12, kappa = 6, Pe = 500, injection = { kind = "data", t = { 0.01, 0.04, 0.09 }, c = { 3, 10, 2 } } }, t = { 1.05, 2.1, 5 } },
     }
     local fname = os.tmpname()
     local f = assert(io.open(fname, "w"))
     for _, c in ipairs(cases) do
       local inj = c.col.injection
       local P = c.col.velocity and c.col.velocity.inlet_pressure / c.col.velocity.outlet_pressure or 1
-      f:write(("%.17g;%.17g;%.17g;1;%s;%.17g;%.17g;%s;%s;%s\n"):format(c.col.Da, c.col.kappa, P, inj.kind, inj.width or 0,
-        inj.t0 or 0, table.concat(inj.t or {}, " "), table.concat(inj.c or {}, " "), table.concat(c.t, " ")))
+      f:write(("%.17g;%.17g;%.17g;1;%s;%.17g;%.17g;%s;%s;%s;%.17g\n"):format(c.col.Da, c.col.kappa, P, inj.kind, inj.width or 0,
+        inj.t0 or 0, table.concat(inj.t or {}, " "), table.concat(inj.c or {}, " "), table.concat(c.t, " "), c.col.Pe or 0))
     end
     f:close()
     local p = io.popen(("/usr/bin/python3 %s/bench/chrom_mpmath.py %s"):format(root, fname))

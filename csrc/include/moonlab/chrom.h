@@ -100,7 +100,7 @@ int ml_chrom_series_eval(ml_chrom_series *S, int K, const double *Da, const doub
 int ml_chrom_uniform(size_t n, const double *t, double *t0, double *dt);
 /* Outlet (or position p->x) concentration at n times t > 0: the series on a uniform grid
  * with a Gaussian injection; without dispersion otherwise the closed-form impulse response
- * (ml_chrom_kernel_outlet); with dispersion de Hoog (ml_laplace_invert_many, M = 24). */
+ * (ml_chrom_kernel_outlet); with dispersion de Hoog (ml_laplace_invert_many, M = 40). */
 int ml_chrom_outlet(const ml_chrom_params *p, size_t n, const double *t, double *c);
 /* Without dispersion (Pe = 0; any velocity profile and position): c(t) = amp [e^{-D} c_in(v)
  * + int_0^v k(w) c_in(v - w) dw], v = t - tau(x), D = tau Da, with the closed-form impulse response
