@@ -7,9 +7,10 @@
 --      default): cost ratio, and each one's error against mpmath at 30 digits (skipped without
 --      python3-mpmath);
 --   4. the default outlet for each injection kind at 700 non-uniform times (pulse and data: the
---      closed-form impulse response for every grid; Gaussian: on non-uniform grids) against de Hoog
---      M = 24 (the old default there): cost ratio, and the worst error of each against mpmath
---      (bench/chrom_mpmath.py, 50 digits; skipped without python3-mpmath), relative to the peak.
+--      closed-form impulse response for every grid; Gaussian: on non-uniform grids; with dispersion:
+--      de Hoog M = 40) against de Hoog M = 24 (the old default there): cost ratio, and the worst error
+--      of each against mpmath (bench/chrom_mpmath.py, 50 digits; skipped without python3-mpmath),
+--      relative to the peak.
 -- Usage: lua5.4 bench/chrom.lua
 local T = require "moonlab.tensor"
 local chrom = require "moonlab.chrom"
@@ -143,6 +144,7 @@ do
     { name = "pulse", inj = { kind = "pulse", width = 0.05 } },
     { name = "gaussian", inj = INJ },
     { name = "data", inj = { kind = "data", t = { 0.01, 0.03, 0.06, 0.1, 0.15, 0.2 }, c = { 2, 9, 11, 6, 2, 1 } } },
+    { name = "pulse with dispersion (Pe = 500)", inj = { kind = "pulse", width = 0.05 }, Pe = 500 },
   }
   -- 700 sorted times on (0.05, 14), non-uniform (uniform grid + seeded jitter)
   local tn = T.linspace(0.05, 14, n) + (T.rand({ n }, { seed = 7 }) - 0.5) * (13.95 / (n - 1) * 0.8)
@@ -155,8 +157,8 @@ do
     local f = assert(io.open(fname2, "w"))
     for _, k in ipairs(kinds) do
       local inj = k.inj
-      f:write(("12;6;1;1;%s;%.17g;%.17g;%s;%s;%s\n"):format(inj.kind, inj.width or 0, inj.t0 or 0,
-        table.concat(inj.t or {}, " "), table.concat(inj.c or {}, " "), table.concat(tref, " ")))
+      f:write(("12;6;1;1;%s;%.17g;%.17g;%s;%s;%s;%.17g\n"):format(inj.kind, inj.width or 0, inj.t0 or 0,
+        table.concat(inj.t or {}, " "), table.concat(inj.c or {}, " "), table.concat(tref, " "), k.Pe or 0))
     end
     f:close()
     local p = io.popen(("/usr/bin/python3 %s/bench/chrom_mpmath.py %s"):format(root, fname2))
@@ -169,7 +171,7 @@ do
     os.remove(fname2)
   end
   for i, k in ipairs(kinds) do
-    local col = chrom.column { Da = 12, kappa = 6, injection = k.inj }
+    local col = chrom.column { Da = 12, kappa = 6, Pe = k.Pe, injection = k.inj }
     local ratios, so, sd = {}, {}, {}
     for r = 1, ROUNDS do
       so[r] = bench.median(function() col:outlet(tn) end, { runs = 11 })
