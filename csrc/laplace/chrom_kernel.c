@@ -70,8 +70,8 @@ static double kern_g(double y, const bessel_tab *b) {
 }
 
 /* Gauss-Hermite rules (weight e^{-x^2}) of GH_LO and GH_HI points, for the Gaussian injection */
-#define GH_LO 16
-#define GH_HI 24
+#define GH_LO 12
+#define GH_HI 18
 #define GH_MAX (GH_LO + GH_HI)
 
 /* Nodes x[i] and weights w[i] of the n-point Gauss-Hermite rule (Newton on the orthonormal
