@@ -175,7 +175,7 @@ static int l_chrom_fd(lua_State *L) {
 }
 
 /* core.chrom_outlet(col, t) -> tensor: the default outlet (series on uniform grids with a
- * Gaussian injection, de Hoog otherwise). */
+ * Gaussian injection; else the closed-form impulse response without dispersion, de Hoog with it). */
 static int l_chrom_outlet(lua_State *L) {
     const char *fname = "chrom.outlet";
     ml_tensor *t = mlL_checktensor(L, 2, fname, "t");
