@@ -109,6 +109,15 @@ describe("chrom default outlet", function()
       assert.is_true(math.abs(m2 - var) < 1e-11 * var, ("Da %g: variance %.17g vs %.17g"):format(c.Da, m2, var))
     end
   end)
+  it("takes the mean of the two sides at a jump (as the inverse Laplace transform converges to)", function()
+    local col = chrom.column { Da = 2, kappa = 1, injection = { kind = "pulse", width = 0.05 } }
+    assert.is_true(math.abs(col:outlet(1.0) - math.exp(-2) * 10) < 1e-15) -- e^{-Da} (0 + 1/w)/2, no kernel part yet
+    assert.are.equal(0, col:outlet(0.999999))
+    local below, above = col:outlet(1.05 - 1e-9), col:outlet(1.05 + 1e-9) -- the pulse's end: a drop of e^{-Da}/w
+    assert.is_true(math.abs(below - above - math.exp(-2) * 20) < 1e-6)
+    local cd = chrom.column { Da = 2, kappa = 1, injection = { kind = "data", t = { 0.5, 0.6 }, c = { 4, 4 } } }
+    assert.is_true(math.abs(cd:outlet(1.5) - math.exp(-2) * 2) < 1e-15)
+  end)
   it("data (jumps and kinks) and compressible flow: moments of the transfer function to 1e-11", function()
     -- piecewise-linear inlet with a jump at each end; exact inlet moments segment by segment
     local ti, ci = { 0.01, 0.04, 0.09, 0.1 }, { 3, 10, 2, 4 }

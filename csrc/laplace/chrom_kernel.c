@@ -127,6 +127,20 @@ static double gauss(const ml_chrom_params *p, double x) {
     return exp(-0.5 * z * z) / (p->width * sqrt(2 * M_PI));
 }
 
+/* c_in at x, the mean of its left and right limits at a jump (the pulse's ends, the ends of a data
+ * profile): the value the inverse Laplace transform converges to there, as the other routes give. */
+static double inlet_mid(const ml_chrom_params *p, double x) {
+    switch (p->injection) {
+    case ML_CHROM_GAUSSIAN: return gauss(p, x);
+    case ML_CHROM_PULSE:
+        return (x == 0 || x == p->width) ? 0.5 / p->width : ml_chrom_inlet(p, x);
+    default:
+        if (x == p->inj_t[0]) return 0.5 * p->inj_c[0];
+        if (x == p->inj_t[p->inj_n - 1]) return 0.5 * p->inj_c[p->inj_n - 1];
+        return ml_chrom_inlet(p, x);
+    }
+}
+
 /* c_in(x) on the current piece (data: the linear segment K->seg, exact also at its ends). */
 static double cin_piece(const kern_ctx *K, double x) {
     const ml_chrom_params *p = K->p;
@@ -277,7 +291,7 @@ int ml_chrom_kernel_outlet(const ml_chrom_params *p, size_t n, const double *t, 
     K.whi = (K.sD + R) * (K.sD + R) / K.kappa;
     for (size_t j = 0; j < n; j++) {
         K.v = t[j] - tau;
-        double direct = p->injection == ML_CHROM_GAUSSIAN ? gauss(p, K.v) : ml_chrom_inlet(p, K.v);
+        double direct = inlet_mid(p, K.v);
         double cv = eD * direct + (K.a > 0 ? convolve(&K) : 0.0);
         c[j] = amp * cv;
         if (!isfinite(c[j])) return ml_fail(ML_ENUMERIC, "outlet not finite at t[%zu] = %g", j + 1, t[j]);
