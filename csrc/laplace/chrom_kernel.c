@@ -169,34 +169,40 @@ static const double WK[8] = {0.022935322010529224963732008058970, 0.063092092629
 static const double WG[4] = {0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
                              0.381830050505118944950369775488975, 0.417959183673469387755102040816327};
 
-static double gk15(const kern_ctx *K, double lo, double hi, double *err) {
+/* K15 on [lo, hi]; *err = |K15 - G7|, *abs = K15 of |f| (the roundoff scale). */
+static double gk15(const kern_ctx *K, double lo, double hi, double *err, double *abs) {
     double c = 0.5 * (lo + hi), h = 0.5 * (hi - lo);
-    double fc = integrand(K, c), rk = WK[7] * fc, rg = WG[3] * fc;
+    double fc = integrand(K, c), rk = WK[7] * fc, rg = WG[3] * fc, ra = WK[7] * fabs(fc);
     for (int j = 0; j < 7; j++) {
-        double f = integrand(K, c - h * XK[j]) + integrand(K, c + h * XK[j]);
+        double f1 = integrand(K, c - h * XK[j]), f2 = integrand(K, c + h * XK[j]), f = f1 + f2;
         rk += WK[j] * f;
+        ra += WK[j] * (fabs(f1) + fabs(f2));
         if (j & 1) rg += WG[j / 2] * f;
     }
     *err = fabs((rk - rg) * h);
+    *abs = fabs(ra * h);
     return rk * h;
 }
 
 /* Adaptive Gauss-Kronrod on [lo, hi]: bisect until each piece's |K15 - G7| is below its share of
  * K->tol. |K15 - G7| is the error of the 7-point rule; the 15-point value kept is exact to twice
  * the polynomial degree, so on these smooth integrands its error is many orders smaller (measured:
- * K->tol = 1e-10 of the peak gives results within ~1e-14 of the peak). */
+ * K->tol = 1e-10 of the peak gives results within ~1e-14 of the peak). A piece is also kept when
+ * the estimate is at roundoff level (1e-13 of the integral of |f|), and after MAX_PIECES pieces the rest
+ * are kept unsplit, so a tolerance the estimate cannot reach never makes the work explode. */
 static double integrate(const kern_ctx *K, double lo, double hi) {
-    enum { DEPTH = 40 };
+    enum { DEPTH = 40, MAX_PIECES = 2000 };
     double stack[DEPTH][2], total = 0, len = hi - lo;
-    int top = 0;
+    int top = 0, pieces = 0;
     stack[top][0] = lo;
     stack[top][1] = hi;
     top++;
     while (top > 0) {
         top--;
-        double a = stack[top][0], b = stack[top][1], err;
-        double r = gk15(K, a, b, &err);
-        if (err <= K->tol * (b - a) / len || top >= DEPTH - 2 || b - a < 1e-12 * len) {
+        double a = stack[top][0], b = stack[top][1], err, abs;
+        double r = gk15(K, a, b, &err, &abs);
+        if (err <= K->tol * (b - a) / len || err <= 1e-13 * abs || ++pieces > MAX_PIECES ||
+            top >= DEPTH - 2 || b - a < 1e-12 * len) {
             total += r;
         } else {
             double m = 0.5 * (a + b);
