@@ -9,64 +9,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include "moonlab/chrom.h"
+#include "chrom_kvec.h"
 
-/* Tables for the Bessel series below: r2[m] = 1/((m+1)(m+2)^2(m+3)) steps the power series by two
- * terms; ac[k] = prod_{j<=k} ((2j-1)^2 - 4)/(8j) are Hankel's asymptotic coefficients for order 1. */
-#define SERIES_TERMS 96 /* enough below z = 25 (y = 156): the terms fall below 1e-17 by m ~ 60 */
-#define ASYM_TERMS 48
-typedef struct {
-    double r2[SERIES_TERMS], ac[ASYM_TERMS];
-} bessel_tab;
-
-static void bessel_init(bessel_tab *b) {
-    for (int m = 0; m < SERIES_TERMS; m++) b->r2[m] = 1.0 / ((double)(m + 1) * (m + 2) * (m + 2) * (m + 3));
-    b->ac[0] = 1;
-    for (int k = 1; k < ASYM_TERMS; k++)
-        b->ac[k] = b->ac[k - 1] * ((double)(2 * k - 1) * (2 * k - 1) - 4) / (8.0 * k);
-}
-
-/* S(y) = sum_m y^m / (m! (m+1)!), so that I1(z) = (z/2) S(z^2/4); positive terms, summed as two
- * interleaved chains (even and odd m) to halve the multiply latency. */
-static double bessel_series(double y, const bessel_tab *b) {
-    double y2 = y * y, ta = 1, tb = 0.5 * y, sum = ta + tb;
-    for (int m = 0; m + 1 < SERIES_TERMS; m += 2) {
-        ta *= y2 * b->r2[m];
-        tb *= y2 * b->r2[m + 1];
-        sum += ta + tb;
-        if (ta + tb < 1e-17 * sum) break;
-    }
-    return sum;
-}
-
-/* e^{-z} sqrt(2 pi z) I1(z) for z >= ASYM_Z by Hankel's asymptotic series sum_k ac[k] z^-k; at
- * z >= 25 its smallest term is ~e^{-2z}, so the sum stops at 1e-17 long before it diverges. */
-#define ASYM_Z 25.0
-static double bessel_asym(double z, const bessel_tab *b) {
-    double u = 1 / z, p = 1, sum = 1;
-    for (int k = 1; k < ASYM_TERMS; k++) {
-        p *= u;
-        double term = b->ac[k] * p;
-        sum += term;
-        if (fabs(term) < 1e-17 * sum) break;
-    }
-    return sum;
-}
-
-/* See chrom.h. */
+/* See chrom.h. With D = z/2, kappa = 1, w = z/2 the kernel is a S(a w) e^{-D - kappa w} =
+ * (z/2) S(z^2/4) e^{-z} = e^{-z} I1(z) (and the Hankel branch gives the same above z = 25), so this
+ * is the kernel's own Bessel code. */
 double ml_chrom_i1e(double x) {
-    bessel_tab b;
-    bessel_init(&b);
     double z = fabs(x), r;
-    if (z < ASYM_Z) r = 0.5 * z * bessel_series(0.25 * z * z, &b) * exp(-z);
-    else r = bessel_asym(z, &b) / sqrt(2 * M_PI * z);
+    chrom_kc c = {0.5 * z, sqrt(0.5 * z), 1.0, 0.5 * z};
+    double w = 0.5 * z;
+    chrom_kern_pick()(&c, 1, &w, &r);
     return x < 0 ? -r : r;
-}
-
-/* g(y) = e^{-2 sqrt y} I1(2 sqrt y)/sqrt y (g(0) = 1), finite for every y >= 0. */
-static double kern_g(double y, const bessel_tab *b) {
-    double z = 2 * sqrt(y);
-    if (z < ASYM_Z) return bessel_series(y, b) * exp(-z);
-    return bessel_asym(z, b) / (sqrt(2 * M_PI * z) * sqrt(y));
 }
 
 /* Gauss-Hermite rules (weight e^{-x^2}) of GH_LO and GH_HI points, for the Gaussian injection */
@@ -105,20 +58,21 @@ static void gauss_hermite(int n, double *x, double *w) {
 }
 
 typedef struct {
-    double D, sD, kappa, a; /* D = tau Da, sqrt(D), kappa, a = D kappa */
+    chrom_kc c;             /* the kernel's constants */
+    chrom_kern_fn kf;       /* the kernel over arrays */
     const ml_chrom_params *p;
     double v;               /* time after the delay */
     double tol;             /* absolute tolerance of one time's integral */
     double wlo, whi;        /* k(w) is negligible outside [wlo, whi] */
     size_t seg;             /* data: the current segment */
-    bessel_tab bes;
     double ghx[GH_MAX], ghw[GH_MAX];    /* Gauss-Hermite rules of GH_LO and GH_HI points */
 } kern_ctx;
 
-/* k(w) = a e^{-(sqrt D - sqrt(kappa w))^2} g(a w), the continuous part of the impulse response. */
+/* k(w), one value (the setup's estimates) */
 static double kern(const kern_ctx *K, double w) {
-    double d = K->sD - sqrt(K->kappa * w);
-    return K->a * exp(-d * d) * kern_g(K->a * w, &K->bes);
+    double r;
+    K->kf(&K->c, 1, &w, &r);
+    return r;
 }
 
 /* untruncated Gaussian (its transform exp(-s t0 + s^2 sigma^2/2) is the one inverted elsewhere) */
@@ -155,8 +109,6 @@ static double cin_piece(const kern_ctx *K, double x) {
     }
 }
 
-static double integrand(const kern_ctx *K, double w) { return kern(K, w) * cin_piece(K, K->v - w); }
-
 /* Gauss-Kronrod 7/15 nodes and weights on [-1, 1] (Kronrod points at odd indices). */
 static const double XK[8] = {0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
                              0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
@@ -171,13 +123,20 @@ static const double WG[4] = {0.129484966168869693270611432679082, 0.279705391489
 
 /* K15 on [lo, hi]; *err = |K15 - G7|, *abs = K15 of |f| (the roundoff scale). */
 static double gk15(const kern_ctx *K, double lo, double hi, double *err, double *abs) {
-    double c = 0.5 * (lo + hi), h = 0.5 * (hi - lo);
-    double fc = integrand(K, c), rk = WK[7] * fc, rg = WG[3] * fc, ra = WK[7] * fabs(fc);
+    double c = 0.5 * (lo + hi), h = 0.5 * (hi - lo), w[15], f[15];
     for (int j = 0; j < 7; j++) {
-        double f1 = integrand(K, c - h * XK[j]), f2 = integrand(K, c + h * XK[j]), f = f1 + f2;
-        rk += WK[j] * f;
-        ra += WK[j] * (fabs(f1) + fabs(f2));
-        if (j & 1) rg += WG[j / 2] * f;
+        w[2 * j] = c - h * XK[j];
+        w[2 * j + 1] = c + h * XK[j];
+    }
+    w[14] = c;
+    K->kf(&K->c, 15, w, f);
+    for (int j = 0; j < 15; j++) f[j] *= cin_piece(K, K->v - w[j]);
+    double rk = WK[7] * f[14], rg = WG[3] * f[14], ra = WK[7] * fabs(f[14]);
+    for (int j = 0; j < 7; j++) {
+        double s = f[2 * j] + f[2 * j + 1];
+        rk += WK[j] * s;
+        ra += WK[j] * (fabs(f[2 * j]) + fabs(f[2 * j + 1]));
+        if (j & 1) rg += WG[j / 2] * s;
     }
     *err = fabs((rk - rg) * h);
     *abs = fabs(ra * h);
@@ -233,12 +192,13 @@ static double convolve(kern_ctx *K) {
         if (K->v >= xhi) {
             /* the whole Gaussian (+-9 sigma) lies where k(v - x) is smooth: Gauss-Hermite in x,
              * GH_HI points, kept when GH_LO points agree (else the adaptive panels below) */
-            double r[2];
+            double r[2], w[GH_MAX], f[GH_MAX];
+            for (int i = 0; i < GH_MAX; i++) w[i] = K->v - p->t0 - M_SQRT2 * p->width * K->ghx[i];
+            K->kf(&K->c, GH_MAX, w, f);
             for (int h = 0; h < 2; h++) {
-                int n = h ? GH_HI : GH_LO;
-                const double *x = K->ghx + (h ? GH_LO : 0), *w = K->ghw + (h ? GH_LO : 0);
+                int n = h ? GH_HI : GH_LO, o = h ? GH_LO : 0;
                 r[h] = 0;
-                for (int i = 0; i < n; i++) r[h] += w[i] * kern(K, K->v - p->t0 - M_SQRT2 * p->width * x[i]);
+                for (int i = 0; i < n; i++) r[h] += K->ghw[o + i] * f[o + i];
                 r[h] /= sqrt(M_PI);
             }
             if (fabs(r[1] - r[0]) <= K->tol) return r[1];
@@ -264,12 +224,12 @@ int ml_chrom_kernel_outlet(const ml_chrom_params *p, size_t n, const double *t, 
     double tau = ml_chrom_tau(p->P, p->x);
     double amp = p->scale * (p->P > 1 ? ml_chrom_velocity(p->P, 0) / ml_chrom_velocity(p->P, p->x) : 1.0);
     kern_ctx K = {0};
-    K.D = tau * p->Da;
-    K.sD = sqrt(K.D);
-    K.kappa = p->kappa;
-    K.a = K.D * p->kappa;
+    K.c.D = tau * p->Da;
+    K.c.sD = sqrt(K.c.D);
+    K.c.kappa = p->kappa;
+    K.c.a = K.c.D * p->kappa;
+    K.kf = chrom_kern_pick();
     K.p = p;
-    bessel_init(&K.bes);
     if (p->injection == ML_CHROM_GAUSSIAN) {
         gauss_hermite(GH_LO, K.ghx, K.ghw);
         gauss_hermite(GH_HI, K.ghx + GH_LO, K.ghw + GH_LO);
@@ -287,18 +247,18 @@ int ml_chrom_kernel_outlet(const ml_chrom_params *p, size_t n, const double *t, 
             if (i) mass += 0.5 * (fabs(p->inj_c[i]) + fabs(p->inj_c[i - 1])) * (p->inj_t[i] - p->inj_t[i - 1]);
         }
     }
-    double eD = exp(-K.D), kpk = K.a > 0 ? fmax(kern(&K, 0), kern(&K, K.D / K.kappa)) : 0;
+    double eD = exp(-K.c.D), kpk = K.c.a > 0 ? fmax(kern(&K, 0), kern(&K, K.c.D / K.c.kappa)) : 0;
     double est = fmax(eD * cmax, fmin(cmax * (1 - eD), mass * kpk));
     K.tol = 1e-10 * (est > 0 ? est : 1.0);
     /* k(w) <= a e^{-(sqrt D - sqrt(kappa w))^2} (g <= 1): outside sqrt(kappa w) = sqrt D -+ R the
      * convolution gets less than 1e-17 of the estimated peak from it */
-    double R = sqrt(40 + log(fmax(1.0, K.a * mass / (est > 0 ? est : 1.0))));
-    K.wlo = K.sD > R ? (K.sD - R) * (K.sD - R) / K.kappa : 0.0;
-    K.whi = (K.sD + R) * (K.sD + R) / K.kappa;
+    double R = sqrt(40 + log(fmax(1.0, K.c.a * mass / (est > 0 ? est : 1.0))));
+    K.wlo = K.c.sD > R ? (K.c.sD - R) * (K.c.sD - R) / K.c.kappa : 0.0;
+    K.whi = (K.c.sD + R) * (K.c.sD + R) / K.c.kappa;
     for (size_t j = 0; j < n; j++) {
         K.v = t[j] - tau;
         double direct = inlet_mid(p, K.v);
-        double cv = eD * direct + (K.a > 0 ? convolve(&K) : 0.0);
+        double cv = eD * direct + (K.c.a > 0 ? convolve(&K) : 0.0);
         c[j] = amp * cv;
         if (!isfinite(c[j])) return ml_fail(ML_ENUMERIC, "outlet not finite at t[%zu] = %g", j + 1, t[j]);
     }
