@@ -27,19 +27,25 @@ KV_TGT static void KV_NAME(const chrom_kc *c, size_t n, const double *w, double 
         VI big = y > Y0;
         VD ys = KV_SEL(big, Y0, y); /* lanes of the other branch stay finite */
         x = KV_FMA(-ka, wv, mD);
-        /* four interleaved Horner chains in y^4 (positive terms, so no cancellation) */
-        VD y2 = ys * ys, y4 = y2 * y2;
-        VD s0 = zero + KV_SC[KV_NS - 4], s1 = zero + KV_SC[KV_NS - 3], s2 = zero + KV_SC[KV_NS - 2],
-           s3 = zero + KV_SC[KV_NS - 1];
-        for (int j = KV_NS - 8; j >= 0; j -= 4) {
-            s0 = KV_FMA(s0, y4, zero + KV_SC[j]);
-            s1 = KV_FMA(s1, y4, zero + KV_SC[j + 1]);
-            s2 = KV_FMA(s2, y4, zero + KV_SC[j + 2]);
-            s3 = KV_FMA(s3, y4, zero + KV_SC[j + 3]);
+        int any = 0, all = 1;
+        for (int i = 0; i < KV_W; i++) {
+            any |= big[i] != 0;
+            all &= big[i] != 0 || (size_t)i >= m;
         }
-        s = KV_FMA(KV_FMA(s3, ys, s2), y2, KV_FMA(s1, ys, s0));
-        int any = 0;
-        for (int i = 0; i < KV_W; i++) any |= big[i] != 0;
+        s = zero;
+        if (!all) {
+            /* four interleaved Horner chains in y^4 (positive terms, so no cancellation) */
+            VD y2 = ys * ys, y4 = y2 * y2;
+            VD s0 = zero + KV_SC[KV_NS - 4], s1 = zero + KV_SC[KV_NS - 3], s2 = zero + KV_SC[KV_NS - 2],
+               s3 = zero + KV_SC[KV_NS - 1];
+            for (int j = KV_NS - 8; j >= 0; j -= 4) {
+                s0 = KV_FMA(s0, y4, zero + KV_SC[j]);
+                s1 = KV_FMA(s1, y4, zero + KV_SC[j + 1]);
+                s2 = KV_FMA(s2, y4, zero + KV_SC[j + 2]);
+                s3 = KV_FMA(s3, y4, zero + KV_SC[j + 3]);
+            }
+            s = KV_FMA(KV_FMA(s3, ys, s2), y2, KV_FMA(s1, ys, s0));
+        }
         if (any) {
             /* Hankel part where y > Y0: replace the factor and the exponent */
             VD yb = KV_SEL(big, y, Y0);
