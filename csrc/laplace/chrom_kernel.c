@@ -4,8 +4,10 @@
  *   g(t) = e^{-D} delta(t - tau) + e^{-D} e^{-kappa v} sqrt(a/v) I1(2 sqrt(a v)),  v = t - tau > 0,
  * D = tau Da, a = D kappa (from L^-1[e^{a/(s+kappa)} - 1] = e^{-kappa v} sqrt(a/v) I1(2 sqrt(a v))).
  * The outlet is c(t) = amp [e^{-D} c_in(v) + int_0^inf k(w) c_in(v - w) dw]: the integral runs over the
- * pieces of the inlet (pulse: one; data: each linear segment; Gaussian: panels of 6 sigma) by adaptive
- * Gauss-Kronrod (7/15) on an integrand that is smooth inside each piece (k is entire in w). */
+ * pieces of the inlet (pulse: one; data: each linear segment; Gaussian: panels of 6 sigma, or one
+ * Gauss-Hermite rule) on an integrand that is smooth inside each piece (k is entire in w): 8-point
+ * Gauss-Legendre where the piece is short against the kernel's rate, else adaptive Gauss-Kronrod
+ * (7/15). The kernel values come from chrom_kvec.c, over arrays of nodes. */
 #include <math.h>
 #include <stdlib.h>
 #include "moonlab/chrom.h"

@@ -105,11 +105,13 @@ int ml_chrom_outlet(const ml_chrom_params *p, size_t n, const double *t, double 
 /* Without dispersion (Pe = 0; any velocity profile and position): c(t) = amp [e^{-D} c_in(v)
  * + int_0^v k(w) c_in(v - w) dw], v = t - tau(x), D = tau Da, with the closed-form impulse response
  * k(w) = e^{-D - kappa w} sqrt(D kappa/w) I1(2 sqrt(D kappa w)) (Thomas 1944: the inverse of the
- * paper's C(x, s) = C_in(s) amp exp(-tau h(s))), integrated over each inlet piece by adaptive
- * Gauss-Kronrod to 1e-14 of the estimated peak. ML_EINVAL when Pe > 0. */
+ * paper's C(x, s) = C_in(s) amp exp(-tau h(s))), integrated over each inlet piece by 8-point
+ * Gauss-Legendre where the piece is short against the kernel's rate, else adaptive Gauss-Kronrod
+ * (a Gaussian by 16-point Gauss-Hermite where it is smooth enough), to ~1e-15 of the peak; the
+ * kernel over arrays of nodes in vector code (chrom_kvec.c). ML_EINVAL when Pe > 0. */
 int ml_chrom_kernel_outlet(const ml_chrom_params *p, size_t n, const double *t, double *c);
-/* e^{-|x|} I1(x), the exponentially scaled modified Bessel function of order 1 (power series below
- * |x| = 25, Hankel's asymptotic series above; ~1e-15 relative). */
+/* sign(x) e^{-|x|} I1(|x|), the exponentially scaled modified Bessel function of order 1, by the
+ * kernel's own code (power series below |x| = 25, Hankel's asymptotic series above; ~1e-15 relative). */
 double ml_chrom_i1e(double x);
 
 /* Least-squares fit of K analytes, y(t) = sum_k A_k c_k(t / t_hold; Da_k, kappa_k). */
