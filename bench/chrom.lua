@@ -5,7 +5,12 @@
 --   2. the same fit with the de Hoog model (the old default);
 --   3. the default outlet (Fourier series on the uniform grid) against de Hoog M = 24 (the old
 --      default): cost ratio, and each one's error against mpmath at 30 digits (skipped without
---      python3-mpmath).
+--      python3-mpmath);
+--   4. the default outlet for each injection kind at 700 non-uniform times (pulse and data: the
+--      closed-form impulse response for every grid; Gaussian: on non-uniform grids; with dispersion:
+--      de Hoog M = 40) against de Hoog M = 24 (the old default there): cost ratio, and the worst error
+--      of each against mpmath (bench/chrom_mpmath.py, 50 digits; skipped without python3-mpmath),
+--      relative to the peak.
 -- Usage: lua5.4 bench/chrom.lua
 local T = require "moonlab.tensor"
 local chrom = require "moonlab.chrom"
@@ -131,4 +136,64 @@ for t in [%s]:
   end
   bench.report("chrom outlet default (Fourier series) vs de Hoog M=24, 700 uniform times", bench.median_of(ratios), "x faster",
     ("series %.3f ms, de Hoog %.3f ms, medians of %d rounds%s"):format(bench.median_of(ss) * 1e3, bench.median_of(sd) * 1e3, ROUNDS, errs))
+end
+
+-- 4. every injection kind at non-uniform times: the default outlet vs de Hoog M = 24 (the old default)
+do
+  local kinds = {
+    { name = "pulse", inj = { kind = "pulse", width = 0.05 } },
+    { name = "gaussian", inj = INJ },
+    { name = "data", inj = { kind = "data", t = { 0.01, 0.03, 0.06, 0.1, 0.15, 0.2 }, c = { 2, 9, 11, 6, 2, 1 } } },
+    { name = "pulse with dispersion (Pe = 500)", inj = { kind = "pulse", width = 0.05 }, Pe = 500 },
+  }
+  -- 700 sorted times on (0.05, 14), non-uniform (uniform grid + seeded jitter)
+  local tn = T.linspace(0.05, 14, n) + (T.rand({ n }, { seed = 7 }) - 0.5) * (13.95 / (n - 1) * 0.8)
+  -- reference times: around the delay, inside the injection window, the peak and the tail
+  local tref = { 1.012, 1.03, 1.08, 1.17, 1.6, 2.3, 2.9, 3.4, 4.5, 6.5, 9.5 }
+  local have_mp = bench.python_has("mpmath")
+  local refs = {}
+  if have_mp then
+    local fname2 = os.tmpname()
+    local f = assert(io.open(fname2, "w"))
+    for _, k in ipairs(kinds) do
+      local inj = k.inj
+      f:write(("12;6;1;1;%s;%.17g;%.17g;%s;%s;%s;%.17g\n"):format(inj.kind, inj.width or 0, inj.t0 or 0,
+        table.concat(inj.t or {}, " "), table.concat(inj.c or {}, " "), table.concat(tref, " "), k.Pe or 0))
+    end
+    f:close()
+    local p = io.popen(("/usr/bin/python3 %s/bench/chrom_mpmath.py %s"):format(root, fname2))
+    for line in p:lines() do
+      local r = {}
+      for v in line:gmatch("%S+") do r[#r + 1] = tonumber(v) end
+      refs[#refs + 1] = r
+    end
+    p:close()
+    os.remove(fname2)
+  end
+  for i, k in ipairs(kinds) do
+    local col = chrom.column { Da = 12, kappa = 6, Pe = k.Pe, injection = k.inj }
+    local ratios, so, sd = {}, {}, {}
+    for r = 1, ROUNDS do
+      so[r] = bench.median(function() col:outlet(tn) end, { runs = 11 })
+      sd[r] = bench.median(function() col:outlet(tn, { method = "dehoog" }) end, { runs = 11 })
+      ratios[r] = sd[r] / so[r]
+    end
+    local errs
+    if have_mp then
+      local tt = T.new(tref)
+      local co, cd = col:outlet(tt), col:outlet(tt, { method = "dehoog" })
+      local pk = col:outlet(T.linspace(0.5, 14, 4000)):max()
+      local eo, ed = 0, 0
+      for j = 1, #tref do
+        eo = math.max(eo, math.abs(co:get(j) - refs[i][j]) / pk)
+        ed = math.max(ed, math.abs(cd:get(j) - refs[i][j]) / pk)
+      end
+      errs = ("; worst error relative to the peak vs mpmath (50 digits, %d times): default %.1e, de Hoog %.1e"):format(#tref, eo, ed)
+    else
+      errs = "; skipped the mpmath error check (python3-mpmath not installed)"
+    end
+    bench.report(("chrom outlet default, %s injection, 700 non-uniform times, vs de Hoog M=24 (old default)"):format(k.name),
+      bench.median_of(ratios), "x faster", ("default %.3f ms, de Hoog %.3f ms, medians of %d rounds%s"):format(
+        bench.median_of(so) * 1e3, bench.median_of(sd) * 1e3, ROUNDS, errs))
+  end
 end

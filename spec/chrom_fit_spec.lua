@@ -147,12 +147,17 @@ for t in ['1.3', '2.0', '2.5', '3.0', '4.0', '6.0', '9.0']:
     local r = chrom.fit(t, ys, { analytes = { { Da = 5.05e4, kappa = 1 } }, column = base, quiet = true })
     assert.are.equal("dehoog", r.model_method)
   end)
-  it("non-uniform times and pulse injections fall back to de Hoog (same values as invert_many)", function()
-    local col = chrom.column { Da = 12, kappa = 6 }
+  it("with dispersion, non-uniform times and pulse injections fall back to de Hoog M = 40 (same values as invert_many)", function()
+    local col = chrom.column { Da = 12, kappa = 6, Pe = 50 }
     local t = T.linspace(0.5, 8, 50)
-    assert.is_close(col:outlet(t), (L.invert_many(col.F, t, { method = "dehoog" })), { rtol = 0, atol = 1e-15 })
-    local colg = chrom.column { Da = 12, kappa = 6, injection = gauss }
+    assert.is_close(col:outlet(t), (L.invert_many(col.F, t, { method = "dehoog", M = 40 })), { rtol = 0, atol = 1e-15 })
+    local colg = chrom.column { Da = 12, kappa = 6, Pe = 50, injection = gauss }
     local tn = T.new { 0.5, 1, 2.5, 2.7, 3.3, 6 }
-    assert.is_close(colg:outlet(tn), (L.invert_many(colg.F, tn, { method = "dehoog" })), { rtol = 0, atol = 1e-15 })
+    assert.is_close(colg:outlet(tn), (L.invert_many(colg.F, tn, { method = "dehoog", M = 40 })), { rtol = 0, atol = 1e-15 })
+    -- without dispersion they take the closed-form impulse response (spec/chrom_outlet_spec.lua)
+    local col0 = chrom.column { Da = 12, kappa = 6 }
+    local c0, cd = col0:outlet(t), L.invert_many(col0.F, t, { method = "dehoog" })
+    assert.is_close(c0, cd, { rtol = 0, atol = 1e-6 })
+    assert.is_true((c0 - cd):abs():max() > 1e-13) -- a different route, not de Hoog's values
   end)
 end)

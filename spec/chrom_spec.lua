@@ -74,8 +74,22 @@ describe("chrom: Laplace solution vs finite differences", function()
     local fd = chrom.solve_fd(col, { t = t, nx = 400, scheme = "koren" })
     assert.is_true(fd.c:min() >= -1e-12)
     local up = chrom.solve_fd(col, { t = t, nx = 400, scheme = "upwind" })
-    local ex = col:outlet(t)
-    assert.is_true(l2rel(fd.c, ex) < l2rel(up.c, ex) / 3)
+    -- compared away from the outlet's jumps at t = 1 and 1.2 (weight e^{-Da}/w: every FD scheme smears
+    -- them over a few cells, and the exact outlet takes one side at a jump point)
+    local keep = {}
+    for j = 1, t:numel() do
+      local tv = t:get(j)
+      if math.abs(tv - 1) > 0.03 and math.abs(tv - 1.2) > 0.03 then keep[#keep + 1] = j end
+    end
+    local function sub(x)
+      local r = {}
+      for i, j in ipairs(keep) do r[i] = x:get(j) end
+      return T.new(r)
+    end
+    local ex = sub(col:outlet(t))
+    local ek, eu = l2rel(sub(fd.c), ex), l2rel(sub(up.c), ex)
+    assert.is_true(ek < 1e-3, ("koren L2 rel %.3g"):format(ek))
+    assert.is_true(ek < eu / 3, ("koren %.3g vs upwind %.3g"):format(ek, eu))
   end)
   it("profile inside the column matches the FD cell values", function()
     local col = chrom.column(specs[1])

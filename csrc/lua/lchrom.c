@@ -175,7 +175,7 @@ static int l_chrom_fd(lua_State *L) {
 }
 
 /* core.chrom_outlet(col, t) -> tensor: the default outlet (series on uniform grids with a
- * Gaussian injection, de Hoog otherwise). */
+ * Gaussian injection; else the closed-form impulse response without dispersion, de Hoog with it). */
 static int l_chrom_outlet(lua_State *L) {
     const char *fname = "chrom.outlet";
     ml_tensor *t = mlL_checktensor(L, 2, fname, "t");
@@ -342,12 +342,21 @@ static int l_chrom_inlet(lua_State *L) {
     return 1;
 }
 
+/* core.chrom_i1e(x) -> e^{-|x|} I1(x) (internal: the specs check it against SciPy and identities) */
+static int l_chrom_i1e(lua_State *L) {
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        return mlL_argerror(L, 1, "chrom.i1e", "x", "expected a number, got %s", luaL_typename(L, 1));
+    lua_pushnumber(L, ml_chrom_i1e(lua_tonumber(L, 1)));
+    return 1;
+}
+
 void mlL_chrom_funcs(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"chrom_transfer", l_chrom_transfer}, {"chrom_moments", l_chrom_moments},
         {"chrom_fd", l_chrom_fd},             {"chrom_fit", l_chrom_fit},
         {"chrom_model", l_chrom_model},       {"chrom_inlet", l_chrom_inlet},
         {"chrom_outlet", l_chrom_outlet},     {"chrom_noise", l_chrom_noise},
+        {"chrom_i1e", l_chrom_i1e},
         {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
 }

@@ -163,10 +163,10 @@ local function check_times(fname, n, t)
   end
 end
 
---- Outlet concentration at time(s) t (> 0). Without opts: the Fourier series summed by one FFT
--- when t is a uniform grid and the injection Gaussian (<= 1e-11 relative to the peak), de Hoog
--- (invert_many, M = 24) otherwise; with opts: laplace.invert_many with those options (method
--- default "dehoog").
+--- Outlet concentration at time(s) t (> 0). Without opts (<= 1e-11 relative to the peak): the Fourier
+-- series summed by one FFT when t is a uniform grid and the injection Gaussian; otherwise without
+-- dispersion the closed-form impulse response integrated over the inlet, with dispersion de Hoog
+-- (invert_many, M = 40); with opts: laplace.invert_many with those options (method default "dehoog").
 function Column:outlet(t, opts)
   local flat = self_check("chrom.outlet", self)
   check_times("chrom.outlet", 1, t)

@@ -99,8 +99,20 @@ int ml_chrom_series_eval(ml_chrom_series *S, int K, const double *Da, const doub
 /* 1 when t (n values) is uniform (t_j = t0 + j dt within 1e-9 t_max, n >= 8, t0 >= 0). */
 int ml_chrom_uniform(size_t n, const double *t, double *t0, double *dt);
 /* Outlet (or position p->x) concentration at n times t > 0: the series on a uniform grid
- * with a Gaussian injection, else de Hoog (ml_laplace_invert_many, M = 24). */
+ * with a Gaussian injection; without dispersion otherwise the closed-form impulse response
+ * (ml_chrom_kernel_outlet); with dispersion de Hoog (ml_laplace_invert_many, M = 40). */
 int ml_chrom_outlet(const ml_chrom_params *p, size_t n, const double *t, double *c);
+/* Without dispersion (Pe = 0; any velocity profile and position): c(t) = amp [e^{-D} c_in(v)
+ * + int_0^v k(w) c_in(v - w) dw], v = t - tau(x), D = tau Da, with the closed-form impulse response
+ * k(w) = e^{-D - kappa w} sqrt(D kappa/w) I1(2 sqrt(D kappa w)) (Thomas 1944: the inverse of the
+ * paper's C(x, s) = C_in(s) amp exp(-tau h(s))), integrated over each inlet piece by 8-point
+ * Gauss-Legendre where the piece is short against the kernel's rate, else adaptive Gauss-Kronrod
+ * (a Gaussian by 16-point Gauss-Hermite where it is smooth enough), to ~1e-15 of the peak; the
+ * kernel over arrays of nodes in vector code (chrom_kvec.c). ML_EINVAL when Pe > 0. */
+int ml_chrom_kernel_outlet(const ml_chrom_params *p, size_t n, const double *t, double *c);
+/* sign(x) e^{-|x|} I1(|x|), the exponentially scaled modified Bessel function of order 1, by the
+ * kernel's own code (power series below |x| = 25, Hankel's asymptotic series above; ~1e-15 relative). */
+double ml_chrom_i1e(double x);
 
 /* Least-squares fit of K analytes, y(t) = sum_k A_k c_k(t / t_hold; Da_k, kappa_k). */
 #define ML_CHROM_FIT_KMAX 64
