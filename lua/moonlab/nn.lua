@@ -9,6 +9,7 @@ local M = {}
 
 local Model = {}
 Model.__index = Model
+core.public_methods("nn.model", Model)
 
 local GPT_KEYS = { "vocab", "context", "layers", "d_model", "heads", "kv_heads", "d_ff", "gate", "ffn", "moe",
   "tied", "dtype", "seed", "rope_base", "norm_eps", "init_std" }
@@ -160,6 +161,7 @@ local FORTUNES = { "fortunes", "computers", "science", "wisdom", "literature", "
 
 local Dataset = {}
 Dataset.__index = Dataset
+core.public_methods("nn.dataset", Dataset)
 
 --- nn.text_dataset(paths, {context, split, seed}) -> dataset with :batch(split, B, step)
 function M.text_dataset(paths, o)
