@@ -95,6 +95,19 @@ describe("integer arguments are range-checked, never truncated", function()
   end)
 end)
 
+describe("API fuzzer findings", function()
+  it("expand to a size that overflows the element count is refused (was UBSan: signed overflow in recount)", function()
+    -- tools/fuzz_api.lua --repro 2029 229301: t:expand(math.maxinteger, -1) on a [4] tensor
+    local t = T.linspace(1, 2, 4)
+    local msg = errmsg(t.expand, t, math.maxinteger, -1)
+    starts(msg, "tensor:expand: ")
+    assert.is_truthy(msg:find("largest tensor", 1, true), msg)
+    msg = errmsg(t.expand, t, { 1 << 40, 4 })
+    assert.is_truthy(msg:find("largest tensor", 1, true), msg)
+    assert.are.same({ 1000, 4 }, t:expand(1000, -1):shape()) -- a large legal view still works
+  end)
+end)
+
 describe("CSV reader", function()
   it("reads rows wider than its initial field list (grown on demand) and refuses > 100000 columns", function()
     local path = os.tmpname()
