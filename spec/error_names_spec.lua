@@ -96,15 +96,13 @@ describe("integer arguments are range-checked, never truncated", function()
 end)
 
 describe("API fuzzer findings", function()
-  it("expand to a size that overflows the element count is refused (was UBSan: signed overflow in recount)", function()
+  it("expand to a size whose element count overflows is refused (was UBSan: signed overflow in recount)", function()
     -- tools/fuzz_api.lua --repro 2029 229301: t:expand(math.maxinteger, -1) on a [4] tensor
     local t = T.linspace(1, 2, 4)
     local msg = errmsg(t.expand, t, math.maxinteger, -1)
     starts(msg, "tensor:expand: ")
-    assert.is_truthy(msg:find("largest tensor", 1, true), msg)
-    msg = errmsg(t.expand, t, { 1 << 40, 4 })
-    assert.is_truthy(msg:find("largest tensor", 1, true), msg)
-    assert.are.same({ 1000, 4 }, t:expand(1000, -1):shape()) -- a large legal view still works
+    assert.is_truthy(msg:find("more than 2^63 elements", 1, true), msg)
+    assert.are.same({ 1 << 40, 4 }, t:expand(1 << 40, -1):shape()) -- a huge view without memory is legal
   end)
 end)
 

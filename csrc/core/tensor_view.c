@@ -160,13 +160,12 @@ int ml_tensor_expand(ml_tensor *dst, const ml_tensor *src, int ndim, const int64
         }
     }
     v.ndim = ndim;
-    /* the element count is checked (a size like 2^63 - 1 must not wrap) and capped like a tensor's bytes
-     * (2^40): every use of a larger view (a copy, a reduction) would be refused or never end */
+    /* the element count is overflow-checked (expanding to 2^63 - 1 rows must not wrap); a huge view without
+     * memory behind it is legal, its copies are refused by the tensor allocator */
     int64_t n;
-    if (ml_shape_numel0(ndim, v.shape, &n) != ML_OK || n > ((int64_t)1 << 40) / (int64_t)ml_dtype_size(v.dtype)) {
+    if (ml_shape_numel0(ndim, v.shape, &n) != ML_OK) {
         ml_tensor_release(&v);
-        return ml_fail(ML_ENOMEM, "an expanded view of that shape has more elements than the largest tensor "
-                       "(2^40 bytes)");
+        return ml_fail(ML_ENOMEM, "an expanded view of that shape has more than 2^63 elements");
     }
     v.numel = n;
     *dst = v;
