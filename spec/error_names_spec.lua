@@ -106,6 +106,15 @@ describe("API fuzzer findings", function()
   end)
 end)
 
+describe("long-run classes: Lua runtime errors inside the modules", function()
+  it("moe.gaussian_moe without options, nn.gpt with a table d_model, opts.suggest with non-string names", function()
+    starts(errmsg(require("moonlab.moe").gaussian_moe), "moe.gaussian_moe: bad argument #1 'opts'")
+    starts(errmsg(require("moonlab.nn").gpt, { vocab = 16, context = 8, layers = 1, heads = 2, d_model = {} }),
+      "nn.gpt: option 'd_model' must be a positive integer")
+    assert.are.equal("kappa", require("moonlab.opts").suggest("kapa", { 1, true, "kappa" }))
+  end)
+end)
+
 describe("CSV reader", function()
   it("reads rows wider than its initial field list (grown on demand) and refuses > 100000 columns", function()
     local path = os.tmpname()

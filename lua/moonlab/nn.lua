@@ -66,6 +66,9 @@ function M.gpt(o)
     c.gate, c.gate_act = g.placement or "elementwise", g.act
   end
   c.d_model = c.d_model or 64
+  if type(c.d_model) ~= "number" then
+    error(("nn.gpt: option 'd_model' must be a positive integer, got %s"):format(tostring(c.d_model)), 2)
+  end
   c.kv_heads = c.kv_heads or c.heads
   if c.d_ff == nil then
     local d = math.floor(8 * c.d_model / 3)

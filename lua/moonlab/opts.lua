@@ -26,7 +26,7 @@ function M.suggest(key, names)
   end
   local best, bestd = nil, 3
   for _, n in ipairs(names) do
-    local d = distance(key, n)
+    local d = type(n) == "string" and distance(key, n) or 99
     if d < bestd then best, bestd = n, d end
   end
   return best
