@@ -362,7 +362,7 @@ local function var(fname, t, dim, o)
   local d = x - x:mean(dim, { keepdim = true })
   return (d * d):sum(dim, { keepdim = o.keepdim or false }) / (n - ddof)
 end
-function methods.var(t, dim, o) return var("tensor:var", t, dim, o) end
+function methods.var(t, dim, o) return (var("tensor:var", t, dim, o)) end -- not a tail call: errors name tensor:var
 function methods.std(t, dim, o)
   local v = var("tensor:std", t, dim, o)
   if type(v) == "number" then return math.sqrt(v) end
