@@ -116,6 +116,21 @@ describe("long-run classes: Lua runtime errors inside the modules", function()
   end)
 end)
 
+describe("mpi: no position of the Lua wrapper in front of the binding's messages", function()
+  it("mpi.iprobe(-5) starts with mpi.iprobe (was 'mpi.lua:77: mpi.iprobe: ...'; CI fuzz smoke, seed 1)", function()
+    -- in a child process: MPI_Init in the spec process would disturb the mpirun specs that follow
+    local p = io.popen([[lua5.4 -e "local m = require 'moonlab.mpi' if not m.available() then print('unavailable: ' .. m.why()) ]]
+      .. [[else print(select(2, pcall(m.iprobe, -5))) end" 2>&1]])
+    local out = p:read("a")
+    p:close()
+    if out:match("^unavailable") then
+      print("skipped: MPI is not available (" .. out .. ")")
+      return
+    end
+    starts(out, "mpi.iprobe: bad argument #1 'rank'")
+  end)
+end)
+
 describe("CSV reader", function()
   it("reads rows wider than its initial field list (grown on demand) and refuses > 100000 columns", function()
     local path = os.tmpname()
