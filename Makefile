@@ -190,6 +190,8 @@ FUZZ_RUNS    ?= -1
 FUZZ_CALLS   ?= 0
 FUZZ_SEED    ?= 1
 FUZZ_TIMEOUT ?= 30
+# FUZZ_MAX_UNCLEAR >= 0 fails the API fuzzer when it finds more unclear messages than that (CI: 0); -1: no limit.
+FUZZ_MAX_UNCLEAR ?= -1
 FUZZ_CC      ?= clang
 # The cores whose parsers have harnesses (add a core here when its parser gets one).
 FUZZ_CORES   ?= core
@@ -229,7 +231,7 @@ fuzz-api: deps
 	LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=4096 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MOONLAB_ASAN=1 MOONLAB_QUIET=1 \
 	$(subst $(CURDIR)/$(BUILD)/,$(CURDIR)/build-asan/,$(TESTENV)) $(LUA) tools/fuzz_api.lua --seed $(FUZZ_SEED) \
-	  --seconds $(FUZZ_SECONDS) --calls $(FUZZ_CALLS) --timeout $(FUZZ_TIMEOUT) --report build-asan/fuzz_api_report.txt
+	  --seconds $(FUZZ_SECONDS) --calls $(FUZZ_CALLS) --timeout $(FUZZ_TIMEOUT) --max-unclear $(FUZZ_MAX_UNCLEAR) --report build-asan/fuzz_api_report.txt
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -14,6 +14,9 @@
 ---
 --- Usage:
 ---   lua5.4 tools/fuzz_api.lua [--seed N] [--calls N] [--seconds S] [--per-child N] [--timeout S] [--report FILE]
+---                             [--max-unclear N]   (exit 1 when more than N unclear messages; -1: no limit)
+--- --timeout is per call: a child is killed (and the call that was running re-run alone to confirm a hang) when
+--- it has printed nothing for that long, so --per-child can be large (fewer child start-ups).
 ---   lua5.4 tools/fuzz_api.lua --names            wrong type for each argument of every function (spec)
 ---   lua5.4 tools/fuzz_api.lua --repro SEED IDX   prints the reproducer of one call
 ---   lua5.4 tools/fuzz_api.lua --child SEED FIRST N   (internal: runs calls FIRST..FIRST+N-1)
@@ -43,6 +46,12 @@ local SKIP = {
   ["mpi.probe"] = "blocks until a message arrives (no peer in a fuzz child)",
   ["repl.repl"] = "interactive: reads the terminal",
   ["repl.main"] = "interactive: reads the terminal",
+  -- these raise in the name of the caller: the message starts with the fname or text the caller passes
+  -- (opts.check("sdf.box", {F = 1}, ...) says "unknown option 'F' to sdf.box"), so a random first argument gives
+  -- a random name by design; --names still checks that wrong types name the helper itself
+  ["opts.raise"] = "raises the message it is given, by design",
+  ["opts.check"] = "raises in the name of its fname argument, by design",
+  ["opts.need"] = "raises in the name of its fname argument, by design",
 }
 -- In --names mode (wrong types only, which must fail before any effect) every function is called except these.
 local NAMES_SKIP = { ["repl.repl"] = true, ["repl.main"] = true, ["help.help"] = true, ["mpi.abort"] = true,
@@ -277,6 +286,16 @@ local function repro(seed, idx)
   return PREAMBLE .. src .. "\n"
 end
 
+-- A shell command running cmd (which writes to out) in the background: killed (exit 137) when out has not grown
+-- for idle seconds, or after total seconds in all (when given); else cmd's own exit status.
+local function watchdog(cmd, out, idle, total)
+  return ("(%s) & pid=$!; last=-1; still=0; t=0; "
+    .. "while kill -0 $pid 2>/dev/null; do sleep 1; t=$((t+1)); s=$(stat -c %%s %s 2>/dev/null || echo 0); "
+    .. "if [ \"$s\" = \"$last\" ]; then still=$((still+1)); else still=0; last=$s; fi; "
+    .. "if [ $still -ge %d ] || [ $t -ge %d ]; then kill -KILL $pid 2>/dev/null; wait $pid; exit 137; fi; done; "
+    .. "wait $pid"):format(cmd, out, idle, total or 1e9)
+end
+
 -- Parent: children of per_child calls each until `calls` or `seconds`; classify and report.
 local function parent(o)
   local lua = os.getenv("LUA") or "lua5.4"
@@ -302,12 +321,14 @@ local function parent(o)
     if o.calls > 0 then n = math.min(n, o.calls - stats.calls) end
     -- a child stops at its timeout, or when the session's time is up (then it is not counted as a hang)
     local left = o.seconds > 0 and math.max(1, o.seconds - (os.time() - t0)) or math.huge
-    local limit = math.min(o.timeout, left + 2)
+    local limit = o.timeout
     -- memory: ASan children have their allocations capped by ASAN_OPTIONS (make fuzz-api); others get 4 GiB
     local ulimit = os.getenv("MOONLAB_ASAN") and "" or "ulimit -v 4194304; "
-    local cmd = ("cd %s && %sMOONLAB_ROOT=%s timeout -s KILL %d %s %s --child %d %d %d > %s 2>&1"):format(dir, ulimit,
-      root, limit, lua, self, o.seed, first, n, tmp)
-    local _, _, code = os.execute(cmd)
+    -- the timeout is per call: the child is killed once its output (a line per call) has not grown for `limit`
+    -- seconds, so a child may run many calls however long they take together
+    local cmd = ("cd %s && %sMOONLAB_ROOT=%s %s %s --child %d %d %d > %s 2>&1"):format(dir, ulimit,
+      root, lua, self, o.seed, first, n, tmp)
+    local _, _, code = os.execute(watchdog(cmd, tmp, limit, o.seconds > 0 and left + 2 or nil))
     stats.children = stats.children + 1
     local h = io.open(tmp)
     local out = h and h:read("a") or ""
@@ -329,6 +350,8 @@ local function parent(o)
       end
     end
     local done = out:find("@@done", 1, true) ~= nil
+    local ended = o.seconds > 0 and os.time() - t0 >= o.seconds -- the session's time ran out during this child
+    if last < first and ended and not done then break end
     if last < first then -- no call started: the child could not start at all
       stats.crash = stats.crash + 1
       finding("crash", "startup", "the fuzz child did not start: " .. oneline(out:sub(1, 400)))
@@ -337,14 +360,14 @@ local function parent(o)
     local sanitizer = out:match("ERROR: AddressSanitizer: [^\n]*") or out:match("[^\n]*runtime error: [^\n]*")
       or out:match("ERROR: LeakSanitizer[^\n]*")
     local killed = code == 137 or code == 124 or (not done and not sanitizer and code == nil)
-    if killed and limit < o.timeout then
+    if killed and ended then
       -- the session ended while this child ran: not a finding (its last call is not counted)
       last = last - 1
     elseif killed and not (function()
         -- confirm: the call that was running, alone in a fresh child, must time out too (else the child was
         -- merely slow overall and the call is not a hang)
         local c = ("cd %s && %sMOONLAB_ROOT=%s timeout -s KILL %d %s %s --child %d %d 1 > /dev/null 2>&1"):format(dir,
-          ulimit, root, o.timeout, lua, self, o.seed, last)
+          ulimit, root, o.timeout + 5, lua, self, o.seed, last)
         local _, _, rc = os.execute(c)
         return rc == 137 or rc == 124
       end)() then
@@ -396,11 +419,16 @@ local function parent(o)
     h:write(text)
     h:close()
   end
+  if o.max_unclear >= 0 and stats.unclear > o.max_unclear then
+    io.write(("fuzz_api: %d unclear messages, more than the %d allowed (--max-unclear)\n"):format(stats.unclear,
+      o.max_unclear))
+    return false
+  end
   return stats.crash + stats.hang == 0
 end
 
 -- ---- command line ----
-local o = { seed = 1, calls = 0, seconds = 0, per_child = 5000, timeout = 60 }
+local o = { seed = 1, calls = 0, seconds = 0, per_child = 20000, timeout = 60, max_unclear = -1 }
 local i = 1
 while i <= #arg do
   local a = arg[i]
@@ -419,6 +447,7 @@ while i <= #arg do
   elseif a == "--seconds" then o.seconds = tonumber(arg[i + 1]) i = i + 1
   elseif a == "--per-child" then o.per_child = tonumber(arg[i + 1]) i = i + 1
   elseif a == "--timeout" then o.timeout = tonumber(arg[i + 1]) i = i + 1
+  elseif a == "--max-unclear" then o.max_unclear = tonumber(arg[i + 1]) i = i + 1
   elseif a == "--report" then o.report = arg[i + 1] i = i + 1
   else
     io.stderr:write("fuzz_api: unknown argument " .. a .. "\n")

@@ -6,13 +6,25 @@
 #include <string.h>
 #include "moonlab/tensor.h"
 
-/* Splits line at delim (double-quoted fields may contain delim; "" is a quote); NUL-terminates fields in place. */
-static int split(char *line, char delim, char **fields, int maxf)
+#define MAXCOLS 100000
+
+/* Splits line at delim (double-quoted fields may contain delim; "" is a quote); NUL-terminates fields in place.
+ * *fields (capacity *cap) grows as needed up to MAXCOLS; returns the field count, -1 beyond MAXCOLS, -2 when out
+ * of memory. */
+static int split(char *line, char delim, char ***fields_io, int *cap)
 {
     int n = 0;
     char *p = line;
+    char **fields = *fields_io;
     for (;;) {
-        if (n == maxf) return -1;
+        if (n == *cap) {
+            if (*cap >= MAXCOLS) return -1;
+            int nc = *cap * 4 < MAXCOLS ? *cap * 4 : MAXCOLS;
+            char **g = realloc(fields, (size_t)nc * sizeof *g);
+            if (!g) return -2;
+            *fields_io = fields = g;
+            *cap = nc;
+        }
         while (*p == ' ' || *p == '\t') p++;
         if (*p == '"') {
             char *w = ++p;
@@ -43,15 +55,14 @@ static void chomp(char *s)
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = '\0';
 }
 
-#define MAXCOLS 100000
-
 int ml_csv_read(const char *path, char delim, int header, ml_dtype dt, ml_tensor *out, char ***names_out, int *ncols_out)
 {
     memset(out, 0, sizeof *out);
     if (names_out) *names_out = NULL;
     FILE *fp = fopen(path, "r");
     if (!fp) return ml_fail(ML_EIO, "cannot open %s: %s", path, strerror(errno));
-    char *line = NULL, **fields = malloc(MAXCOLS * sizeof *fields), **names = NULL;
+    int fcap = 64;
+    char *line = NULL, **fields = malloc((size_t)fcap * sizeof *fields), **names = NULL;
     size_t cap = 0;
     double *vals = NULL;
     int64_t nv = 0, vcap = 0, rows = 0, lineno = 0;
@@ -64,7 +75,11 @@ int ml_csv_read(const char *path, char delim, int header, ml_dtype dt, ml_tensor
         lineno++;
         chomp(line);
         if (!line[0]) continue; /* blank lines are skipped */
-        int n = split(line, delim, fields, MAXCOLS);
+        int n = split(line, delim, &fields, &fcap);
+        if (n == -2) {
+            rc = ml_fail(ML_ENOMEM, "out of memory reading %s", path);
+            break;
+        }
         if (n < 0) {
             rc = ml_fail(ML_EFORMAT, "%s: line %lld has more than %d columns", path, (long long)lineno, MAXCOLS);
             break;

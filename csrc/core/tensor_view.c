@@ -160,7 +160,14 @@ int ml_tensor_expand(ml_tensor *dst, const ml_tensor *src, int ndim, const int64
         }
     }
     v.ndim = ndim;
-    recount(&v);
+    /* the element count is overflow-checked (expanding to 2^63 - 1 rows must not wrap); a huge view without
+     * memory behind it is legal, its copies are refused by the tensor allocator */
+    int64_t n;
+    if (ml_shape_numel0(ndim, v.shape, &n) != ML_OK) {
+        ml_tensor_release(&v);
+        return ml_fail(ML_ENOMEM, "an expanded view of that shape has more than 2^63 elements");
+    }
+    v.numel = n;
     *dst = v;
     return ML_OK;
 }

@@ -16,6 +16,7 @@ int luaopen_moonlab_core(lua_State *L)
     mlL_open_tensor(L);
     mlL_open_runtime(L);
     mlL_open_progress(L);
+    mlL_open_names(L);
     if (mlL_open_attn) mlL_open_attn(L);
     if (mlL_open_laplace) mlL_open_laplace(L);
     if (mlL_open_moe) mlL_open_moe(L);

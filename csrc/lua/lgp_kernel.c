@@ -1,4 +1,5 @@
 /* GP kernels as userdata (moonlab.GPKernel): constructors, parameters, matrices, `+` and `*`. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ static int l_stationary(lua_State *L)
 static int l_invdist(lua_State *L)
 {
     const char *fname = "gp.kernel.inverse_distance";
-    int natoms = (int)luaL_checkinteger(L, 1), adim = (int)luaL_checkinteger(L, 2);
+    int natoms = (int)mlL_checkinteger(L, 1, fname, "atoms", 1, 1 << 24), adim = (int)mlL_checkinteger(L, 2, fname, "dim", 2, 3);
     int64_t nf = 0, fc = 0;
     const double *frozen = NULL;
     if (!lua_isnil(L, 3)) frozen = lgp_tensor(L, 3, fname, "frozen", 2, &nf, &fc, adim);
@@ -93,7 +94,8 @@ static int l_invdist(lua_State *L)
         types = lua_newuserdatauv(L, (size_t)nt * sizeof *types, 0);
         for (lua_Integer i = 1; i <= nt; i++) {
             lua_geti(L, 4, i);
-            if (!lua_isinteger(L, -1)) return mlL_argerror(L, 1, fname, "types", "entry %d is not an integer", (int)i);
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 1024)
+                return mlL_argerror(L, 1, fname, "types", "entry %d is not an integer in 1..1024", (int)i);
             types[i - 1] = (int)lua_tointeger(L, -1) - 1;
             if (types[i - 1] + 1 > ntypes) ntypes = types[i - 1] + 1;
             lua_pop(L, 1);
@@ -108,7 +110,7 @@ static int l_invdist(lua_State *L)
                 return mlL_argerror(L, 1, fname, "pair_types", "row %d must list %d length-scale indices", i + 1, ntypes);
             for (int j = 0; j < ntypes; j++) {
                 lua_geti(L, -1, j + 1);
-                if (!lua_isinteger(L, -1))
+                if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < INT_MIN / 2 || lua_tointeger(L, -1) > INT_MAX / 2)
                     return mlL_argerror(L, 1, fname, "pair_types", "[%d][%d] is not an integer", i + 1, j + 1);
                 ptype[i * ntypes + j] = (int)lua_tointeger(L, -1) - 1;
                 lua_pop(L, 1);

@@ -166,8 +166,8 @@ static int l_luapot(lua_State *L)
 {
     const char *fname = "gp.potential.fn";
     luaL_checktype(L, 1, LUA_TFUNCTION);
-    lua_Integer D = luaL_checkinteger(L, 2), na = luaL_optinteger(L, 3, 0), ad = luaL_optinteger(L, 4, 0);
-    if (D < 1 || D > 10000000) return mlL_argerror(L, 2, fname, "dim", "expected a dimension >= 1, got %lld", (long long)D);
+    lua_Integer D = mlL_checkinteger(L, 2, fname, "dim", 1, 10000000);
+    lua_Integer na = mlL_optinteger(L, 3, fname, "atoms", 0, D, 0), ad = mlL_optinteger(L, 4, fname, "atom_dim", 0, 3, 0);
     if (na && (na * ad != D || (ad != 2 && ad != 3)))
         return mlL_argerror(L, 3, fname, "atoms", "atoms * atom_dim must equal dim with atom_dim 2 or 3");
     lgp_pot *u = newpot(L);

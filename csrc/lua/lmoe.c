@@ -233,8 +233,7 @@ static int l_update_bias(lua_State *L) {
     const char *fn = "moe.update_bias";
     ml_tensor *b = mlL_checktensor(L, 1, fn, "bias");
     if (b->ndim != 1) return mlL_argerror(L, 1, fn, "bias", "expected a [E] tensor");
-    double rate = luaL_checknumber(L, 3);
-    if (!isfinite(rate)) return mlL_argerror(L, 3, fn, "rate", "expected a finite number");
+    double rate = mlL_checknumber(L, 3, fn, "rate", 1);
     int64_t E = b->numel;
     const int64_t *c = lmoe_check_index(L, 2, fn, 2, "counts", E);
     double *tmp = lua_newuserdatauv(L, (size_t)(E > 0 ? E : 1) * sizeof(double), 0);

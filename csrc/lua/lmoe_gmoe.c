@@ -169,9 +169,8 @@ static int l_sample(lua_State *L) {
     const char *fn = "moe.sample";
     ml_gmoe m;
     read_model(L, 1, fn, 1, "model", &m);
-    lua_Integer n = luaL_checkinteger(L, 2);
-    if (n < 1 || n > ((lua_Integer)1 << 40)) return mlL_argerror(L, 2, fn, "n", "expected an integer >= 1, got %lld", (long long)n);
-    lua_Integer seed = luaL_checkinteger(L, 3);
+    lua_Integer n = mlL_checkinteger(L, 2, fn, "n", 1, (lua_Integer)1 << 40);
+    lua_Integer seed = mlL_checkinteger(L, 3, fn, "seed", LUA_MININTEGER, LUA_MAXINTEGER);
     int64_t sh[2] = {n, m.d};
     ml_tensor *X = mlL_newtensor(L, ML_F64, 2, sh);
     int xi = lua_gettop(L), given = 0;
@@ -282,8 +281,10 @@ static int l_replicate(lua_State *L) {
     read_model(L, 1, fn, 1, "truth", &t);
     read_model(L, 2, fn, 2, "start", &s);
     if (t.d != s.d) return mlL_argerror(L, 2, fn, "start", "expected %d features like the truth", t.d);
-    double perturb = luaL_checknumber(L, 3);
-    lua_Integer n = luaL_checkinteger(L, 4), reps = luaL_checkinteger(L, 5), seed = luaL_checkinteger(L, 6);
+    double perturb = mlL_checknumber(L, 3, fn, "perturb", 1);
+    lua_Integer n = mlL_checkinteger(L, 4, fn, "n", LUA_MININTEGER, LUA_MAXINTEGER);
+    lua_Integer reps = mlL_checkinteger(L, 5, fn, "reps", LUA_MININTEGER, LUA_MAXINTEGER);
+    lua_Integer seed = mlL_checkinteger(L, 6, fn, "seed", LUA_MININTEGER, LUA_MAXINTEGER);
     if (!(perturb >= 0) || !isfinite(perturb)) return mlL_argerror(L, 3, fn, "perturb", "expected a finite number >= 0");
     if (n < 2 || n > ((lua_Integer)1 << 36)) return mlL_argerror(L, 4, fn, "n", "expected an integer >= 2");
     if (reps < 1 || reps > 1000000) return mlL_argerror(L, 5, fn, "reps", "expected an integer >= 1");
@@ -293,7 +294,8 @@ static int l_replicate(lua_State *L) {
     mlL_opts(L, 8, fn, (mlL_opt[]){
         {"tol", MLL_NUMBER, &o.tol, NULL}, {"maxit", MLL_INT, &maxit, NULL}, {"gate_steps", MLL_INT, &gsteps, NULL},
         {"fix_last", MLL_BOOL, &o.fix_last, NULL}, {"sigma_floor", MLL_NUMBER, &o.sigma_floor, NULL}, {0}});
-    if (maxit < 0 || gsteps < 1) return mlL_argerror(L, 8, fn, "opts", "expected maxit >= 0 and gate_steps >= 1");
+    if (maxit < 0 || maxit > 10000000) return mlL_argerror(L, 8, fn, "maxit", "expected an integer in [0, 1e7], got %lld", (long long)maxit);
+    if (gsteps < 1 || gsteps > 1000) return mlL_argerror(L, 8, fn, "gate_steps", "expected an integer in [1, 1000], got %lld", (long long)gsteps);
     o.maxit = (int)maxit;
     o.gate_steps = (int)gsteps;
     int64_t R = reps;

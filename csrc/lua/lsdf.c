@@ -227,7 +227,7 @@ static int l_density(lua_State *L)
 {
     const char *fn = "sdf.density";
     ml_tensor *d = mlL_checktensor(L, 1, fn, "d");
-    double beta = luaL_checknumber(L, 2);
+    double beta = mlL_checknumber(L, 2, fn, "beta", 0);
     if (!(beta > 0) || !isfinite(beta)) return mlL_argerror(L, 2, fn, "beta", "expected a finite number > 0, got %g", beta);
     ml_tensor *s = mlL_newtensor(L, ML_F64, d->ndim, d->shape);
     for (int64_t i = 0; i < d->numel; i++) ml_f64(s)[i] = ml_sdf_density1(ml_tensor_getd(d, i), beta);
@@ -239,7 +239,7 @@ static int l_weights(lua_State *L)
 {
     const char *fn = "sdf.render_weights";
     ml_tensor *t = mlL_checktensor(L, 1, fn, "t"), *s = mlL_checktensor(L, 2, fn, "sigma");
-    double last = luaL_optnumber(L, 3, 1e10);
+    double last = mlL_optnumber(L, 3, fn, "last_delta", 0, 1e10);
     char b[64];
     if (t->ndim != 2 || t->shape[1] < 1) return mlL_argerror(L, 1, fn, "t", "expected [R,N], got %s", ml_shape_str(t, b, sizeof b));
     if (!ml_tensor_same_shape(t, s))

@@ -40,7 +40,7 @@ int mlL_error(lua_State *L, const char *fmt, ...)
     va_start(ap, fmt);
     mlL_pushvfstring(L, fmt, ap);
     va_end(ap);
-    return lua_error(L);
+    return mlL_throw(L);
 }
 
 int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname, const char *fmt, ...)
@@ -52,7 +52,7 @@ int mlL_argerror(lua_State *L, int arg, const char *fname, const char *argname, 
     const char *msg = lua_tostring(L, -1);
     if (argname) lua_pushfstring(L, "%s: bad argument #%d '%s': %s", fname, arg, argname, msg);
     else lua_pushfstring(L, "%s: bad argument #%d: %s", fname, arg, msg);
-    return lua_error(L);
+    return mlL_throw(L);
 }
 
 ml_tensor *mlL_checktensor(lua_State *L, int idx, const char *fname, const char *argname)
@@ -100,7 +100,7 @@ int mlL_raise(lua_State *L, const char *fname)
 {
     if (ml_errcode() == ML_ECALLBACK && mlL_pushcallbackerror(L)) {
         lua_pushfstring(L, "%s: %s", fname, lua_tostring(L, -1));
-        return lua_error(L);
+        return mlL_throw(L);
     }
     return mlL_error(L, "%s: %s", fname, ml_errmsg());
 }

@@ -129,6 +129,14 @@ const char *mlL_errtext(lua_State *L, int idx);
  * no fname prefix their errors with it, so "out of memory allocating ..." always says which
  * function the user called. The returned string lives in the registry until the next call. */
 const char *mlL_public_name(lua_State *L);
+/* Raises the error value on top of the stack. When a moonlab Lua function (tensor:clamp, nn.model:forward)
+ * called the public function that raises, a string message that does not already name that outer function
+ * gets it as a prefix ("tensor:clamp: tensor:maximum: bad argument #2 ..."), so the message names the function
+ * the user called. mlL_error, mlL_argerror and mlL_raise raise through it. */
+int mlL_throw(lua_State *L);
+/* Registers core.public_methods(prefix, methods) (the method table of a Lua object type, e.g. "nn.model": its
+ * functions are then found by mlL_public_name as "nn.model:forward"). */
+void mlL_open_names(lua_State *L);
 /* Raises "<public name>: <formatted text>" (the name from mlL_public_name, else "moonlab"). */
 int mlL_errorhere(lua_State *L, const char *fmt, ...);
 

@@ -4,11 +4,23 @@
  * and finalised when the Lua state closes or the process exits (only in the process that initialised it, so a
  * forked sweep worker leaving with exit() does not finalise its parent's MPI). */
 #include <mpi.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <lua.h>
 #include <lauxlib.h>
+
+/* luaL_error without the position: messages start with the public name ("mpi.iprobe: ..."), never
+ * "mpi.lua:77: mpi.iprobe: ..." (luaL_error names the line of the Lua wrapper that called). */
+static int plain_error(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return lua_error(L);
+}
 
 static pid_t owner;      /* the process that called MPI_Init */
 static int we_initialised;
@@ -26,7 +38,7 @@ static int check_live(lua_State *L, const char *fname)
 {
     int fin = 0;
     MPI_Finalized(&fin);
-    if (fin) return luaL_error(L, "%s: MPI was already finalised", fname);
+    if (fin) return plain_error(L, "%s: MPI was already finalised", fname);
     return 0;
 }
 
@@ -35,7 +47,7 @@ static int mpi_error(lua_State *L, const char *fname, int rc)
     char msg[MPI_MAX_ERROR_STRING];
     int n = 0;
     MPI_Error_string(rc, msg, &n);
-    return luaL_error(L, "%s: %s", fname, msg);
+    return plain_error(L, "%s: %s", fname, msg);
 }
 
 static int l_rank(lua_State *L)
@@ -63,7 +75,7 @@ static int check_rank(lua_State *L, int idx, const char *fname, int any)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (any && r == -1) return MPI_ANY_SOURCE;
     if (r < 0 || r >= size)
-        return luaL_error(L, "%s: bad argument #%d 'rank': expected 0..%d%s, got %d", fname, idx, size - 1,
+        return plain_error(L, "%s: bad argument #%d 'rank': expected 0..%d%s, got %d", fname, idx, size - 1,
                           any ? " or -1 (any)" : "", (int)r);
     return (int)r;
 }
@@ -73,7 +85,7 @@ static int check_tag(lua_State *L, int idx, const char *fname, int any)
     lua_Integer t = any ? luaL_optinteger(L, idx, -1) : luaL_optinteger(L, idx, 0);
     if (any && t == -1) return MPI_ANY_TAG;
     if (t < 0 || t > 32767)
-        return luaL_error(L, "%s: bad argument #%d 'tag': expected 0..32767%s, got %d", fname, idx,
+        return plain_error(L, "%s: bad argument #%d 'tag': expected 0..32767%s, got %d", fname, idx,
                           any ? " or -1 (any)" : "", (int)t);
     return (int)t;
 }
@@ -86,7 +98,7 @@ static int l_send(lua_State *L)
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
     int tag = check_tag(L, 3, "mpi.send", 0);
-    if (n > (size_t)0x7fffffff) return luaL_error(L, "mpi.send: message of %zu bytes exceeds 2 GiB", n);
+    if (n > (size_t)0x7fffffff) return plain_error(L, "mpi.send: message of %I bytes exceeds 2 GiB", (lua_Integer)n);
     int rc = MPI_Send(s, (int)n, MPI_BYTE, dest, tag, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return mpi_error(L, "mpi.send", rc);
     return 0;
@@ -162,10 +174,10 @@ static int l_allreduce(lua_State *L)
     MPI_Op o = op == 0 ? MPI_SUM : op == 1 ? MPI_MAX : op == 2 ? MPI_MIN : MPI_PROD;
     int scalar = lua_type(L, 1) == LUA_TNUMBER;
     if (!scalar && !lua_istable(L, 1))
-        return luaL_error(L, "mpi.allreduce: bad argument #1 'x': expected a number or a list of numbers, got %s",
+        return plain_error(L, "mpi.allreduce: bad argument #1 'x': expected a number or a list of numbers, got %s",
                           luaL_typename(L, 1));
     lua_Integer n = scalar ? 1 : luaL_len(L, 1);
-    if (n < 1 || n > 1 << 24) return luaL_error(L, "mpi.allreduce: bad argument #1 'x': expected 1..2^24 numbers");
+    if (n < 1 || n > 1 << 24) return plain_error(L, "mpi.allreduce: bad argument #1 'x': expected 1..2^24 numbers");
     double *buf = lua_newuserdatauv(L, sizeof(double) * 2 * (size_t)n, 0);
     for (lua_Integer i = 0; i < n; i++) {
         if (scalar) buf[i] = lua_tonumber(L, 1);
@@ -173,7 +185,7 @@ static int l_allreduce(lua_State *L)
             lua_rawgeti(L, 1, i + 1);
             int isnum;
             buf[i] = lua_tonumberx(L, -1, &isnum);
-            if (!isnum) return luaL_error(L, "mpi.allreduce: bad argument #1 'x': element %d is not a number", (int)i + 1);
+            if (!isnum) return plain_error(L, "mpi.allreduce: bad argument #1 'x': element %d is not a number", (int)i + 1);
             lua_pop(L, 1);
         }
     }
@@ -236,7 +248,7 @@ int luaopen_moonlab_mpi_core(lua_State *L)
     int init = 0;
     MPI_Initialized(&init);
     if (!init) {
-        if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return luaL_error(L, "moonlab.mpi: MPI_Init failed");
+        if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return plain_error(L, "moonlab.mpi: MPI_Init failed");
         owner = getpid();
         we_initialised = 1;
         atexit(finalize_once);

@@ -101,6 +101,7 @@ local flat_of = setmetatable({}, { __mode = "k" })
 
 local Column = {}
 Column.__index = Column
+core.public_methods("chrom.column", Column)
 Column.__tostring = function(c)
   local f = flat_of[c]
   return ("chrom.column{Da=%g, kappa=%g, Pe=%s, P=%g, injection=%s}"):format(c.Da, c.kappa,

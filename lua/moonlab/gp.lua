@@ -334,7 +334,7 @@ function M.potential.fn(fn, o)
   o = check(f, o, { "dim", "atoms", "atom_dim", "rigid" })
   if math.type(o.dim) ~= "integer" then error(("%s: option 'dim' must be an integer, got %s"):format(f, tostring(o.dim)), 2) end
   local na = o.atoms or 0
-  return core.gp_pot_lua(fn, o.dim, na, na > 0 and (o.atom_dim or 3) or 0, o.rigid and true or false)
+  return core.gp_pot_lua(fn, o.dim, na, (type(na) ~= "number" or na > 0) and (o.atom_dim or 3) or 0, o.rigid and true or false)
 end
 
 ------------------------------------------------------------------------------------------ searches

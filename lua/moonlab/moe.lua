@@ -159,6 +159,7 @@ local function as_tensor(fname, name, v, K, d)
 end
 
 local function build(fname, o)
+  if type(o) ~= "table" then error(("%s: bad argument #1 'opts': expected an options table, got %s"):format(fname, type(o)), 0) end
   opts.check(fname, o, GMOE_OPTS)
   local gate = o.gate or "softmax"
   if not GATES[gate] then

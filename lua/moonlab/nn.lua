@@ -9,6 +9,7 @@ local M = {}
 
 local Model = {}
 Model.__index = Model
+core.public_methods("nn.model", Model)
 
 local GPT_KEYS = { "vocab", "context", "layers", "d_model", "heads", "kv_heads", "d_ff", "gate", "ffn", "moe",
   "tied", "dtype", "seed", "rope_base", "norm_eps", "init_std" }
@@ -65,6 +66,9 @@ function M.gpt(o)
     c.gate, c.gate_act = g.placement or "elementwise", g.act
   end
   c.d_model = c.d_model or 64
+  if type(c.d_model) ~= "number" then
+    error(("nn.gpt: option 'd_model' must be a positive integer, got %s"):format(tostring(c.d_model)), 2)
+  end
   c.kv_heads = c.kv_heads or c.heads
   if c.d_ff == nil then
     local d = math.floor(8 * c.d_model / 3)
@@ -160,6 +164,7 @@ local FORTUNES = { "fortunes", "computers", "science", "wisdom", "literature", "
 
 local Dataset = {}
 Dataset.__index = Dataset
+core.public_methods("nn.dataset", Dataset)
 
 --- nn.text_dataset(paths, {context, split, seed}) -> dataset with :batch(split, B, step)
 function M.text_dataset(paths, o)

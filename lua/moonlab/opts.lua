@@ -26,37 +26,66 @@ function M.suggest(key, names)
   end
   local best, bestd = nil, 3
   for _, n in ipairs(names) do
-    local d = distance(key, n)
+    local d = type(n) == "string" and distance(key, n) or 99
     if d < bestd then best, bestd = n, d end
   end
   return best
 end
+
+-- A frame of moonlab's own Lua modules (".../moonlab/<name>.lua").
+local function internal(info)
+  return info and info.what ~= "C" and info.source:find("moonlab/[%w_]+%.lua$") ~= nil
+end
+
+--- raise(msg, [level]): error(msg, level) for messages that start with the public name: the position is
+--- that of the first frame at or above `level` (counted from raise's caller, as error counts) outside
+--- moonlab's own modules, and none when that is a C function (pcall) or level is 0. So a helper at any
+--- depth never prefixes "sdf.lua:92:" to a message.
+function M.raise(msg, level)
+  if type(msg) ~= "string" then
+    error(("opts.raise: bad argument #1 'msg': expected a string, got %s"):format(type(msg)), 0)
+  end
+  if level ~= nil and math.type(level) ~= "integer" then
+    error(("opts.raise: bad argument #2 'level': expected an integer or nil, got %s"):format(type(level)), 0)
+  end
+  level = level or 1
+  if level <= 0 then error(msg, 0) end
+  local l = level + 1 -- counted from raise itself
+  while internal(debug.getinfo(l, "S")) do l = l + 1 end
+  local info = debug.getinfo(l, "S")
+  if not info or info.what == "C" then error(msg, 0) end
+  error(msg, l)
+end
+local raise = M.raise
 
 --- check(fname, tbl, names, [level]): raises "unknown option 'kapa' to fname (did you mean 'kappa'?)" for a
 --- key of tbl not in the list names; a non-table tbl raises "fname: expected an options table". Returns tbl.
 --- Keys are read with rawget-free pairs, so proxy tables are checked by what they enumerate.
 function M.check(fname, tbl, names, level)
   level = level or 0 -- messages start with the public name, not a file position
+  local lv = (math.type(level) == "integer" and level > 0) and level or 0 -- raise counts levels as error does
   if tbl == nil then return tbl end
   if type(fname) ~= "string" or type(names) ~= "table" then
     error(("opts.check: bad arguments: expected (fname string, tbl, names list), got (%s, %s, %s)"):format(
       type(fname), type(tbl), type(names)), 0)
   end
+  -- "sweep.expand params" (a table inside the options) reads "sweep.expand: params: ..." in messages
+  local head = fname:gsub("^(%S+) ", "%1: ", 1)
   if type(tbl) ~= "table" then
-    error(("%s: expected an options table, got %s"):format(fname, type(tbl)), level)
+    raise(("%s: expected an options table, got %s"):format(head, type(tbl)), lv)
   end
   local known = {}
   for _, n in ipairs(names) do known[n] = true end
   for k in pairs(tbl) do
     if type(k) ~= "string" then
-      error(("%s: option keys must be strings, got %s"):format(fname, type(k)), level)
+      raise(("%s: option keys must be strings, got %s"):format(head, type(k)), lv)
     end
     if not known[k] then
       local s = M.suggest(k, names)
       if s then
-        error(("unknown option '%s' to %s (did you mean '%s'?)"):format(k, fname, s), level)
+        raise(("unknown option '%s' to %s (did you mean '%s'?)"):format(k, fname, s), lv)
       end
-      error(("unknown option '%s' to %s"):format(k, fname), level)
+      raise(("unknown option '%s' to %s"):format(k, fname), lv)
     end
   end
   return tbl

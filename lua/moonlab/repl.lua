@@ -214,7 +214,8 @@ function M.runs(path, name)
   argcheck("runs", 1, "path", path, "string")
   argcheck("runs", 2, "name", name, "string", true)
   local store = require "moonlab.store"
-  local S = store.open(path, { readonly = true })
+  local ok, S = pcall(store.open, path, { readonly = true })
+  if not ok then error("repl.runs: " .. tostring(S), 2) end
   if not name then
     print(("%-24s %8s %8s %8s"):format("sweep", "runs", "ok", "failed"))
     for _, s in ipairs(S:sweeps()) do print(("%-24s %8d %8d %8d"):format(s.name, s.n, s.ok, s.failed)) end
@@ -301,7 +302,7 @@ function M.main(argv)
     end
     local ok, err = pcall(M.runs, a[2], a[3])
     if not ok then
-      io.stderr:write("moonlab runs: ", (tostring(err):gsub("^[^\n]-%.lua:%d+: ", "")), "\n")
+      io.stderr:write("moonlab runs: ", (tostring(err):gsub("^[^\n]-%.lua:%d+: ", ""):gsub("^repl%.runs: ", "")), "\n")
       os.exit(1)
     end
   elseif cmd == "run" then

@@ -14,7 +14,7 @@ local DEFAULT_COLOR = { 0.8, 0.8, 0.8 }
 local IDENT = { 1, 0, 0, 0, 1, 0, 0, 0, 1 }
 
 local function fail(fname, arg, expect, got)
-  error(("%s: bad argument '%s': expected %s, got %s"):format(fname, arg, expect, tostring(got)), 3)
+  opts.raise(("%s: bad argument '%s': expected %s, got %s"):format(fname, arg, expect, tostring(got)), 3)
 end
 
 local function is_num(x) return type(x) == "number" and x == x and x > -math.huge and x < math.huge end
@@ -75,7 +75,7 @@ function M.is_scene(x) return getmetatable(x) == Node end
 
 local function prim(fname, o, names)
   if o == nil then o = {} end
-  if type(o) ~= "table" then error(fname .. ": expected an options table, got " .. type(o), 3) end
+  if type(o) ~= "table" then opts.raise(fname .. ": expected an options table, got " .. type(o), 3) end
   opts.check(fname, o, names, 3)
   local color = o.color and vec3(fname, "color", o.color) or nil
   return color
@@ -167,9 +167,9 @@ end
 -- ---- transforms and colour (each returns a new node) ----
 
 local function need_csg(fname, n)
-  if not M.is_scene(n) then error(fname .. ": expected a scene node, got " .. type(n), 3) end
+  if not M.is_scene(n) then opts.raise(fname .. ": expected a scene node, got " .. type(n), 3) end
   if n.kind == "fn" then
-    error(fname .. ": a Lua SDF (sdf.fn) cannot be transformed or combined; do it inside the function", 3)
+    opts.raise(fname .. ": a Lua SDF (sdf.fn) cannot be transformed or combined; do it inside the function", 3)
   end
   if n.kind == "grid" then error(fname .. ": a grid SDF cannot be transformed; give sdf.grid other bounds", 3) end
 end
@@ -327,7 +327,7 @@ Node.__tostring = function(n) return table.concat(tree(n, "", {}), "\n") end
 -- ---- evaluation ----
 
 local function pts(p, fname)
-  if not T.is_tensor(p) then error(fname .. ": bad argument #1 'points': expected a tensor [N,3], got " .. type(p), 3) end
+  if not T.is_tensor(p) then opts.raise(fname .. ": bad argument #1 'points': expected a tensor [N,3], got " .. type(p), 3) end
   return p
 end
 
@@ -413,8 +413,8 @@ function M.render_weights(t, sigma, o)
 end
 
 local function rays(o, u, fname)
-  if not T.is_tensor(o) then error(fname .. ": bad argument #2 'origins': expected a tensor [R,3], got " .. type(o), 3) end
-  if not T.is_tensor(u) then error(fname .. ": bad argument #3 'dirs': expected a tensor [R,3], got " .. type(u), 3) end
+  if not T.is_tensor(o) then opts.raise(fname .. ": bad argument #2 'origins': expected a tensor [R,3], got " .. type(o), 3) end
+  if not T.is_tensor(u) then opts.raise(fname .. ": bad argument #3 'dirs': expected a tensor [R,3], got " .. type(u), 3) end
   return o, u
 end
 

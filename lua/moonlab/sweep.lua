@@ -94,21 +94,21 @@ end
 --- expand(params, [seed]) -> list of configurations. params = {grid = {name = {values...}}, random = {name =
 --- distribution}, n = draws, fixed = {name = value}}: the grid's product (last name in alphabetical order varies
 --- fastest), each crossed with n random draws when `random` is given; `fixed` is added to every configuration.
-function M.expand(params, seed)
+local function expand(params, seed, fname)
   if type(params) ~= "table" then
-    error(("sweep.expand: bad argument #1 'params': expected a table, got %s"):format(type(params)), 2)
+    error((fname .. ": bad argument #1 'params': expected a table, got %s"):format(type(params)), 2)
   end
   if seed ~= nil and math.type(seed) ~= "integer" then
-    error(("sweep.expand: bad argument #2 'seed': expected an integer or nil, got %s"):format(type(seed)), 2)
+    error((fname .. ": bad argument #2 'seed': expected an integer or nil, got %s"):format(type(seed)), 2)
   end
-  opts.check("sweep.run params", params, { "grid", "random", "n", "fixed" }, 2)
+  opts.check(fname .. " params", params, { "grid", "random", "n", "fixed" }, 2)
   local configs = { {} }
   if params.grid ~= nil then
-    if type(params.grid) ~= "table" then error("sweep.run: params.grid must be a table of value lists", 3) end
+    if type(params.grid) ~= "table" then error(fname .. ": params.grid must be a table of value lists", 3) end
     for _, k in ipairs(sorted_keys(params.grid)) do
       local vals = params.grid[k]
       if type(vals) ~= "table" or #vals == 0 then
-        error(("sweep.run: params.grid.%s must be a non-empty list of values"):format(k), 3)
+        error((fname .. ": params.grid.%s must be a non-empty list of values"):format(k), 3)
       end
       local nxt = {}
       for _, c in ipairs(configs) do
@@ -123,10 +123,10 @@ function M.expand(params, seed)
     end
   end
   if params.random ~= nil then
-    if type(params.random) ~= "table" then error("sweep.run: params.random must be a table of distributions", 3) end
+    if type(params.random) ~= "table" then error(fname .. ": params.random must be a table of distributions", 3) end
     local n = params.n
     if math.type(n) ~= "integer" or n < 1 then
-      error(("sweep.run: params.n (the number of random draws) must be an integer >= 1, got %s"):format(tostring(n)), 3)
+      error((fname .. ": params.n (the number of random draws) must be an integer >= 1, got %s"):format(tostring(n)), 3)
     end
     local names, dists = sorted_keys(params.random), {}
     for i, k in ipairs(names) do dists[i] = check_dist(k, params.random[k]) end
@@ -148,19 +148,20 @@ function M.expand(params, seed)
     end
     configs = nxt
   elseif params.n ~= nil then
-    error("sweep.run: params.n is the number of random draws; give params.random too", 3)
+    error(fname .. ": params.n is the number of random draws; give params.random too", 3)
   end
   if params.fixed ~= nil then
-    if type(params.fixed) ~= "table" then error("sweep.run: params.fixed must be a table", 3) end
+    if type(params.fixed) ~= "table" then error(fname .. ": params.fixed must be a table", 3) end
     for _, c in ipairs(configs) do
       for k, v in pairs(params.fixed) do
-        if c[k] ~= nil then error(("sweep.run: parameter '%s' is both fixed and swept"):format(k), 3) end
+        if c[k] ~= nil then error((fname .. ": parameter '%s' is both fixed and swept"):format(k), 3) end
         c[k] = v
       end
     end
   end
   return configs
 end
+function M.expand(params, seed) return expand(params, seed, "sweep.expand") end
 
 -- derived_seed(seed, key) -> the run's seed in 0 .. 2^53-1, a function of the sweep seed and the run's key only
 -- (so a resumed or reordered sweep gives every run the same seed).
@@ -476,7 +477,7 @@ end
 
 -- The runs of the sweep: {key, json, config, rep, seed}, in expansion order.
 local function tasks_of(o)
-  local configs = M.expand(o.params, o.seed)
+  local configs = expand(o.params, o.seed, "sweep.run")
   local out, seen = {}, {}
   for i, c in ipairs(configs) do
     local ok, json = pcall(store._encode, c, nil, "configuration")

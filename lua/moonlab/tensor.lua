@@ -161,7 +161,8 @@ local function isclose(fname, a, b, o)
 end
 
 --- isclose(a, b, {rtol = 1e-5, atol = 1e-8, equal_nan = false}): bool tensor |a - b| <= atol + rtol |b|.
-function M.isclose(a, b, o) return isclose("tensor.isclose", a, b, o) end
+-- (not a tail call, so error messages from inside name tensor.isclose: see mlL_throw)
+function M.isclose(a, b, o) return (isclose("tensor.isclose", a, b, o)) end
 
 --- allclose(a, b, {rtol, atol, equal_nan}): true when every element is close (shapes must broadcast).
 function M.allclose(a, b, o)
@@ -405,7 +406,7 @@ local function var(fname, t, dim, o)
   local d = x - x:mean(dim, { keepdim = true })
   return (d * d):sum(dim, { keepdim = o.keepdim or false }) / (n - ddof)
 end
-function methods.var(t, dim, o) return var("tensor:var", t, dim, o) end
+function methods.var(t, dim, o) return (var("tensor:var", t, dim, o)) end -- not a tail call: errors name tensor:var
 function methods.std(t, dim, o)
   local v = var("tensor:std", t, dim, o)
   if type(v) == "number" then return math.sqrt(v) end
@@ -504,7 +505,7 @@ end
 --- t:isclose(b, opts), t:allclose(b, opts)
 function methods.isclose(t, b, o)
   need_tensor("tensor:isclose", 1, "self", t)
-  return isclose("tensor:isclose", t, b, o)
+  return (isclose("tensor:isclose", t, b, o))
 end
 function methods.allclose(t, b, o)
   need_tensor("tensor:allclose", 1, "self", t)
