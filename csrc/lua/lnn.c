@@ -216,6 +216,7 @@ static int l_nn_stats(lua_State *L) {
         }
         lua_rawseti(L, -2, l + 1);
     }
+    lua_remove(L, -2); /* the load buffer: the five results are the four vectors and the table */
     return 5;
 }
 
@@ -289,9 +290,10 @@ static int l_nn_load(lua_State *L) {
 
 static int l_nn_free(lua_State *L) { return nn_gc(L); }
 
-/* nn_batch(bytes, lo, hi, B, T, seed, counter) -> tokens, targets (i64 [B,T]): windows of bytes
+/* nn_batch(bytes, lo, hi, B, T, seed, counter[, bos]) -> tokens, targets (i64 [B,T]): windows of bytes
  * [lo, hi) (0-based) starting at offsets drawn from ml_rng_u64(seed, counter·B + b); targets are the
- * tokens shifted by one. */
+ * tokens shifted by one. With bos (0..255; -1 = none) every row starts with that byte and continues with the
+ * window's first T-1 bytes (targets: the window's first T bytes). */
 static int l_nn_batch(lua_State *L) {
     const char *fn = "nn.dataset:batch";
     size_t len;
@@ -302,18 +304,18 @@ static int l_nn_batch(lua_State *L) {
     int64_t T = mlL_checkinteger(L, 5, fn, "context", 1, 1 << 24);
     int64_t seed = mlL_checkinteger(L, 6, fn, "seed", LUA_MININTEGER, LUA_MAXINTEGER);
     int64_t ctr = mlL_checkinteger(L, 7, fn, "counter", 0, LUA_MAXINTEGER);
+    int64_t bos = lua_isnoneornil(L, 8) ? -1 : mlL_checkinteger(L, 8, fn, "bos", -1, 255);
     if (hi - lo < T + 1)
         return mlL_error(L, "%s: the split holds %lld bytes, fewer than context + 1 = %lld", fn, (long long)(hi - lo),
                          (long long)(T + 1));
     int64_t sh[2] = {B, T};
     ml_tensor *x = mlL_newtensor(L, ML_I64, 2, sh), *y = mlL_newtensor(L, ML_I64, 2, sh);
-    int64_t *xp = x->data, *yp = y->data, span = hi - lo - T;
+    int64_t *xp = x->data, *yp = y->data, span = hi - lo - T, sh1 = bos >= 0 ? 1 : 0;
     for (int64_t b = 0; b < B; b++) {
         int64_t o = lo + (int64_t)(ml_rng_u64((uint64_t)seed, (uint64_t)(ctr * B + b)) % (uint64_t)span);
-        for (int64_t t = 0; t < T; t++) {
-            xp[b * T + t] = s[o + t];
-            yp[b * T + t] = s[o + t + 1];
-        }
+        if (sh1) xp[b * T] = bos;
+        for (int64_t t = sh1; t < T; t++) xp[b * T + t] = s[o + t - sh1];
+        for (int64_t t = 0; t < T; t++) yp[b * T + t] = s[o + t + 1 - sh1];
     }
     return 2;
 }
