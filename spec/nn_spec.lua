@@ -129,4 +129,17 @@ describe("nn model", function()
     local x2 = ds:batch("train", 4, 0)
     assert.is_true(same_bits(x, x2))
   end)
+
+  it("text_dataset{bos} starts every row with the byte and keeps the same windows' text", function()
+    local plain = nn.text_dataset(nil, { context = 16, seed = 3 })
+    local ds = nn.text_dataset(nil, { context = 16, seed = 3, bos = 0 })
+    local x, y = ds:batch("val", 3, 5)
+    local px, py = plain:batch("val", 3, 5)
+    for b = 1, 3 do
+      assert.equal(0, x[{ b, 1 }])
+      for t = 2, 16 do assert.equal(px[{ b, t - 1 }], x[{ b, t }]) end
+      for t = 1, 15 do assert.equal(x[{ b, t + 1 }], y[{ b, t }]) end
+      assert.equal(py[{ b, 15 }], y[{ b, 16 }]) -- the window's 16th byte, hence its own next-byte target
+    end
+  end)
 end)

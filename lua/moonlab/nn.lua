@@ -161,10 +161,10 @@ local FORTUNES = { "fortunes", "computers", "science", "wisdom", "literature", "
 local Dataset = {}
 Dataset.__index = Dataset
 
---- nn.text_dataset(paths, {context, split, seed}) -> dataset with :batch(split, B, step)
+--- nn.text_dataset(paths, {context, split, seed, bos}) -> dataset with :batch(split, B, step)
 function M.text_dataset(paths, o)
   o = o or {}
-  opts.check("nn.text_dataset", o, { "context", "split", "seed" })
+  opts.check("nn.text_dataset", o, { "context", "split", "seed", "bos" })
   if paths == nil then
     paths = {}
     for _, n in ipairs(FORTUNES) do paths[#paths + 1] = M.FORTUNES_DIR .. "/" .. n end
@@ -192,12 +192,16 @@ function M.text_dataset(paths, o)
   if type(split) ~= "number" or not (split > 0 and split < 1) then
     error(("nn.text_dataset: bad option 'split': expected a number in (0,1), got %s"):format(tostring(split)), 2)
   end
+  local bos = o.bos
+  if bos ~= nil and (math.type(bos) ~= "integer" or bos < 0 or bos > 255) then
+    error(("nn.text_dataset: bad option 'bos': expected a byte id 0..255 or nil, got %s"):format(tostring(bos)), 2)
+  end
   local ntrain = math.floor(#data * split)
   if ntrain < context + 1 or #data - ntrain < context + 1 then
     error(("nn.text_dataset: the corpus (%d bytes) is too small for context %d with split %g")
       :format(#data, context, split), 2)
   end
-  return setmetatable({ data = data, context = context, ntrain = ntrain, seed = o.seed or 1,
+  return setmetatable({ data = data, context = context, ntrain = ntrain, seed = o.seed or 1, bos = bos,
     size = #data, vocab = 256, train_bytes = ntrain, val_bytes = #data - ntrain }, Dataset)
 end
 
@@ -212,7 +216,8 @@ function Dataset.batch(self, which, B, counter)
   else
     error(("nn.dataset:batch: bad argument #1 'which': expected 'train' or 'val', got %s"):format(tostring(which)), 2)
   end
-  return core.nn_batch(self.data, lo, hi, B or 8, self.context, self.seed * 2 + salt, counter or 0)
+  return core.nn_batch(self.data, lo, hi, B or 8, self.context, self.seed * 2 + salt, counter or 0,
+    self.bos)
 end
 
 --- nn.decode(tokens) -> string of the byte tokens
