@@ -12,8 +12,8 @@
 --   default: 2 layers, d_model 64, context 64, 300 steps of 8 sequences (well under a minute on 2 cores);
 --   --full:  6 layers, d_model 256, context 256, 800 steps of 16 sequences (3.3M tokens per model, about
 --            30 min for both models on 2 idle cores);
---   --moe:   ffn = "moe" (8 experts, top-2, Switch aux loss 0.01) in every block; the table adds the
---            router load per expert;
+--   --moe:   ffn = "moe" (8 experts of half the dense SwiGLU width, top-2, Switch aux loss 0.01) in every
+--            block; the table adds the router load per expert of the last layer;
 --   --bos:   every sequence starts with a fixed byte (0) instead of a random window byte, like the BOS
 --            token of the paper's training data;
 --   --steps: override the number of steps (the schedule follows it).
@@ -46,9 +46,12 @@ local function even_spread(T)
   return s / T
 end
 
+-- With MoE each expert gets half the dense SwiGLU width, so top-2 routing costs the dense model's FFN FLOPs.
 local function model_for(v, c)
+  local dense_ff = (8 * c.d_model // 3) // 8 * 8
   return nn.gpt { vocab = 256, context = c.context, layers = c.layers, d_model = c.d_model, heads = c.heads,
-    gate = v[2], seed = 1, ffn = c.moe and "moe" or "swiglu", moe = c.moe or nil }
+    gate = v[2], seed = 1, ffn = c.moe and "moe" or "swiglu", moe = c.moe or nil,
+    d_ff = c.moe and math.max(8, dense_ff // 2 // 8 * 8) or dense_ff }
 end
 
 -- Trains the variants in lockstep on the same batches; returns {name, hist} per variant, each history a list of
@@ -74,8 +77,10 @@ local function train_all(variants, c, ds, quiet, on_eval)
           val = val + r.model:loss(vx, vy)
         end
         local st = r.model:stats(probe)
+        local hmax = {}
+        for l, hs in ipairs(st.f_attn_heads) do hmax[l] = math.max(table.unpack(hs)) end
         r.hist[#r.hist + 1] = { step = s, train = mean(r.recent), val = val / c.eval_batches, f_attn = st.f_attn,
-          m_act = st.max_act, gate_mean = st.gate_mean, router_load = st.router_load }
+          f_attn_head_max = hmax, m_act = st.max_act, gate_mean = st.gate_mean, router_load = st.router_load }
         r.recent = {}
       end
       if on_eval then on_eval(res, c) end
@@ -129,13 +134,13 @@ end
 
 local function write_log(res, c, outdir)
   local fh = assert(io.open(outdir .. "/gated_lm_log.csv", "w"))
-  fh:write("model,step,train,val,f_attn_mean,m_act,f_attn_per_layer,router_load_last_layer\n")
+  fh:write("model,step,train,val,f_attn_mean,m_act,f_attn_per_layer,f_attn_max_head_per_layer,router_load_last_layer\n")
   for _, r in ipairs(res) do
     for _, h in ipairs(r.hist) do
-      local per = {}
-      for l, v in ipairs(h.f_attn) do per[l] = ("%.4f"):format(v) end
-      fh:write(("%s,%d,%.6f,%.6f,%.6f,%.4f,%s,%s\n"):format(r.name, h.step, h.train, h.val, mean(h.f_attn), h.m_act,
-        table.concat(per, " "), load_shares(h.router_load) or ""))
+      local per, hm = {}, {}
+      for l, v in ipairs(h.f_attn) do per[l], hm[l] = ("%.4f"):format(v), ("%.4f"):format(h.f_attn_head_max[l]) end
+      fh:write(("%s,%d,%.6f,%.6f,%.6f,%.4f,%s,%s,%s\n"):format(r.name, h.step, h.train, h.val, mean(h.f_attn), h.m_act,
+        table.concat(per, " "), table.concat(hm, " "), load_shares(h.router_load) or ""))
     end
   end
   fh:close()

@@ -7,9 +7,11 @@
 -- and M-Act. "bos" studies start every sequence with the fixed byte 0 (nn.text_dataset{bos = 0}); the others
 -- use windows starting at random bytes, so position 1 holds a different byte in every sequence.
 --
--- Run: lua5.4 examples/sink_onset.lua [--g1] [study ...]   (no study: all of them, in order)
--- Each study writes build-independent logs: sink_onset_<study>.csv in the current directory's outdir
--- (--out DIR, default "."), rewritten at every evaluation.
+-- Run: lua5.4 examples/sink_onset.lua [--g1 | --g1-only] [--out DIR] [study ...]   (no study: all, in order)
+-- --g1 trains the G1 model in lockstep with the baseline; --g1-only trains it alone (the baseline of the same
+-- study is bit for bit the same run at the same thread count, so a baseline-only log can be reused).
+-- Each study writes its log sink_onset_<study>[_g1|_g1only].csv to DIR (default "."), rewritten at every
+-- evaluation, and the script prints a table of every second evaluation at the end.
 local root = os.getenv("MOONLAB_ROOT") or "."
 local ex = assert(loadfile(root .. "/examples/gated_lm.lua"))("--module")
 
@@ -19,6 +21,10 @@ local STUDIES = {
     warmup = 20, eval_every = 100, eval_batches = 4 }, false },
   { "L2d64T64bos",   { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 1200, lr = 3e-3,
     warmup = 20, eval_every = 100, eval_batches = 4 }, true },
+  { "L2d64T64bos4k", { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 4000, lr = 3e-3,
+    warmup = 20, eval_every = 250, eval_batches = 4 }, true },
+  { "L2d64T128bos",  { layers = 2, d_model = 64, heads = 4, context = 128, batch = 8, steps = 2000, lr = 3e-3,
+    warmup = 20, eval_every = 200, eval_batches = 4 }, true },
   { "L4d64T256bos",  { layers = 4, d_model = 64, heads = 4, context = 256, batch = 8, steps = 800, lr = 3e-3,
     warmup = 20, eval_every = 100, eval_batches = 2 }, true },
   { "L4d128T128bos", { layers = 4, d_model = 128, heads = 4, context = 128, batch = 8, steps = 1000, lr = 2e-3,
@@ -32,6 +38,7 @@ local args = { ... }
 local i = 1
 while i <= #args do
   if args[i] == "--g1" then g1 = true
+  elseif args[i] == "--g1-only" then g1 = "only"
   elseif args[i] == "--out" then i = i + 1; out = args[i]
   else pick[args[i]] = true end
   i = i + 1
@@ -47,33 +54,34 @@ end
 local function write_csv(path, res, c)
   local fh = assert(io.open(path, "w"))
   local even = ex.even_spread(c.context)
-  fh:write("model,step,tokens,val,f_attn_per_layer,f_attn_max_layer,even_spread,m_act\n")
+  fh:write("model,step,tokens,val,f_attn_per_layer,f_attn_max_layer,f_attn_max_head_per_layer,even_spread,m_act\n")
   for _, r in ipairs(res) do
     for _, h in ipairs(r.hist) do
-      fh:write(("%s,%d,%d,%.4f,%s,%.4f,%.4f,%.2f\n"):format(r.name, h.step, h.step * c.batch * c.context, h.val,
-        fmt_layers(h.f_attn), math.max(table.unpack(h.f_attn)), even, h.m_act))
+      fh:write(("%s,%d,%d,%.4f,%s,%.4f,%s,%.4f,%.2f\n"):format(r.name, h.step, h.step * c.batch * c.context, h.val,
+        fmt_layers(h.f_attn), math.max(table.unpack(h.f_attn)), fmt_layers(h.f_attn_head_max), even, h.m_act))
     end
   end
   fh:close()
 end
 
-local rows = { "| study | BOS | model | tokens | val loss | F-Attn per layer | even spread | max layer / even | M-Act |",
-  "|---|---|---|---|---|---|---|---|---|" }
+local rows = { "| study | BOS | model | tokens | val loss | F-Attn per layer | even spread | max layer / even | "
+  .. "max head F-Attn per layer | M-Act |", "|---|---|---|---|---|---|---|---|---|---|" }
 for _, st in ipairs(STUDIES) do
   local name, cfg, bos = st[1], st[2], st[3]
   if next(pick) == nil or pick[name] then
     local t0 = os.time()
-    local variants = g1 and { ex.VARIANTS[1], ex.VARIANTS[2] } or { ex.VARIANTS[1] }
-    local csv = ("%s/sink_onset_%s%s.csv"):format(out, name, g1 and "_g1" or "")
+    local variants = g1 == "only" and { ex.VARIANTS[2] } or g1 and { ex.VARIANTS[1], ex.VARIANTS[2] }
+      or { ex.VARIANTS[1] }
+    local csv = ("%s/sink_onset_%s%s.csv"):format(out, name, g1 == "only" and "_g1only" or g1 and "_g1" or "")
     local res, c = ex.experiment(false, variants, true, { config = cfg, bos = bos,
       on_eval = function(res, c) write_csv(csv, res, c) end })
     local even = ex.even_spread(c.context)
     for _, r in ipairs(res) do
       for _, h in ipairs(r.hist) do
         if h.step % (2 * c.eval_every) == 0 or h.step == c.steps then
-          rows[#rows + 1] = ("| %s | %s | %s | %d | %.4f | %s | %.3f | %.2f | %.1f |"):format(name, bos and "yes" or "no",
-            r.name, h.step * c.batch * c.context, h.val, fmt_layers(h.f_attn), even,
-            math.max(table.unpack(h.f_attn)) / even, h.m_act)
+          rows[#rows + 1] = ("| %s | %s | %s | %d | %.4f | %s | %.3f | %.2f | %s | %.1f |"):format(name,
+            bos and "yes" or "no", r.name, h.step * c.batch * c.context, h.val, fmt_layers(h.f_attn), even,
+            math.max(table.unpack(h.f_attn)) / even, fmt_layers(h.f_attn_head_max), h.m_act)
         end
       end
     end

@@ -109,6 +109,9 @@ describe("nn model", function()
     local s = m:stats(T.new({ ids(20, 30, 1) }, "i64"))
     for l = 1, 2 do
       assert.is_true(s.f_attn[l] > 0 and s.f_attn[l] < 1)
+      assert.equal(2, #s.f_attn_heads[l])
+      assert.near(s.f_attn[l], (s.f_attn_heads[l][1] + s.f_attn_heads[l][2]) / 2, 1e-12)
+      assert.near(1, s1.f_attn_heads[l][2], 1e-6)
       assert.is_true(s.m_act[l] > 0)
       -- untrained gate scores are near 0, so sigmoid gates are near 0.5 and none is below 0.1
       assert.near(0.5, s.gate_mean[l], 0.05)

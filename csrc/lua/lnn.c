@@ -194,17 +194,24 @@ static void pushvec(lua_State *L, const double *v, int64_t n) {
     }
 }
 
-/* nn_stats(model, tokens) -> f_attn, m_act, gate_mean, gate_sparsity (tables per layer) */
+/* nn_stats(model, tokens) -> f_attn, m_act, gate_mean, gate_sparsity (tables per layer), f_attn per
+ * [layer][head], and for an MoE model router load [layer][expert] */
 static int l_nn_stats(lua_State *L) {
     const char *fn = "nn.model:stats";
     ml_nn_model *m = checkmodel(L, 1, fn);
     int64_t B, T, nl = ml_nn_get_config(m)->layers;
     int64_t *tok = checktokens(L, 2, fn, "tokens", &B, &T);
-    double *v = lua_newuserdatauv(L, sizeof(double) * 4 * (size_t)nl, 0);
-    if (ml_nn_stats(m, tok, B, T, v, v + nl, v + 2 * nl, v + 3 * nl)) return mlL_raise(L, fn);
-    for (int k = 0; k < 4; k++) pushvec(L, v + k * nl, nl);
     const ml_nn_config *c = ml_nn_get_config(m);
-    if (c->ffn != ML_NN_FFN_MOE) return 4;
+    int64_t H = c->heads;
+    double *v = lua_newuserdatauv(L, sizeof(double) * (4 + (size_t)H) * (size_t)nl, 0);
+    if (ml_nn_stats(m, tok, B, T, v, v + nl, v + 2 * nl, v + 3 * nl, v + 4 * nl)) return mlL_raise(L, fn);
+    for (int k = 0; k < 4; k++) pushvec(L, v + k * nl, nl);
+    lua_createtable(L, (int)nl, 0); /* f_attn [layer][head] */
+    for (int64_t l = 0; l < nl; l++) {
+        pushvec(L, v + 4 * nl + l * H, H);
+        lua_rawseti(L, -2, l + 1);
+    }
+    if (c->ffn != ML_NN_FFN_MOE) return 5;
     int64_t E = c->experts, *load = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)(nl * E), 0);
     if (ml_nn_router_load(m, load)) return mlL_raise(L, fn);
     lua_createtable(L, (int)nl, 0); /* router load [layer][expert] */
@@ -216,8 +223,8 @@ static int l_nn_stats(lua_State *L) {
         }
         lua_rawseti(L, -2, l + 1);
     }
-    lua_remove(L, -2); /* the load buffer: the five results are the four vectors and the table */
-    return 5;
+    lua_remove(L, -2); /* the load buffer: the results are the four vectors and the two tables */
+    return 6;
 }
 
 /* nn_params / nn_grads(model) -> copies as flat tensors; nn_set_params(model, tensor) */

@@ -119,13 +119,15 @@ function Model.generate(self, prompt, o)
     o.temperature or 1.0, o.top_k or 0, o.seed or 1)
 end
 
---- model:stats(tokens) -> {f_attn, m_act, gate_mean, gate_sparsity} per layer (+ router_load[layer][expert] for MoE)
+--- model:stats(tokens) -> {f_attn, m_act, gate_mean, gate_sparsity} per layer, f_attn_heads[layer][head]
+--- (+ router_load[layer][expert] for MoE)
 function Model.stats(self, tokens)
   local m = checkmodel(self, "nn.model:stats")
-  local fa, ma, gm, gs, load = core.nn_stats(m, tokens_arg(tokens, "nn.model:stats", "tokens", 1))
+  local fa, ma, gm, gs, fh, load = core.nn_stats(m, tokens_arg(tokens, "nn.model:stats", "tokens", 1))
   local mx = 0
   for _, v in ipairs(ma) do mx = math.max(mx, v) end
-  return { f_attn = fa, m_act = ma, max_act = mx, gate_mean = gm, gate_sparsity = gs, router_load = load }
+  return { f_attn = fa, m_act = ma, max_act = mx, gate_mean = gm, gate_sparsity = gs, f_attn_heads = fh,
+    router_load = load }
 end
 
 --- model:save(path)
