@@ -23,6 +23,8 @@ local STUDIES = {
     warmup = 20, eval_every = 100, eval_batches = 4 }, true },
   { "L2d64T64bos4k", { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 4000, lr = 3e-3,
     warmup = 20, eval_every = 250, eval_batches = 4 }, true },
+  { "L2d64T64_4k",   { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 4000, lr = 3e-3,
+    warmup = 20, eval_every = 250, eval_batches = 4 }, false },
   { "L2d64T128bos",  { layers = 2, d_model = 64, heads = 4, context = 128, batch = 8, steps = 2000, lr = 3e-3,
     warmup = 20, eval_every = 200, eval_batches = 4 }, true },
   { "L4d64T256bos",  { layers = 4, d_model = 64, heads = 4, context = 256, batch = 8, steps = 800, lr = 3e-3,
