@@ -62,6 +62,14 @@ bench.report("sgemm f32 1024", sg, "GFLOP/s", "reference, better of two medians 
 bench.report("nn train 4x256 ctx256 B4 tokens/s", ours_tps, "tok/s",
   ("%.3g s/step, %.3g GFLOP/s, MFU vs sgemm %.3f"):format(t, flops / t / 1e9, flops / t / 1e9 / sg))
 
+-- the same model with an MoE feed-forward: 8 experts of half the width, top-2 (the dense model's active FFN FLOPs)
+local mm = nn.gpt { vocab = 256, context = C, layers = L, d_model = D, heads = H, d_ff = FF // 2, seed = 1,
+  ffn = "moe", moe = { experts = 8, k = 2 } }
+local tmoe = bench.median(function() train_step(mm, x, y) end, { runs = RUNS, warmup = 1 })
+bench.report("nn train MoE 8x top-2 (d_ff 340 each) tokens/s", B * C / tmoe, "tok/s",
+  ("%.3g s/step, %.2f x the dense model's time per step (same active FFN FLOPs)"):format(tmoe, tmoe / t))
+mm = nil
+
 local gt = bench.median(function() m:generate({ 1 }, { max_tokens = NGEN, temperature = 0 }) end,
   { runs = math.max(3, RUNS // 2), warmup = 1 })
 bench.report("nn generate KV cache tokens/s", NGEN / gt, "tok/s", "greedy, 255 tokens from a 1-token prompt")

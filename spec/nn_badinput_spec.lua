@@ -54,6 +54,8 @@ describe("nn bad input", function()
     fails_with(function() nn.text_dataset(path, { context = 8 }) end, "nn.text_dataset", "too small")
     os.remove(path)
     fails_with(function() nn.text_dataset(nil, { split = 2 }) end, "nn.text_dataset", "split")
+    fails_with(function() nn.text_dataset(nil, { bos = 256 }) end, "nn.text_dataset", "'bos'", "0..255")
+    fails_with(function() nn.text_dataset(nil, { bos = 1.5 }) end, "nn.text_dataset", "'bos'", "0..255")
   end)
 
   it("foreign, truncated and corrupt checkpoints", function()

@@ -101,6 +101,18 @@ describe("nn MoE feed-forward", function()
       end
       assert.equal(40 * 2, sum)
     end
+    -- the other statistics keep their meaning next to the router load (ungated: gate mean NaN)
+    assert.near(1, m:stats(T.new({ { 5 } }, "i64")).f_attn[2], 1e-6)
+    for l = 1, 3 do
+      assert.is_true(s.f_attn[l] > 0 and s.f_attn[l] < 1 and s.m_act[l] > 0)
+      assert.is_true(s.gate_mean[l] ~= s.gate_mean[l] and s.gate_sparsity[l] ~= s.gate_sparsity[l])
+    end
+    local g = nn.gpt { vocab = 30, context = 20, layers = 2, d_model = 16, heads = 2, d_ff = 8, seed = 1,
+      gate = "elementwise", ffn = "moe", moe = { experts = 4, k = 1 } }:stats({ 1, 2, 3, 4 })
+    for l = 1, 2 do
+      assert.near(0.5, g.gate_mean[l], 0.05)
+      assert.is_true(g.m_act[l] > 0 and g.max_act >= g.m_act[l])
+    end
     assert.is_nil(nn.gpt { vocab = 30, context = 4, layers = 1, d_model = 8, heads = 2 }:stats({ 1, 2 }).router_load)
   end)
 

@@ -109,6 +109,9 @@ describe("nn model", function()
     local s = m:stats(T.new({ ids(20, 30, 1) }, "i64"))
     for l = 1, 2 do
       assert.is_true(s.f_attn[l] > 0 and s.f_attn[l] < 1)
+      assert.equal(2, #s.f_attn_heads[l])
+      assert.near(s.f_attn[l], (s.f_attn_heads[l][1] + s.f_attn_heads[l][2]) / 2, 1e-12)
+      assert.near(1, s1.f_attn_heads[l][2], 1e-6)
       assert.is_true(s.m_act[l] > 0)
       -- untrained gate scores are near 0, so sigmoid gates are near 0.5 and none is below 0.1
       assert.near(0.5, s.gate_mean[l], 0.05)
@@ -128,5 +131,18 @@ describe("nn model", function()
     end
     local x2 = ds:batch("train", 4, 0)
     assert.is_true(same_bits(x, x2))
+  end)
+
+  it("text_dataset{bos} starts every row with the byte and keeps the same windows' text", function()
+    local plain = nn.text_dataset(nil, { context = 16, seed = 3 })
+    local ds = nn.text_dataset(nil, { context = 16, seed = 3, bos = 0 })
+    local x, y = ds:batch("val", 3, 5)
+    local px, py = plain:batch("val", 3, 5)
+    for b = 1, 3 do
+      assert.equal(0, x[{ b, 1 }])
+      for t = 2, 16 do assert.equal(px[{ b, t - 1 }], x[{ b, t }]) end
+      for t = 1, 15 do assert.equal(x[{ b, t + 1 }], y[{ b, t }]) end
+      assert.equal(py[{ b, 15 }], y[{ b, 16 }]) -- the window's 16th byte, hence its own next-byte target
+    end
   end)
 end)

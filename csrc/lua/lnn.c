@@ -194,17 +194,24 @@ static void pushvec(lua_State *L, const double *v, int64_t n) {
     }
 }
 
-/* nn_stats(model, tokens) -> f_attn, m_act, gate_mean, gate_sparsity (tables per layer) */
+/* nn_stats(model, tokens) -> f_attn, m_act, gate_mean, gate_sparsity (tables per layer), f_attn per
+ * [layer][head], and for an MoE model router load [layer][expert] */
 static int l_nn_stats(lua_State *L) {
     const char *fn = "nn.model:stats";
     ml_nn_model *m = checkmodel(L, 1, fn);
     int64_t B, T, nl = ml_nn_get_config(m)->layers;
     int64_t *tok = checktokens(L, 2, fn, "tokens", &B, &T);
-    double *v = lua_newuserdatauv(L, sizeof(double) * 4 * (size_t)nl, 0);
-    if (ml_nn_stats(m, tok, B, T, v, v + nl, v + 2 * nl, v + 3 * nl)) return mlL_raise(L, fn);
-    for (int k = 0; k < 4; k++) pushvec(L, v + k * nl, nl);
     const ml_nn_config *c = ml_nn_get_config(m);
-    if (c->ffn != ML_NN_FFN_MOE) return 4;
+    int64_t H = c->heads;
+    double *v = lua_newuserdatauv(L, sizeof(double) * (4 + (size_t)H) * (size_t)nl, 0);
+    if (ml_nn_stats(m, tok, B, T, v, v + nl, v + 2 * nl, v + 3 * nl, v + 4 * nl)) return mlL_raise(L, fn);
+    for (int k = 0; k < 4; k++) pushvec(L, v + k * nl, nl);
+    lua_createtable(L, (int)nl, 0); /* f_attn [layer][head] */
+    for (int64_t l = 0; l < nl; l++) {
+        pushvec(L, v + 4 * nl + l * H, H);
+        lua_rawseti(L, -2, l + 1);
+    }
+    if (c->ffn != ML_NN_FFN_MOE) return 5;
     int64_t E = c->experts, *load = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)(nl * E), 0);
     if (ml_nn_router_load(m, load)) return mlL_raise(L, fn);
     lua_createtable(L, (int)nl, 0); /* router load [layer][expert] */
@@ -216,7 +223,8 @@ static int l_nn_stats(lua_State *L) {
         }
         lua_rawseti(L, -2, l + 1);
     }
-    return 5;
+    lua_remove(L, -2); /* the load buffer: the results are the four vectors and the two tables */
+    return 6;
 }
 
 /* nn_params / nn_grads(model) -> copies as flat tensors; nn_set_params(model, tensor) */
@@ -289,9 +297,10 @@ static int l_nn_load(lua_State *L) {
 
 static int l_nn_free(lua_State *L) { return nn_gc(L); }
 
-/* nn_batch(bytes, lo, hi, B, T, seed, counter) -> tokens, targets (i64 [B,T]): windows of bytes
+/* nn_batch(bytes, lo, hi, B, T, seed, counter[, bos]) -> tokens, targets (i64 [B,T]): windows of bytes
  * [lo, hi) (0-based) starting at offsets drawn from ml_rng_u64(seed, counter·B + b); targets are the
- * tokens shifted by one. */
+ * tokens shifted by one. With bos (0..255; -1 = none) every row starts with that byte and continues with the
+ * window's first T-1 bytes (targets: the window's first T bytes). */
 static int l_nn_batch(lua_State *L) {
     const char *fn = "nn.dataset:batch";
     size_t len;
@@ -302,18 +311,18 @@ static int l_nn_batch(lua_State *L) {
     int64_t T = mlL_checkinteger(L, 5, fn, "context", 1, 1 << 24);
     int64_t seed = mlL_checkinteger(L, 6, fn, "seed", LUA_MININTEGER, LUA_MAXINTEGER);
     int64_t ctr = mlL_checkinteger(L, 7, fn, "counter", 0, LUA_MAXINTEGER);
+    int64_t bos = lua_isnoneornil(L, 8) ? -1 : mlL_checkinteger(L, 8, fn, "bos", -1, 255);
     if (hi - lo < T + 1)
         return mlL_error(L, "%s: the split holds %lld bytes, fewer than context + 1 = %lld", fn, (long long)(hi - lo),
                          (long long)(T + 1));
     int64_t sh[2] = {B, T};
     ml_tensor *x = mlL_newtensor(L, ML_I64, 2, sh), *y = mlL_newtensor(L, ML_I64, 2, sh);
-    int64_t *xp = x->data, *yp = y->data, span = hi - lo - T;
+    int64_t *xp = x->data, *yp = y->data, span = hi - lo - T, sh1 = bos >= 0 ? 1 : 0;
     for (int64_t b = 0; b < B; b++) {
         int64_t o = lo + (int64_t)(ml_rng_u64((uint64_t)seed, (uint64_t)(ctr * B + b)) % (uint64_t)span);
-        for (int64_t t = 0; t < T; t++) {
-            xp[b * T + t] = s[o + t];
-            yp[b * T + t] = s[o + t + 1];
-        }
+        if (sh1) xp[b * T] = bos;
+        for (int64_t t = sh1; t < T; t++) xp[b * T + t] = s[o + t - sh1];
+        for (int64_t t = 0; t < T; t++) yp[b * T + t] = s[o + t + 1 - sh1];
     }
     return 2;
 }

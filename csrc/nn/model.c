@@ -258,11 +258,11 @@ int ml_nn_generate(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n, 
 }
 
 int ml_nn_stats(ml_nn_model *m, const int64_t *tokens, int64_t B, int64_t T, double *f_attn, double *m_act,
-                double *gate_mean, double *gate_sparsity) {
+                double *gate_mean, double *gate_sparsity, double *f_attn_heads) {
     int rc = ml_nn_forward(m, tokens, NULL, B, T, NULL, NULL);
     if (rc) return rc;
-    return m->c.dtype == ML_F32 ? nn_stats_f32(m, f_attn, m_act, gate_mean, gate_sparsity)
-                                : nn_stats_f64(m, f_attn, m_act, gate_mean, gate_sparsity);
+    return m->c.dtype == ML_F32 ? nn_stats_f32(m, f_attn, m_act, gate_mean, gate_sparsity, f_attn_heads)
+                                : nn_stats_f64(m, f_attn, m_act, gate_mean, gate_sparsity, f_attn_heads);
 }
 
 int ml_nn_router_load(const ml_nn_model *m, int64_t *load) {

@@ -83,7 +83,7 @@ static double S(max_abs)(const R *x, int64_t n) {
     return mx;
 }
 
-int S(nn_stats)(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, double *gsparse) {
+int S(nn_stats)(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, double *gsparse, double *fheads) {
     int64_t B = m->B, T = m->T, N = B * T, D = m->c.d_model, H = m->c.heads, Hk = m->c.kv_heads, Dh = m->dh;
     R *A = (R *)m->arena;
     ml_tensor first = {0}, ent = {0}, perq = {0};
@@ -101,7 +101,11 @@ int S(nn_stats)(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, do
         rc = ml_attn_sink_stats(&ao, &q, &k, NULL, &first, &perq, &ent);
         if (rc) break;
         double s = 0;
-        for (int64_t h = 0; h < H; h++) s += ml_tensor_getd(&first, h);
+        for (int64_t h = 0; h < H; h++) {
+            double fh = ml_tensor_getd(&first, h);
+            if (fheads) fheads[l * H + h] = fh;
+            s += fh;
+        }
         f_attn[l] = s / (double)H;
         const R *xo = l + 1 < m->c.layers ? A + m->la[l + 1][A_XIN] : A + m->xf;
         m_act[l] = S(max_abs)(xo, N * D);

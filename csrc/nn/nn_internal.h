@@ -65,8 +65,8 @@ int nn_generate_f32(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n,
                     int64_t top_k, uint64_t seed, int64_t *out);
 int nn_generate_f64(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n, double temperature,
                     int64_t top_k, uint64_t seed, int64_t *out);
-int nn_stats_f32(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, double *gsparse);
-int nn_stats_f64(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, double *gsparse);
+int nn_stats_f32(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, double *gsparse, double *fheads);
+int nn_stats_f64(ml_nn_model *m, double *f_attn, double *m_act, double *gmean, double *gsparse, double *fheads);
 int nn_adamw_f32(ml_nn_model *m, const ml_nn_adamw *o, double lr, double *gnorm);
 int nn_adamw_f64(ml_nn_model *m, const ml_nn_adamw *o, double lr, double *gnorm);
 

@@ -123,13 +123,15 @@ function Model.generate(self, prompt, o)
     o.temperature or 1.0, o.top_k or 0, o.seed or 1)
 end
 
---- model:stats(tokens) -> {f_attn, m_act, gate_mean, gate_sparsity} per layer (+ router_load[layer][expert] for MoE)
+--- model:stats(tokens) -> {f_attn, m_act, gate_mean, gate_sparsity} per layer, f_attn_heads[layer][head]
+--- (+ router_load[layer][expert] for MoE)
 function Model.stats(self, tokens)
   local m = checkmodel(self, "nn.model:stats")
-  local fa, ma, gm, gs, load = core.nn_stats(m, tokens_arg(tokens, "nn.model:stats", "tokens", 1))
+  local fa, ma, gm, gs, fh, load = core.nn_stats(m, tokens_arg(tokens, "nn.model:stats", "tokens", 1))
   local mx = 0
   for _, v in ipairs(ma) do mx = math.max(mx, v) end
-  return { f_attn = fa, m_act = ma, max_act = mx, gate_mean = gm, gate_sparsity = gs, router_load = load }
+  return { f_attn = fa, m_act = ma, max_act = mx, gate_mean = gm, gate_sparsity = gs, f_attn_heads = fh,
+    router_load = load }
 end
 
 --- model:save(path)
@@ -166,10 +168,10 @@ local Dataset = {}
 Dataset.__index = Dataset
 core.public_methods("nn.dataset", Dataset)
 
---- nn.text_dataset(paths, {context, split, seed}) -> dataset with :batch(split, B, step)
+--- nn.text_dataset(paths, {context, split, seed, bos}) -> dataset with :batch(split, B, step)
 function M.text_dataset(paths, o)
   o = o or {}
-  opts.check("nn.text_dataset", o, { "context", "split", "seed" })
+  opts.check("nn.text_dataset", o, { "context", "split", "seed", "bos" })
   if paths == nil then
     paths = {}
     for _, n in ipairs(FORTUNES) do paths[#paths + 1] = M.FORTUNES_DIR .. "/" .. n end
@@ -197,12 +199,16 @@ function M.text_dataset(paths, o)
   if type(split) ~= "number" or not (split > 0 and split < 1) then
     error(("nn.text_dataset: bad option 'split': expected a number in (0,1), got %s"):format(tostring(split)), 2)
   end
+  local bos = o.bos
+  if bos ~= nil and (math.type(bos) ~= "integer" or bos < 0 or bos > 255) then
+    error(("nn.text_dataset: bad option 'bos': expected a byte id 0..255 or nil, got %s"):format(tostring(bos)), 2)
+  end
   local ntrain = math.floor(#data * split)
   if ntrain < context + 1 or #data - ntrain < context + 1 then
     error(("nn.text_dataset: the corpus (%d bytes) is too small for context %d with split %g")
       :format(#data, context, split), 2)
   end
-  return setmetatable({ data = data, context = context, ntrain = ntrain, seed = o.seed or 1,
+  return setmetatable({ data = data, context = context, ntrain = ntrain, seed = o.seed or 1, bos = bos,
     size = #data, vocab = 256, train_bytes = ntrain, val_bytes = #data - ntrain }, Dataset)
 end
 
@@ -217,7 +223,8 @@ function Dataset.batch(self, which, B, counter)
   else
     error(("nn.dataset:batch: bad argument #1 'which': expected 'train' or 'val', got %s"):format(tostring(which)), 2)
   end
-  return core.nn_batch(self.data, lo, hi, B or 8, self.context, self.seed * 2 + salt, counter or 0)
+  return core.nn_batch(self.data, lo, hi, B or 8, self.context, self.seed * 2 + salt, counter or 0,
+    self.bos)
 end
 
 --- nn.decode(tokens) -> string of the byte tokens

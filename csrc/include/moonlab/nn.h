@@ -79,9 +79,10 @@ int ml_nn_generate(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n, 
 /* Per-layer statistics of a forward over tokens [B*T]: f_attn [layers] = mean attention weight on the
  * first key (§4.3, averaged over heads, batch and queries), m_act [layers] = max |hidden state| after
  * the layer (M-Act), gate_mean / gate_sparsity [layers] = mean gate value act(Z) and the share of gate
- * values below 0.1 (NaN when ungated). */
+ * values below 0.1 (NaN when ungated); f_attn_heads [layers, heads] (may be NULL) = the same first-key
+ * weight per head (averaged over batch and queries). */
 int ml_nn_stats(ml_nn_model *m, const int64_t *tokens, int64_t B, int64_t T, double *f_attn,
-                double *m_act, double *gate_mean, double *gate_sparsity);
+                double *m_act, double *gate_mean, double *gate_sparsity, double *f_attn_heads);
 
 /* Router load of the last forward of an MoE model: load [layers, experts] = tokens routed to each expert
  * (kept assignments, summing to B*T*top_k per layer). Fails for a SwiGLU model or before a forward. */
