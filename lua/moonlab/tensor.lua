@@ -395,13 +395,18 @@ local function var(fname, t, dim, o)
   o = check_opts(fname, o, { "ddof", "keepdim" })
   local ddof = o.ddof or 0
   if math.type(ddof) ~= "integer" or ddof < 0 then argerr(fname, 3, "ddof", "expected a non-negative integer") end
+  if o.keepdim ~= nil and type(o.keepdim) ~= "boolean" then argerr(fname, 3, "keepdim", "expected a boolean") end
   dim = dim_arg(fname, t, dim, 2)
   local x = (t:dtype() == "f32" or t:dtype() == "f64") and t or t:astype("f64")
   local n = dim and t:shape()[dim] or t:numel()
   if n - ddof <= 0 then argerr(fname, 1, "self", ("%d elements leave no degrees of freedom with ddof = %d"):format(n, ddof)) end
   if not dim then
     local d = x - x:mean()
-    return (d * d):sum() / (n - ddof)
+    local v = (d * d):sum() / (n - ddof)
+    if not o.keepdim then return v end
+    local ones = {}
+    for i = 1, t:dim() do ones[i] = 1 end
+    return M.full(ones, v, x:dtype())
   end
   local d = x - x:mean(dim, { keepdim = true })
   return (d * d):sum(dim, { keepdim = o.keepdim or false }) / (n - ddof)
