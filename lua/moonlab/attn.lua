@@ -17,7 +17,7 @@ local function bool_table_to_tensor(t, fname, argn)
       return x and 1 or 0
     end
     error(("%s: bad argument #%d 'mask': expected a tensor or a nested table of booleans, got a table holding %s")
-      :format(fname, argn, type(x)), 4)
+      :format(fname, argn, type(x)), 0)
   end
   return T.new(conv(t), "f32")
 end

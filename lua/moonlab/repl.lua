@@ -217,13 +217,16 @@ function M.runs(path, name)
   local ok, S = pcall(store.open, path, { readonly = true })
   if not ok then error("repl.runs: " .. tostring(S), 2) end
   if not name then
-    print(("%-24s %8s %8s %8s"):format("sweep", "runs", "ok", "failed"))
-    for _, s in ipairs(S:sweeps()) do print(("%-24s %8d %8d %8d"):format(s.name, s.n, s.ok, s.failed)) end
+    local okq, sw = pcall(S.sweeps, S)
     S:close()
+    if not okq then error("repl.runs: " .. tostring(sw), 0) end
+    print(("%-24s %8s %8s %8s"):format("sweep", "runs", "ok", "failed"))
+    for _, s in ipairs(sw) do print(("%-24s %8d %8d %8d"):format(s.name, s.n, s.ok, s.failed)) end
     return
   end
-  local tab = S:table(name)
+  local okq, tab = pcall(S.table, S, name)
   S:close()
+  if not okq then error("repl.runs: " .. tostring(tab), 0) end
   if #tab == 0 then
     print(("no runs of sweep '%s' in %s"):format(name, path))
     return

@@ -81,10 +81,10 @@ local function check_dist(k, d)
   return d
 end
 
-local function sorted_keys(t)
+local function sorted_keys(t, fname)
   local ks = {}
   for k in pairs(t) do
-    if type(k) ~= "string" then error("sweep.run: parameter names must be strings, got " .. type(k), 4) end
+    if type(k) ~= "string" then error(fname .. ": parameter names must be strings, got " .. type(k), 0) end
     ks[#ks + 1] = k
   end
   table.sort(ks)
@@ -105,7 +105,7 @@ local function expand(params, seed, fname)
   local configs = { {} }
   if params.grid ~= nil then
     if type(params.grid) ~= "table" then error(fname .. ": params.grid must be a table of value lists", 3) end
-    for _, k in ipairs(sorted_keys(params.grid)) do
+    for _, k in ipairs(sorted_keys(params.grid, fname)) do
       local vals = params.grid[k]
       if type(vals) ~= "table" or #vals == 0 then
         error((fname .. ": params.grid.%s must be a non-empty list of values"):format(k), 3)
@@ -128,7 +128,7 @@ local function expand(params, seed, fname)
     if math.type(n) ~= "integer" or n < 1 then
       error((fname .. ": params.n (the number of random draws) must be an integer >= 1, got %s"):format(tostring(n)), 3)
     end
-    local names, dists = sorted_keys(params.random), {}
+    local names, dists = sorted_keys(params.random, fname), {}
     for i, k in ipairs(names) do dists[i] = check_dist(k, params.random[k]) end
     local r = rng(fnv("random") ~ (math.tointeger(seed) or 0))
     local draws = {}
