@@ -7,14 +7,7 @@ local ml = require "moonlab"
 
 local sqrt, abs, max, min = math.sqrt, math.abs, math.max, math.min
 
-local function rng(seed)
-  local s = seed
-  return function(a, b)
-    s = (s * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
-    local u = (s >> 11) / 2 ^ 52
-    return a + (b - a) * u
-  end
-end
+local rng = require "spec.helpers.lcg"
 
 local function points(n, seed, lo, hi)
   local r = rng(seed)

@@ -5,13 +5,7 @@ local T = require "moonlab.tensor"
 local sdf = require "moonlab.sdf"
 local core = require "moonlab.core"
 
-local function rng(seed)
-  local s = seed
-  return function(a, b)
-    s = (s * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
-    return a + (b - a) * ((s >> 11) / 2 ^ 52)
-  end
-end
+local rng = require "spec.helpers.lcg"
 
 local scenes = require("spec.helpers.sdf_scenes")(sdf)
 print("ISA " .. core.info().isa)
