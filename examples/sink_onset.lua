@@ -15,24 +15,21 @@
 local root = os.getenv("MOONLAB_ROOT") or "."
 local ex = assert(loadfile(root .. "/examples/gated_lm.lua"))("--module")
 
--- name -> {config overrides, bos}; sizes chosen so each baseline costs a few CPU minutes or less.
+-- {name, config overrides, bos}; sizes chosen so each baseline costs a few CPU minutes or less.
+-- study(name, layers, d_model, context, steps, lr, warmup, eval_every, eval_batches, bos): 4 heads, batch 8.
+local function study(name, layers, d_model, context, steps, lr, warmup, eval_every, eval_batches, bos)
+  return { name, { layers = layers, d_model = d_model, heads = 4, context = context, batch = 8, steps = steps, lr = lr,
+    warmup = warmup, eval_every = eval_every, eval_batches = eval_batches }, bos }
+end
 local STUDIES = {
-  { "L2d64T64",      { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 1200, lr = 3e-3,
-    warmup = 20, eval_every = 100, eval_batches = 4 }, false },
-  { "L2d64T64bos",   { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 1200, lr = 3e-3,
-    warmup = 20, eval_every = 100, eval_batches = 4 }, true },
-  { "L2d64T64bos4k", { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 4000, lr = 3e-3,
-    warmup = 20, eval_every = 250, eval_batches = 4 }, true },
-  { "L2d64T64_4k",   { layers = 2, d_model = 64, heads = 4, context = 64, batch = 8, steps = 4000, lr = 3e-3,
-    warmup = 20, eval_every = 250, eval_batches = 4 }, false },
-  { "L2d64T128bos",  { layers = 2, d_model = 64, heads = 4, context = 128, batch = 8, steps = 2000, lr = 3e-3,
-    warmup = 20, eval_every = 200, eval_batches = 4 }, true },
-  { "L4d64T256bos",  { layers = 4, d_model = 64, heads = 4, context = 256, batch = 8, steps = 800, lr = 3e-3,
-    warmup = 20, eval_every = 100, eval_batches = 2 }, true },
-  { "L4d128T128bos", { layers = 4, d_model = 128, heads = 4, context = 128, batch = 8, steps = 1000, lr = 2e-3,
-    warmup = 40, eval_every = 100, eval_batches = 2 }, true },
-  { "L4d128T128",    { layers = 4, d_model = 128, heads = 4, context = 128, batch = 8, steps = 1000, lr = 2e-3,
-    warmup = 40, eval_every = 100, eval_batches = 2 }, false },
+  study("L2d64T64",      2,  64,  64, 1200, 3e-3, 20, 100, 4, false),
+  study("L2d64T64bos",   2,  64,  64, 1200, 3e-3, 20, 100, 4, true),
+  study("L2d64T64bos4k", 2,  64,  64, 4000, 3e-3, 20, 250, 4, true),
+  study("L2d64T64_4k",   2,  64,  64, 4000, 3e-3, 20, 250, 4, false),
+  study("L2d64T128bos",  2,  64, 128, 2000, 3e-3, 20, 200, 4, true),
+  study("L4d64T256bos",  4,  64, 256,  800, 3e-3, 20, 100, 2, true),
+  study("L4d128T128bos", 4, 128, 128, 1000, 2e-3, 40, 100, 2, true),
+  study("L4d128T128",    4, 128, 128, 1000, 2e-3, 40, 100, 2, false),
 }
 
 local g1, out, pick = false, ".", {}

@@ -10,6 +10,20 @@
 #include <string.h>
 #include "chrom_model.h"
 
+/* Solves L L^T x = b in place with the lower factor L stored in A (as chol_solve leaves it). */
+static void chol_resolve(int n, const double *A, double *b) {
+    for (int i = 0; i < n; i++) {
+        double s = b[i];
+        for (int k = 0; k < i; k++) s -= A[i * n + k] * b[k];
+        b[i] = s / A[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = b[i];
+        for (int k = i + 1; k < n; k++) s -= A[k * n + i] * b[k];
+        b[i] = s / A[i * n + i];
+    }
+}
+
 /* Solves A x = b (A symmetric positive definite, n x n) by Cholesky; A is overwritten. */
 static int chol_solve(int n, double *A, double *b) {
     for (int j = 0; j < n; j++) {
@@ -24,32 +38,10 @@ static int chol_solve(int n, double *A, double *b) {
             A[i * n + j] = s / d;
         }
     }
-    for (int i = 0; i < n; i++) {
-        double s = b[i];
-        for (int k = 0; k < i; k++) s -= A[i * n + k] * b[k];
-        b[i] = s / A[i * n + i];
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        double s = b[i];
-        for (int k = i + 1; k < n; k++) s -= A[k * n + i] * b[k];
-        b[i] = s / A[i * n + i];
-    }
+    chol_resolve(n, A, b);
     return 0;
 }
 
-/* Solves with the Cholesky factor that chol_solve left in A. */
-static void chol_resolve(int n, const double *A, double *b) {
-    for (int i = 0; i < n; i++) {
-        double s = b[i];
-        for (int k = 0; k < i; k++) s -= A[i * n + k] * b[k];
-        b[i] = s / A[i * n + i];
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        double s = b[i];
-        for (int k = i + 1; k < n; k++) s -= A[k * n + i] * b[k];
-        b[i] = s / A[i * n + i];
-    }
-}
 
 /* Errors of a trial step that only mean "step rejected" (the parameters left the model's
  * domain or the model overflowed); anything else (out of memory, interrupt) ends the fit. */
