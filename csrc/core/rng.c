@@ -88,7 +88,11 @@ int ml_tensor_rand(ml_tensor *t, uint64_t seed, double lo, double hi)
     }
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(ML_NO_CLONES)
 #define HAVE_X86 1
+#ifdef __clang__ /* no prefer-vector-width in clang's target attribute */
+#define TGT512 __attribute__((target("arch=x86-64-v4")))
+#else
 #define TGT512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
 #define TGT256 __attribute__((target("avx2")))
 RANDN_FILL(randn_f32_512, TGT512, float, 1)
 RANDN_FILL(randn_f64_512, TGT512, double, 1)
