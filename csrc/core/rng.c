@@ -40,7 +40,7 @@ static inline __attribute__((always_inline)) double box_muller(uint64_t z1, uint
     return sqrt(-2.0 * ml_vm_log(u1)) * ml_vm_cos2pi(u2);
 }
 
-/* Element c uses the uniforms at counters 2c and 2c+1. */
+/* N(0, 1) draw number `counter` of a seed: Box–Muller (above) on the uniforms at counters 2c and 2c+1. */
 double ml_rng_normal(uint64_t seed, uint64_t counter)
 {
     uint64_t key = mix64(seed + GAMMA);
@@ -107,6 +107,8 @@ RANDN_FILL(randn_f64_c, , double, 0)
 typedef void (*randn_f32_fn)(float *, int64_t, int64_t, uint64_t, double, double);
 typedef void (*randn_f64_fn)(double *, int64_t, int64_t, uint64_t, double, double);
 
+/* Fills f32/f64 t with mean + std * ml_rng_normal(seed, i), i the row-major index (f32: that f64 value rounded),
+ * in fixed chunks over threads: the same bits for every thread count and kernel path. */
 int ml_tensor_randn(ml_tensor *t, uint64_t seed, double mean, double std)
 {
     int64_t n = t->numel, nc = (n + RAND_CHUNK - 1) / RAND_CHUNK;
