@@ -54,6 +54,8 @@ $(BUILD)/obj/%.o: %.c $(HDRS)
 
 # the SDF primitives' square roots vectorise without errno (their arguments are sums of squares)
 $(BUILD)/obj/csrc/sdf/prim.o: CFLAGS += -fno-math-errno
+# the normal generator's square roots vectorise without errno (their arguments are -2 log u >= 0)
+$(BUILD)/obj/csrc/core/rng.o: CFLAGS += -fno-math-errno
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

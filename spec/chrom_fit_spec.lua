@@ -108,7 +108,9 @@ describe("chrom series model (default on uniform grids)", function()
     for i = 1, #an do
       for _, k in ipairs { "Da", "kappa", "A" } do
         local a, b = rs.analytes[i][k], rd.analytes[i][k]
-        assert.is_true(math.abs(a - b) <= 1e-6 * math.abs(b), ("%d %s: %g vs %g"):format(i, k, a, b))
+        -- 1e-5: both stop on a relative SSR change of tol = 1e-10, which pins parameters to about sqrt(tol) in this
+        -- flat valley (the two optima's SSRs agree to 1e-11; noise 1e-15 apart moved Da 2 by 1.3e-6 under de Hoog)
+        assert.is_true(math.abs(a - b) <= 1e-5 * math.abs(b), ("%d %s: %g vs %g"):format(i, k, a, b))
       end
     end
   end)
