@@ -1,7 +1,10 @@
 -- Tensor benchmarks. matmul through the binding vs cblas from C; then, on 16M elements (f32 and f64),
 -- every line of issue #7 against NumPy (Debian's python3-numpy, one thread) measured in the same run:
 -- NumPy block, moonlab 1 thread, moonlab 2 threads, NumPy block again (medians of 5 runs each).
--- Elementwise lines also print GB/s against memcpy. Set TENSOR_BENCH_ONLY=pattern to run some lines.
+-- Elementwise lines also print GB/s against memcpy. Reduction lines also measure, in the same run and on the
+-- same tensor, a read-bandwidth ceiling (a plain SIMD read, 1 and 2 threads: bench.read_gbs) and print each
+-- rate as a fraction of it, NumPy's too, and whether 1.5x NumPy is reachable at all on this machine.
+-- Set TENSOR_BENCH_ONLY=pattern to run some lines.
 local ml = require "moonlab"
 local T = ml.tensor
 local B = require "moonlab.bench"
@@ -77,10 +80,17 @@ local function run_case(dt, c, data)
   if only and not c.name:find(only, 1, true) then return end
   local np1 = have_np and numpy_block(dt, c.np_setup, c.np) or nil
   local saved = ml.get_threads()
+  -- reductions: the read ceiling of the same tensor, measured right before each of our blocks (median of 5)
+  local ceil = {}
+  local function ceiling(th)
+    if c.reduce then ceil[th] = data.x:numel() * (dt == "f32" and 4 or 8) / 1e9 / B.read_gbs(data.x, th, 5) end
+  end
   ml.set_threads(1)
+  ceiling(1)
   local t1 = B.median(function() return c.f(data) end, { runs = 5, warmup = 1 })
   collectgarbage()
   ml.set_threads(2)
+  ceiling(2)
   local t2 = B.median(function() return c.f(data) end, { runs = 5, warmup = 1 })
   ml.set_threads(saved)
   collectgarbage()
@@ -91,6 +101,20 @@ local function run_case(dt, c, data)
     local best = math.max(np / t1, np / t2)
     refs[#refs + 1] = ("1 thread %.2fx numpy, 2 threads %.2fx numpy (numpy %.1f ms); goal >= %.1fx numpy: %s"):format(
       np / t1, np / t2, ms(np), GOAL_NP, best >= GOAL_NP and "met" or "MISSED")
+  end
+  if c.reduce then
+    -- fractions of the read ceiling (ceiling time / time): ours on 1 and 2 threads, NumPy's one thread
+    local c1, c2 = ceil[1], ceil[2]
+    local gb = data.x:numel() * (dt == "f32" and 4 or 8) / 1e9
+    local r = ("read ceiling %.1f / %.1f GB/s (1 / 2 threads); of it: moonlab %.2f / %.2f"):format(
+      gb / c1, gb / c2, c1 / t1, c2 / t2)
+    if np then
+      -- the best any reduction can reach against this NumPy time: reading at the 2-thread ceiling
+      local reach = np / math.min(c1, c2)
+      r = r .. ("; numpy %.2f (1 thread); at the ceiling moonlab would be %.2fx numpy: %.1fx %s in this run"):format(
+        c1 / np, reach, GOAL_NP, reach >= GOAL_NP and "reachable" or "UNREACHABLE")
+    end
+    refs[#refs + 1] = r
   end
   if c.bytes then
     local es = dt == "f32" and 4 or 8
@@ -111,11 +135,11 @@ local cases = {
   { name = "exp", f = function(d) return d.x:exp() end, np = "np.exp(x)", bytes = 2, mem_goal = 0.5 },
   { name = "tanh", f = function(d) return d.x:tanh() end, np = "np.tanh(x)", bytes = 2, mem_goal = 0.5 },
   { name = "sigmoid", f = function(d) return d.x:sigmoid() end, np = "expit(x)", bytes = 2, mem_goal = 0.5 },
-  { name = "sum", f = function(d) return d.x:sum() end, np = "x.sum()", bytes = 1 },
-  { name = "sum dim 1", f = function(d) return d.X2:sum(1) end, np = "X2.sum(axis=0)", bytes = 1 },
-  { name = "sum dim 2", f = function(d) return d.X2:sum(2) end, np = "X2.sum(axis=1)", bytes = 1 },
-  { name = "max", f = function(d) return d.x:max() end, np = "x.max()", bytes = 1 },
-  { name = "argmax", f = function(d) return d.x:argmax() end, np = "x.argmax()", bytes = 1 },
+  { name = "sum", reduce = true, f = function(d) return d.x:sum() end, np = "x.sum()", bytes = 1 },
+  { name = "sum dim 1", reduce = true, f = function(d) return d.X2:sum(1) end, np = "X2.sum(axis=0)", bytes = 1 },
+  { name = "sum dim 2", reduce = true, f = function(d) return d.X2:sum(2) end, np = "X2.sum(axis=1)", bytes = 1 },
+  { name = "max", reduce = true, f = function(d) return d.x:max() end, np = "x.max()", bytes = 1 },
+  { name = "argmax", reduce = true, f = function(d) return d.x:argmax() end, np = "x.argmax()", bytes = 1 },
   { name = "gt + where", f = function(d) return T.where(d.x:gt(0), d.x, d.y) end, np = "np.where(x > 0, x, y)" },
   { name = "transpose+contiguous", f = function(d) return d.X2:t():contiguous() end, np = "np.ascontiguousarray(X2.T)", bytes = 2 },
   { name = "cat of 8", f = function(d) return T.cat(d.pieces) end, np = "np.concatenate(pieces)", bytes = 2 },
