@@ -76,16 +76,17 @@ static int l_bench_memcpy(lua_State *L)
     return push_times(L, s, reps);
 }
 
-/* bench_read(tensor, threads, reps) -> {seconds...}, bytes: a plain SIMD read of the tensor's bytes. */
+/* bench_read(tensor, threads, reps, streams) -> {seconds...}, bytes: a plain SIMD read of the tensor's bytes. */
 static int l_bench_read(lua_State *L)
 {
     const char *fn = caller(L, "bench.read_gbs");
     ml_tensor *t = mlL_checktensor(L, 1, fn, "t");
     int threads = (int)mlL_checkinteger(L, 2, fn, "threads", 1, 4096);
     int reps = (int)mlL_optinteger(L, 3, fn, "runs", 1, 1000, 5);
+    int streams = (int)mlL_optinteger(L, 4, fn, "streams", 1, 64, 1);
     double s[1000];
     size_t bytes = (size_t)t->numel * ml_dtype_size(t->dtype);
-    if (ml_bench_read(t->data, bytes, threads, reps, s)) return mlL_raise(L, fn);
+    if (ml_bench_read(t->data, bytes, threads, streams, reps, s)) return mlL_raise(L, fn);
     push_times(L, s, reps);
     lua_pushinteger(L, (lua_Integer)bytes);
     return 2;
