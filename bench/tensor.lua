@@ -83,10 +83,9 @@ local function run_case(dt, c, data)
   local np1, npb1
   if have_np then np1, npb1 = numpy_block(dt, c.np_setup, c.np) end
   local saved = ml.get_threads()
-  -- reductions: the read ceiling of the same tensor (bench.read_gbs) alternates run by run with ours
-  -- Besides medians, the best of the 7 runs of each: on a shared machine a run is often preempted for a whole
+  -- Reductions: the read ceiling of the same tensor (bench.read_gbs) alternates run by run with ours. Besides medians, the best of the 7 runs of each: on a shared machine a run is often preempted for a whole
   -- scheduler tick (4 ms, longer than a reduction), so fractions of the ceiling use the undisturbed (best) runs.
-  local ceil, best = {}, {}
+  local ceil, fastest = {}, {}
   local function timed(th)
     if not c.reduce then return B.median(function() return c.f(data) end, { runs = 5, warmup = 1 }) end
     local ours, reads = {}, {}
@@ -95,7 +94,7 @@ local function run_case(dt, c, data)
       reads[r] = select(2, B.read_gbs(data.x, th, 1, 2))[1] -- two streams per thread: the faster plain read here
       ours[r] = B.median(function() return c.f(data) end, { runs = 1, warmup = 0 })
     end
-    ceil[th], best[th] = math.min(table.unpack(reads)), math.min(table.unpack(ours))
+    ceil[th], fastest[th] = math.min(table.unpack(reads)), math.min(table.unpack(ours))
     return B.median_of(ours)
   end
   ml.set_threads(1)
@@ -120,7 +119,7 @@ local function run_case(dt, c, data)
     local c1, c2 = ceil[1], ceil[2]
     local gb = data.x:numel() * (dt == "f32" and 4 or 8) / 1e9
     local r = ("best runs: read ceiling %.1f / %.1f GB/s (1 / 2 threads), moonlab %.2f / %.2f of it"):format(
-      gb / c1, gb / c2, c1 / best[1], c2 / best[2])
+      gb / c1, gb / c2, c1 / fastest[1], c2 / fastest[2])
     if npb then
       -- the best any reduction can do against NumPy's best run: reading at the faster ceiling
       local reach = npb / math.min(c1, c2)
