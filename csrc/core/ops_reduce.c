@@ -212,11 +212,19 @@ static int long_sum(ml_reduce op, const ml_tensor *a, int64_t len, ml_tensor *ou
 }
 
 /* acc[i] += x[i] summed over `rows` rows of f32 / f64 `stride` elements apart (sums along an outer
- * dim): four rows per pass are added pairwise in double before they reach the accumulator. */
+ * dim): eight rows per pass are added pairwise in double before they reach the accumulator (one load
+ * and store of acc per eight rows), then four, then single rows for the rest. */
 #define ROWACC(NAME, T)                                                                           \
     CLONES static void NAME(double *acc, const T *x, int64_t rows, int64_t stride, int64_t n)     \
     {                                                                                             \
         int64_t j = 0;                                                                            \
+        for (; j + 8 <= rows; j += 8) {                                                           \
+            const T *a = x + j * stride, *b = a + stride, *c = b + stride, *d = c + stride;       \
+            const T *e = d + stride, *f = e + stride, *g = f + stride, *h = g + stride;           \
+            for (int64_t i = 0; i < n; i++)                                                       \
+                acc[i] += (((double)a[i] + (double)b[i]) + ((double)c[i] + (double)d[i])) +       \
+                          (((double)e[i] + (double)f[i]) + ((double)g[i] + (double)h[i]));        \
+        }                                                                                         \
         for (; j + 4 <= rows; j += 4) {                                                           \
             const T *a = x + j * stride, *b = a + stride, *c = b + stride, *d = c + stride;       \
             for (int64_t i = 0; i < n; i++)                                                       \

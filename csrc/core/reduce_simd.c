@@ -44,6 +44,25 @@ static double blk_f64_c(const double *x, int64_t n)
 }
 
 #if HAVE_X86
+/* lanes_total's tree (no tail) in registers, the same additions in the same order: lanes 0-7, 8-15, 16-23,
+ * 24-31 are in a0..a3 (AVX-512) or lanes 4k..4k+3 in a[k] (AVX2). */
+TGT512 static double tree_512(__m512d a0, __m512d a1, __m512d a2, __m512d a3)
+{
+    __m512d b = _mm512_add_pd(_mm512_add_pd(a0, a2), _mm512_add_pd(a1, a3)); /* w = 16, then w = 8 */
+    __m256d c = _mm256_add_pd(_mm512_castpd512_pd256(b), _mm512_extractf64x4_pd(b, 1)); /* w = 4 */
+    __m128d d = _mm_add_pd(_mm256_castpd256_pd128(c), _mm256_extractf128_pd(c, 1));   /* w = 2 */
+    return _mm_cvtsd_f64(_mm_add_sd(d, _mm_unpackhi_pd(d, d)));                         /* w = 1 */
+}
+
+TGT256 static double tree_256(const __m256d *a)
+{
+    __m256d b0 = _mm256_add_pd(a[0], a[4]), b1 = _mm256_add_pd(a[1], a[5]); /* w = 16 */
+    __m256d b2 = _mm256_add_pd(a[2], a[6]), b3 = _mm256_add_pd(a[3], a[7]);
+    __m256d c = _mm256_add_pd(_mm256_add_pd(b0, b2), _mm256_add_pd(b1, b3)); /* w = 8, then w = 4 */
+    __m128d d = _mm_add_pd(_mm256_castpd256_pd128(c), _mm256_extractf128_pd(c, 1)); /* w = 2 */
+    return _mm_cvtsd_f64(_mm_add_sd(d, _mm_unpackhi_pd(d, d)));                       /* w = 1 */
+}
+
 TGT512 static double blk_f32_512(const float *x, int64_t n)
 {
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
@@ -54,6 +73,7 @@ TGT512 static double blk_f32_512(const float *x, int64_t n)
         a2 = _mm512_add_pd(a2, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 16)));
         a3 = _mm512_add_pd(a3, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 24)));
     }
+    if (i == n) return tree_512(a0, a1, a2, a3);
     double a[LANES];
     _mm512_storeu_pd(a, a0);
     _mm512_storeu_pd(a + 8, a1);
@@ -72,6 +92,7 @@ TGT512 static double blk_f64_512(const double *x, int64_t n)
         a2 = _mm512_add_pd(a2, _mm512_loadu_pd(x + i + 16));
         a3 = _mm512_add_pd(a3, _mm512_loadu_pd(x + i + 24));
     }
+    if (i == n) return tree_512(a0, a1, a2, a3);
     double a[LANES];
     _mm512_storeu_pd(a, a0);
     _mm512_storeu_pd(a + 8, a1);
@@ -87,6 +108,7 @@ TGT256 static double blk_f32_256(const float *x, int64_t n)
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int k = 0; k < 8; k++) a[k] = _mm256_add_pd(a[k], _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * k)));
+    if (i == n) return tree_256(a);
     double s[LANES];
     for (int k = 0; k < 8; k++) _mm256_storeu_pd(s + 4 * k, a[k]);
     return lanes_total(s, i, n, x, 0);
@@ -99,6 +121,7 @@ TGT256 static double blk_f64_256(const double *x, int64_t n)
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int k = 0; k < 8; k++) a[k] = _mm256_add_pd(a[k], _mm256_loadu_pd(x + i + 4 * k));
+    if (i == n) return tree_256(a);
     double s[LANES];
     for (int k = 0; k < 8; k++) _mm256_storeu_pd(s + 4 * k, a[k]);
     return lanes_total(s, i, n, 0, x);

@@ -76,6 +76,22 @@ static int l_bench_memcpy(lua_State *L)
     return push_times(L, s, reps);
 }
 
+/* bench_read(tensor, threads, reps, streams) -> {seconds...}, bytes: a plain SIMD read of the tensor's bytes. */
+static int l_bench_read(lua_State *L)
+{
+    const char *fn = caller(L, "bench.read_gbs");
+    ml_tensor *t = mlL_checktensor(L, 1, fn, "t");
+    int threads = (int)mlL_checkinteger(L, 2, fn, "threads", 1, 4096);
+    int reps = (int)mlL_optinteger(L, 3, fn, "runs", 1, 1000, 5);
+    int streams = (int)mlL_optinteger(L, 4, fn, "streams", 1, 64, 1);
+    double s[1000];
+    size_t bytes = (size_t)t->numel * ml_dtype_size(t->dtype);
+    if (ml_bench_read(t->data, bytes, threads, streams, reps, s)) return mlL_raise(L, fn);
+    push_times(L, s, reps);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    return 2;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, ml_bench_now());
@@ -95,6 +111,7 @@ static const luaL_Reg functions[] = {{"info", l_info},
                                      {"get_threads", l_get_threads},
                                      {"bench_gemm", l_bench_gemm},
                                      {"bench_memcpy", l_bench_memcpy},
+                                     {"bench_read", l_bench_read},
                                      {"now", l_now},
                                      {"peak_rss_kib", l_peak_rss},
                                      {NULL, NULL}};

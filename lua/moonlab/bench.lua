@@ -59,6 +59,15 @@ function M.memcpy_gbs(bytes, runs)
   return 2 * bytes / s / 1e9
 end
 
+--- read_gbs(t, threads, runs, streams) -> median GB/s of a plain SIMD read of tensor t's bytes on `threads`
+--- threads, each reading its part as `streams` (default 1) interleaved pieces (the read-bandwidth ceiling
+--- of a reduction of t), and the list of seconds.
+function M.read_gbs(t, threads, runs, streams)
+  core.bench_read(t, threads, 1, streams)
+  local ts, bytes = core.bench_read(t, threads, runs or 7, streams)
+  return bytes / median(ts) / 1e9, ts
+end
+
 --- peak_rss_kib() -> peak resident set size of this process, KiB.
 M.peak_rss_kib = core.peak_rss_kib
 
