@@ -1,7 +1,6 @@
 /* Sorting along a dim: splits the tensor into lines and hands each to the line sorts of sort_line.c
  * (insertion sort for short lines, stable LSD radix sort for longer ones). Many lines run in parallel,
  * one per thread; a few long lines run one after another, each split into chunks sorted by all threads. */
-#include <stdlib.h>
 #include "moonlab/runtime.h"
 #include "moonlab/tensor.h"
 #include "sort_line.h"
@@ -51,10 +50,16 @@ int ml_tensor_sort_base(const ml_tensor *a, int dim, int descending, ml_tensor *
     size_t nscratch = len > ML_SORT_SMALL ? ml_sort_radix_scratch(&first) : 0;
 #pragma omp parallel if (split == 1 && lines > 1 && a->numel > 65536)
     {
-        void *scratch = nscratch ? malloc(nscratch) : NULL;
-        if (len > ML_SORT_SMALL && !scratch) {
+        /* from the tensor allocator: large buffers come 2 MiB aligned with huge pages and are reused */
+        ml_tensor buf = {0};
+        void *scratch = NULL;
+        if (nscratch) {
+            int64_t nb = (int64_t)nscratch;
+            if (ml_tensor_init_uninit(&buf, ML_U8, 1, &nb) == ML_OK) scratch = buf.data;
+            else {
 #pragma omp atomic write
-            bad = 1;
+                bad = 1;
+            }
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t l = 0; l < lines; l++) {
@@ -66,7 +71,7 @@ int ml_tensor_sort_base(const ml_tensor *a, int dim, int descending, ml_tensor *
                 bad = 1;
             }
         }
-        free(scratch);
+        ml_tensor_release(&buf);
     }
     return bad ? ml_fail(ML_ENOMEM, "sort: out of memory for a line of %lld elements", (long long)len) : ML_OK;
 }
