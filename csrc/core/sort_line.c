@@ -5,6 +5,9 @@
  * reading a key array, and the last pass writes the outputs directly, values rebuilt from the keys. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "sort_line.h"
 
 #define RB 11
@@ -93,25 +96,79 @@ INLINE void hist_src_t(ml_dtype dt, const ml_sort_line *ln, int64_t j0, int64_t 
     }
 }
 
+/* Software write-combining for the scatter of the wide layout: each bucket collects one cache line of keys
+ * (8) and of positions (16) before writing it whole with non-temporal stores (no read of the destination
+ * line first); lines a bucket shares with its neighbours are written element by element. */
+typedef struct {
+    uint64_t k[8];
+    uint32_t i[16];
+} wc_line;
+
+INLINE void put_line(void *dst, const void *src)
+{
+#ifdef __SSE2__
+    __m128i *d = dst;
+    const __m128i *s = src;
+    _mm_stream_si128(d, _mm_load_si128(s));
+    _mm_stream_si128(d + 1, _mm_load_si128(s + 1));
+    _mm_stream_si128(d + 2, _mm_load_si128(s + 2));
+    _mm_stream_si128(d + 3, _mm_load_si128(s + 3));
+#else
+    memcpy(dst, src, 64);
+#endif
+}
+
 /* One pass over elements [j0, j1): from the source (keys computed, positions j) or from the arrays (ks, is),
- * into the arrays (kd, id) or, on the last pass, into the outputs. Wide layout: keys and positions apart. */
+ * into the arrays (kd, id) through the buffers wc or, on the last pass, into the outputs. Wide layout: keys
+ * and positions apart. */
 INLINE void pass_wide_t(ml_dtype dt, const ml_sort_line *ln, int from_src, int to_out, int p, int64_t j0,
                         int64_t j1, const uint64_t *ks, const uint32_t *is, uint64_t *kd, uint32_t *id,
-                        uint32_t *o, uint64_t flip)
+                        uint32_t *o, uint64_t flip, wc_line *wc)
 {
     const int sh = p * RB;
+    if (to_out) {
+        for (int64_t j = j0; j < j1; j++) {
+            uint64_t k = from_src ? key_of(dt, ln->src + j * ln->ss) ^ flip : ks[j];
+            uint32_t i = from_src ? (uint32_t)j : is[j];
+            uint32_t d = o[(k >> sh) & (RN - 1)]++;
+            if (ln->vals) put_val(dt, ln->vals + (int64_t)d * ln->vs, k ^ flip, ln, i);
+            if (ln->idx) ln->idx[(int64_t)d * ln->is] = (int64_t)i + ln->base;
+        }
+        return;
+    }
+    uint32_t st[RN];
+    memcpy(st, o, sizeof st);
+    const unsigned ak = (unsigned)((uintptr_t)kd / 8) & 7, ai = (unsigned)((uintptr_t)id / 4) & 15;
     for (int64_t j = j0; j < j1; j++) {
         uint64_t k = from_src ? key_of(dt, ln->src + j * ln->ss) ^ flip : ks[j];
         uint32_t i = from_src ? (uint32_t)j : is[j];
-        uint32_t d = o[(k >> sh) & (RN - 1)]++;
-        if (to_out) {
-            if (ln->vals) put_val(dt, ln->vals + (int64_t)d * ln->vs, k ^ flip, ln, i);
-            if (ln->idx) ln->idx[(int64_t)d * ln->is] = (int64_t)i + ln->base;
-        } else {
-            kd[d] = k;
-            id[d] = i;
+        unsigned b = (unsigned)(k >> sh) & (RN - 1);
+        uint32_t d = o[b]++;
+        wc_line *w = wc + b;
+        unsigned sk = (d + ak) & 7, si = (d + ai) & 15;
+        w->k[sk] = k;
+        w->i[si] = i;
+        if (sk == 7) {
+            if (d - 7 >= st[b] && d >= 7) put_line(kd + d - 7, w->k);
+            else
+                for (uint32_t e = st[b]; e <= d; e++) kd[e] = w->k[(e + ak) & 7];
+        }
+        if (si == 15) {
+            if (d - 15 >= st[b] && d >= 15) put_line(id + d - 15, w->i);
+            else
+                for (uint32_t e = st[b]; e <= d; e++) id[e] = w->i[(e + ai) & 15];
         }
     }
+    for (int b = 0; b < RN; b++) { /* the lines still open */
+        uint32_t end = o[b];
+        if (end == st[b]) continue;
+        int64_t lk = (int64_t)end - ((end + ak) & 7), li = (int64_t)end - ((end + ai) & 15); /* open lines' starts */
+        for (int64_t e = lk > st[b] ? lk : st[b]; e < end; e++) kd[e] = wc[b].k[(e + ak) & 7];
+        for (int64_t e = li > st[b] ? li : st[b]; e < end; e++) id[e] = wc[b].i[(e + ai) & 15];
+    }
+#ifdef __SSE2__
+    _mm_sfence();
+#endif
 }
 
 /* The same for the packed layout: one u64 per element, key << 32 | position. */
@@ -150,14 +207,15 @@ static void hist_src(const ml_sort_line *ln, int64_t j0, int64_t j1, hist_t h, u
 }
 
 static void pass_wide(const ml_sort_line *ln, int from_src, int to_out, int p, int64_t j0, int64_t j1,
-                      const uint64_t *ks, const uint32_t *is, uint64_t *kd, uint32_t *id, uint32_t *o, uint64_t flip)
+                      const uint64_t *ks, const uint32_t *is, uint64_t *kd, uint32_t *id, uint32_t *o, uint64_t flip,
+                      wc_line *wc)
 {
 #define W(D)                                                                          \
     do {                                                                              \
-        if (from_src && to_out) pass_wide_t(D, ln, 1, 1, p, j0, j1, ks, is, kd, id, o, flip); \
-        else if (from_src) pass_wide_t(D, ln, 1, 0, p, j0, j1, ks, is, kd, id, o, flip);      \
-        else if (to_out) pass_wide_t(D, ln, 0, 1, p, j0, j1, ks, is, kd, id, o, flip);        \
-        else pass_wide_t(D, ln, 0, 0, p, j0, j1, ks, is, kd, id, o, flip);                    \
+        if (from_src && to_out) pass_wide_t(D, ln, 1, 1, p, j0, j1, ks, is, kd, id, o, flip, wc); \
+        else if (from_src) pass_wide_t(D, ln, 1, 0, p, j0, j1, ks, is, kd, id, o, flip, wc);      \
+        else if (to_out) pass_wide_t(D, ln, 0, 1, p, j0, j1, ks, is, kd, id, o, flip, wc);        \
+        else pass_wide_t(D, ln, 0, 0, p, j0, j1, ks, is, kd, id, o, flip, wc);                    \
     } while (0)
     if (ln->dt == ML_F64) W(ML_F64);
     else W(ML_I64);
@@ -259,9 +317,11 @@ int ml_sort_radix(const ml_sort_line *ln, void *scratch, int nthreads)
     if (n < (int64_t)C * RN) C = 1;
     hist_t *h = calloc((size_t)C, sizeof *h);
     uint32_t(*off)[RN] = malloc((size_t)C * sizeof *off);
-    if (!h || !off) {
+    wc_line *wc = wide ? aligned_alloc(64, (size_t)C * RN * sizeof *wc) : NULL;
+    if (!h || !off || (wide && !wc)) {
         free(h);
         free(off);
+        free(wc);
         return ML_ENOMEM;
     }
     int64_t lo[MAXCHUNK + 1];
@@ -321,7 +381,9 @@ int ml_sort_radix(const ml_sort_line *ln, void *scratch, int nthreads)
             int out = last && !inpl;
 #pragma omp for schedule(static, 1)
             for (int c = 0; c < C; c++) {
-                if (wide) pass_wide(ln, first, out, p, lo[c], lo[c + 1], ks, is, kbuf[w], ibuf[w], off[c], flip);
+                if (wide)
+                    pass_wide(ln, first, out, p, lo[c], lo[c + 1], ks, is, kbuf[w], ibuf[w], off[c], flip,
+                              wc + (size_t)c * RN);
                 else pass_packed(ln, first, out, p, lo[c], lo[c + 1], ks, kbuf[w], off[c], flip);
             }
         }
@@ -340,6 +402,7 @@ int ml_sort_radix(const ml_sort_line *ln, void *scratch, int nthreads)
     }
     free(h);
     free(off);
+    free(wc);
     return ML_OK;
 }
 
