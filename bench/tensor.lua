@@ -142,8 +142,9 @@ end
 -- also times plain syscalls on the same bytes from Python, the kernel's ceiling for a file in the page cache:
 -- write() after O_TRUNC + fallocate (np.save's way) and in place over the existing file (t:save's way); read()
 -- into a fresh huge-page buffer (np.load's way: np.empty) and into a reused buffer. Order: NumPy block,
--- moonlab, NumPy block again. moonlab load is timed twice: keeping every result (fresh pages each time) and
--- closing each result (the next load reuses its buffer through the tensor allocator's cache).
+-- moonlab, NumPy block again. moonlab load is timed twice: with fresh pages (each result unmapped when closed,
+-- as NumPy frees its arrays) and with each result's buffer reused by the next load (the tensor allocator's
+-- cache, the usual case in a loop).
 local function npy_numpy(dt, n, path, what)
   if not have_np then return nil end
   local npdt = dt == "f32" and "np.float32" or "np.float64"
@@ -174,6 +175,7 @@ local function npy_numpy(dt, n, path, what)
   return { tonumber(a), tonumber(b), tonumber(c) }
 end
 
+local pinned = {} -- small buffers taken out of the allocator's cache, kept to the end
 local function npy_lines(dt)
   local n = dt == "f32" and 2 * N or N
   local x = T.randn({ n }, { seed = 6, dtype = dt })
@@ -183,16 +185,26 @@ local function npy_lines(dt)
       local np1 = npy_numpy(dt, n, path, what)
       x:save(path)
       local saved = ml.get_threads()
-      local t, kept = {}, {}
+      local t = {}
       for th = 1, 2 do
         ml.set_threads(th)
         if what == "save" then
           t[th] = B.median(function() x:save(path) end, { runs = 5, warmup = 1 })
         else
-          t[th] = B.median(function() kept[#kept + 1] = T.load(path) end, { runs = 5, warmup = 1 })
-          kept = {}
-          collectgarbage()
+          -- buffer reused: each result closed, so the next load takes its buffer from the allocator's cache
           t[th + 2] = B.median(function() T.load(path):close() end, { runs = 5, warmup = 1 })
+          -- fresh pages, as NumPy's np.load gets them (each result freed to the kernel, the next one mapped
+          -- anew): hold every cached buffer of this size, then fill the allocator's 4 cache slots with small
+          -- buffers so that a closed result is unmapped instead of cached
+          local hold = {}
+          for k = 1, 4 do hold[k] = T.zeros({ n }, dt) end
+          local small = {}
+          for k = 1, 4 do small[k] = T.zeros({ 17 * 131072 }, "f64") end -- all alive, then all closed
+          for k = 1, 4 do small[k]:close() end
+          t[th] = B.median(function() T.load(path):close() end, { runs = 5, warmup = 1 })
+          for k = 1, 4 do hold[k]:close() end
+          for _ = 1, 4 do pinned[#pinned + 1] = T.zeros({ 17 * 131072 }, "f64") end -- empty the slots for good
+          hold = nil
         end
         collectgarbage()
       end
