@@ -118,6 +118,40 @@ INLINE void put_line(void *dst, const void *src)
 #endif
 }
 
+/* Element d of a bucket whose elements in this pass start at st: into its line buffer, the line written out
+ * when full (whole with non-temporal stores, or element by element when it starts before st). a is the
+ * destination's offset in elements within a cache line. */
+#define WC_PUT(name, T, L)                                                          \
+    INLINE void name(T *dst, T *line, uint32_t d, uint32_t st, unsigned a, T v)   \
+    {                                                                             \
+        unsigned slot = (d + a) & (L - 1);                                        \
+        line[slot] = v;                                                           \
+        if (slot != L - 1) return;                                                \
+        if (d >= L - 1 && d - (L - 1) >= st) put_line(dst + d - (L - 1), line);   \
+        else                                                                      \
+            for (uint32_t e = st; e <= d; e++) dst[e] = line[(e + a) & (L - 1)]; \
+    }
+WC_PUT(wc_put64, uint64_t, 8)
+WC_PUT(wc_put32, uint32_t, 16)
+#undef WC_PUT
+
+/* After a pass: writes the elements [st, end) still in the open line buffers of every bucket. */
+static void wc_close(uint64_t *kd, uint32_t *id, const wc_line *wc, const uint32_t *st, const uint32_t *o,
+                     unsigned ak, unsigned ai)
+{
+    for (int b = 0; b < RN; b++) {
+        uint32_t end = o[b];
+        if (end == st[b]) continue;
+        int64_t lk = (int64_t)end - ((end + ak) & 7), li = (int64_t)end - ((end + ai) & 15); /* open lines' starts */
+        for (int64_t e = lk > st[b] ? lk : st[b]; e < end; e++) kd[e] = wc[b].k[(e + ak) & 7];
+        if (id)
+            for (int64_t e = li > st[b] ? li : st[b]; e < end; e++) id[e] = wc[b].i[(e + ai) & 15];
+    }
+#ifdef __SSE2__
+    _mm_sfence();
+#endif
+}
+
 /* One pass over elements [j0, j1): from the source (keys computed, positions j) or from the arrays (ks, is),
  * into the arrays (kd, id) through the buffers wc or, on the last pass, into the outputs. Wide layout: keys
  * and positions apart. */
@@ -144,49 +178,35 @@ INLINE void pass_wide_t(ml_dtype dt, const ml_sort_line *ln, int from_src, int t
         uint32_t i = from_src ? (uint32_t)j : is[j];
         unsigned b = (unsigned)(k >> sh) & (RN - 1);
         uint32_t d = o[b]++;
-        wc_line *w = wc + b;
-        unsigned sk = (d + ak) & 7, si = (d + ai) & 15;
-        w->k[sk] = k;
-        w->i[si] = i;
-        if (sk == 7) {
-            if (d - 7 >= st[b] && d >= 7) put_line(kd + d - 7, w->k);
-            else
-                for (uint32_t e = st[b]; e <= d; e++) kd[e] = w->k[(e + ak) & 7];
-        }
-        if (si == 15) {
-            if (d - 15 >= st[b] && d >= 15) put_line(id + d - 15, w->i);
-            else
-                for (uint32_t e = st[b]; e <= d; e++) id[e] = w->i[(e + ai) & 15];
-        }
+        wc_put64(kd, wc[b].k, d, st[b], ak, k);
+        wc_put32(id, wc[b].i, d, st[b], ai, i);
     }
-    for (int b = 0; b < RN; b++) { /* the lines still open */
-        uint32_t end = o[b];
-        if (end == st[b]) continue;
-        int64_t lk = (int64_t)end - ((end + ak) & 7), li = (int64_t)end - ((end + ai) & 15); /* open lines' starts */
-        for (int64_t e = lk > st[b] ? lk : st[b]; e < end; e++) kd[e] = wc[b].k[(e + ak) & 7];
-        for (int64_t e = li > st[b] ? li : st[b]; e < end; e++) id[e] = wc[b].i[(e + ai) & 15];
-    }
-#ifdef __SSE2__
-    _mm_sfence();
-#endif
+    wc_close(kd, id, wc, st, o, ak, ai);
 }
 
 /* The same for the packed layout: one u64 per element, key << 32 | position. */
 INLINE void pass_packed_t(ml_dtype dt, const ml_sort_line *ln, int from_src, int to_out, int p, int64_t j0,
-                          int64_t j1, const uint64_t *s, uint64_t *dd, uint32_t *o, uint64_t flip)
+                          int64_t j1, const uint64_t *s, uint64_t *dd, uint32_t *o, uint64_t flip, wc_line *wc)
 {
     const int sh = 32 + p * RB;
-    for (int64_t j = j0; j < j1; j++) {
-        uint64_t it = from_src ? (key_of(dt, ln->src + j * ln->ss) ^ flip) << 32 | (uint64_t)j : s[j];
-        uint32_t d = o[(it >> sh) & (RN - 1)]++;
-        if (to_out) {
-            uint32_t i = (uint32_t)it;
+    if (to_out) {
+        for (int64_t j = j0; j < j1; j++) {
+            uint64_t it = from_src ? (key_of(dt, ln->src + j * ln->ss) ^ flip) << 32 | (uint64_t)j : s[j];
+            uint32_t d = o[(it >> sh) & (RN - 1)]++, i = (uint32_t)it;
             if (ln->vals) put_val(dt, ln->vals + (int64_t)d * ln->vs, (it >> 32) ^ flip, ln, i);
             if (ln->idx) ln->idx[(int64_t)d * ln->is] = (int64_t)i + ln->base;
-        } else {
-            dd[d] = it;
         }
+        return;
     }
+    uint32_t st[RN];
+    memcpy(st, o, sizeof st);
+    const unsigned a = (unsigned)((uintptr_t)dd / 8) & 7;
+    for (int64_t j = j0; j < j1; j++) {
+        uint64_t it = from_src ? (key_of(dt, ln->src + j * ln->ss) ^ flip) << 32 | (uint64_t)j : s[j];
+        unsigned b = (unsigned)(it >> sh) & (RN - 1);
+        wc_put64(dd, wc[b].k, o[b]++, st[b], a, it);
+    }
+    wc_close(dd, NULL, wc, st, o, a, 0);
 }
 
 /* Dispatch on the dtype so that every loop above is compiled for one constant dtype. */
@@ -223,14 +243,14 @@ static void pass_wide(const ml_sort_line *ln, int from_src, int to_out, int p, i
 }
 
 static void pass_packed(const ml_sort_line *ln, int from_src, int to_out, int p, int64_t j0, int64_t j1,
-                        const uint64_t *s, uint64_t *dd, uint32_t *o, uint64_t flip)
+                        const uint64_t *s, uint64_t *dd, uint32_t *o, uint64_t flip, wc_line *wc)
 {
 #define P1(D)                                                                 \
     do {                                                                      \
-        if (from_src && to_out) pass_packed_t(D, ln, 1, 1, p, j0, j1, s, dd, o, flip); \
-        else if (from_src) pass_packed_t(D, ln, 1, 0, p, j0, j1, s, dd, o, flip);      \
-        else if (to_out) pass_packed_t(D, ln, 0, 1, p, j0, j1, s, dd, o, flip);        \
-        else pass_packed_t(D, ln, 0, 0, p, j0, j1, s, dd, o, flip);                    \
+        if (from_src && to_out) pass_packed_t(D, ln, 1, 1, p, j0, j1, s, dd, o, flip, wc); \
+        else if (from_src) pass_packed_t(D, ln, 1, 0, p, j0, j1, s, dd, o, flip, wc);      \
+        else if (to_out) pass_packed_t(D, ln, 0, 1, p, j0, j1, s, dd, o, flip, wc);        \
+        else pass_packed_t(D, ln, 0, 0, p, j0, j1, s, dd, o, flip, wc);                    \
     } while (0)
     switch (ln->dt) {
     case ML_F32: P1(ML_F32); break;
@@ -317,8 +337,8 @@ int ml_sort_radix(const ml_sort_line *ln, void *scratch, int nthreads)
     if (n < (int64_t)C * RN) C = 1;
     hist_t *h = calloc((size_t)C, sizeof *h);
     uint32_t(*off)[RN] = malloc((size_t)C * sizeof *off);
-    wc_line *wc = wide ? aligned_alloc(64, (size_t)C * RN * sizeof *wc) : NULL;
-    if (!h || !off || (wide && !wc)) {
+    wc_line *wc = aligned_alloc(64, (size_t)C * RN * sizeof *wc);
+    if (!h || !off || !wc) {
         free(h);
         free(off);
         free(wc);
@@ -384,7 +404,7 @@ int ml_sort_radix(const ml_sort_line *ln, void *scratch, int nthreads)
                 if (wide)
                     pass_wide(ln, first, out, p, lo[c], lo[c + 1], ks, is, kbuf[w], ibuf[w], off[c], flip,
                               wc + (size_t)c * RN);
-                else pass_packed(ln, first, out, p, lo[c], lo[c + 1], ks, kbuf[w], off[c], flip);
+                else pass_packed(ln, first, out, p, lo[c], lo[c + 1], ks, kbuf[w], off[c], flip, wc + (size_t)c * RN);
             }
         }
         if (na == 0) { /* every key equal: the order stays */
