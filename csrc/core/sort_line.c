@@ -2,7 +2,9 @@
  * 8-byte dtypes carry (64-bit key, 32-bit position) in two arrays; narrower dtypes one u64 per element,
  * key << 32 | position. The histograms of every pass come from one read of the source (for a split into
  * chunks, later passes recount their chunk); the first pass computes the keys from the source instead of
- * reading a key array, and the last pass writes the outputs directly, values rebuilt from the keys. */
+ * reading a key array; the last pass writes the outputs directly, values rebuilt from the keys, or (both
+ * outputs contiguous) into the outputs' memory, which a final sweep converts in place. Scatters into work
+ * arrays go through one cache-line buffer per bucket (software write-combining). */
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
