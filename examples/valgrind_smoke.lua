@@ -26,6 +26,16 @@ do
   x[m] = x[m]:mul(2)
   local s, i = (x + T.new { 1, 2, 3, 4 }):astype("f32"):sort(3, { descending = true })
   assert(i:dtype() == "i64" and s:numel() == 24)
+  -- radix sorts: 8-byte keys (buffered scatter, chunks per thread above 65536) and packed 4-byte keys, strided lines
+  local r64 = T.randn({ 70000 }, { seed = 2 })
+  r64[5] = 0 / 0; r64[6] = -0.0
+  local rv, ri = r64:sort(1, { descending = true })
+  assert(rv:get(1) ~= rv:get(1) and ri:get(1) == 5)
+  assert(T.randn({ 300, 3 }, { seed = 3, dtype = "f32" }):argsort(1):get(1, 1) >= 1)
+  local rp = os.tmpname()
+  r64:save(rp); T.new({ 1, 2 }, "i32"):save(rp) -- saved over a longer file: cut to length
+  assert(T.load(rp):numel() == 2)
+  os.remove(rp)
   assert(T.where(m, x, 0):sum() > 0)
   local ids = T.new({ 3, 1 }, "i64")
   assert(x:index(2, ids):shape()[2] == 2)

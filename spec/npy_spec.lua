@@ -133,6 +133,63 @@ describe(".npy I/O", function()
     os.remove(p2)
   end)
 
+  it("overwrites an existing file in place: longer, shorter and equal files end with the new bytes only", function()
+    local p = os.tmpname()
+    local function bytes()
+      local f = assert(io.open(p, "rb"))
+      local s = f:read("a")
+      f:close()
+      return s
+    end
+    local big, small = T.randn({ 5000 }, { seed = 1 }), T.new({ 7, 8, 9 }, "i32")
+    big:save(p)
+    local n_big = #bytes()
+    small:save(p) -- over a longer file: cut to the new length
+    local s = bytes()
+    assert.equal(10 + string.unpack("<I2", s, 9) + 12, #s) -- header + 3 i32, nothing of the old file after them
+    assert.same({ 7, 8, 9 }, T.load(p):totable())
+    big:save(p) -- over a shorter file
+    assert.equal(n_big, #bytes())
+    assert.equal(0, (T.load(p) - big):abs():max())
+    local other = T.randn({ 5000 }, { seed = 2 })
+    other:save(p) -- same length: every byte replaced
+    assert.equal(0, (T.load(p) - other):abs():max())
+    os.remove(p)
+  end)
+
+  it("loads files above 16 MiB (read split among the threads) of every dtype bit-exactly, and truncated ones fail", function()
+    local ml = require "moonlab"
+    local saved = ml.get_threads()
+    local n = 5 * 1048576 -- 20 MiB of f32 / i32, 40 MiB of f64 / i64; u8 and bool stay below the split
+    for _, dt in ipairs { "f32", "f64", "i32", "i64", "u8", "bool" } do
+      local a = dt == "bool" and T.rand({ n }, { seed = 3 }):gt(0.5)
+        or dt == "u8" and (T.rand({ n }, { seed = 3 }) * 255):astype(dt)
+        or (T.randn({ n }, { seed = 3 }) * 100):astype(dt)
+      local p = os.tmpname()
+      a:save(p)
+      for _, th in ipairs { 1, 2 } do
+        ml.set_threads(th)
+        local b = T.load(p)
+        assert.equal(dt, b:dtype())
+        assert.is_true(b:eq(a):all(), dt .. " threads " .. th)
+        b:close()
+      end
+      ml.set_threads(saved)
+      if dt == "f64" then -- cut the file short by one element: an error, not garbage
+        local f = assert(io.open(p, "rb"))
+        local s = f:read("a")
+        f:close()
+        f = assert(io.open(p, "wb"))
+        f:write(s:sub(1, #s - 8))
+        f:close()
+        local ok, e = pcall(T.load, p)
+        assert.is_false(ok)
+        assert.matches("truncated .npy file", tostring(e))
+      end
+      os.remove(p)
+    end
+  end)
+
   it("loads an empty Fortran-order array (a libFuzzer find: division by zero in the tiled copy)", function()
     local root = os.getenv("MOONLAB_ROOT") or "."
     local t = T.load(root .. "/fuzz/corpus/npy/fortran_zero_rows.npy")

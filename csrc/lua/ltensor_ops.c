@@ -314,11 +314,7 @@ static int sort_impl(lua_State *L, const char *fname, int want_vals, int want_id
     mlL_opts(L, optidx, fname, (mlL_opt[]){{"descending", MLL_BOOL, &desc, NULL}, {0}});
     ml_tensor *v = want_vals ? lt_newout(L, fname, t->dtype, t->ndim, t->shape) : NULL;
     ml_tensor *ix = want_idx ? lt_newout(L, fname, ML_I64, t->ndim, t->shape) : NULL;
-    if (ml_tensor_sort(t, d, desc, v, ix)) return mlL_raise(L, fname);
-    if (ix) {
-        int64_t *p = ix->data;
-        for (int64_t i = 0; i < ix->numel; i++) p[i]++;
-    }
+    if (ml_tensor_sort_base(t, d, desc, v, ix, 1)) return mlL_raise(L, fname);
     return want_vals + want_idx;
 }
 static int l_sort(lua_State *L) { return sort_impl(L, "tensor:sort", 1, 1); }
@@ -341,9 +337,7 @@ static int l_topk(lua_State *L)
                             d + 1, (long long)k);
     ml_tensor *v = lt_newout(L, fname, t->dtype, t->ndim, t->shape);
     ml_tensor *ix = lt_newout(L, fname, ML_I64, t->ndim, t->shape);
-    if (ml_tensor_sort(t, d, largest, v, ix)) return mlL_raise(L, fname);
-    int64_t *p = ix->data;
-    for (int64_t i = 0; i < ix->numel; i++) p[i]++;
+    if (ml_tensor_sort_base(t, d, largest, v, ix, 1)) return mlL_raise(L, fname);
     ml_tensor nv = {0}, ni = {0};
     ml_tensor_narrow(&nv, v, d, 0, k);
     ml_tensor_narrow(&ni, ix, d, 0, k);

@@ -183,6 +183,8 @@ int64_t ml_tensor_count(const ml_tensor *mask);
 /* Sorts every line along dim (stable; NaN last; descending reverses the order of
  * keys, NaN first). vals (a's dtype) and/or idx (i64, 0-based) may be NULL. */
 int ml_tensor_sort(const ml_tensor *a, int dim, int descending, ml_tensor *vals, ml_tensor *idx);
+/* ml_tensor_sort with base added to the positions written to idx (1 for Lua's 1-based indices). */
+int ml_tensor_sort_base(const ml_tensor *a, int dim, int descending, ml_tensor *vals, ml_tensor *idx, int64_t base);
 
 /* out = a @ b via cblas: [M,K]x[K,N] or batched [B,M,K]x[B,K,N]. */
 int ml_tensor_matmul(const ml_tensor *a, const ml_tensor *b, ml_tensor *out);
