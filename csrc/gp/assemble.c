@@ -84,12 +84,13 @@ int ml_gpk_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, int6
     }
     /* Tiles of TB x TB point pairs are computed into a buffer and written out as (TB*m)-wide row
      * segments (the mirror tile transposed), with non-temporal stores when the matrix is too big
-     * to stay in cache: writing m-wide pieces of rows far apart costs more than the kernel. The
-     * training matrix computes the tiles on and above the diagonal only. */
+     * to stay in cache (over 32 MB, the L3 of the machine this was tuned on; a smaller one is left
+     * in cache for the factorisation that follows): writing m-wide pieces of rows far apart costs
+     * more than the kernel. The training matrix computes the tiles on and above the diagonal only. */
     const int64_t TB = 8;
     int64_t nt = (n + TB - 1) / TB, nt2 = (n2 + TB - 1) / TB, tw = TB * m;
     int64_t ntiles = same_set ? nt * (nt + 1) / 2 : nt * nt2;
-    int stream = (double)(n * m) * (double)ld > 1e6; /* > 8 MB */
+    int stream = (double)(n * m) * (double)ld > 4194304.0;
     ws += tw * tw;
     /* small matrices (the dimer's inner loop) are faster on one thread */
     int par = (double)n * (double)n2 * (double)(m * m) > 1e6;
