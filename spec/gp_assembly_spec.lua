@@ -91,6 +91,11 @@ describe("gp matrix assembly", function()
     local se = gp.kernel.se { lengthscales = { 0.7, 1.3, 2.0 }, variance = 2 }
     local Z = T.randn({ 19, 3 }, { seed = 10 })
     assert.is_true(against_blocks(se, se:matrix(Z, { derivatives = true }), Z, Z, true, "upper") <= 1e-13)
+    -- energy-only: tiles of 180 x 180 points
+    local Z2 = T.randn({ 400, 3 }, { seed = 14 })
+    local Ke = se:matrix(Z2)
+    assert.is_true(against_blocks(se, Ke, Z2, Z2, false, "rows", { 1, 180, 181, 361, 400 }) <= 1e-13)
+    assert.is_true(symmetric(Ke))
   end)
 
   it("the same matrix on 1 and 2 threads, bit for bit", function()

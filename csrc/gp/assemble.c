@@ -29,8 +29,8 @@ static double *point_features(const ml_gp_kernel *k, int D, int64_t n, const dou
     return out;
 }
 
-/* Asks for transparent huge pages on a large output before it is first written: the page
- * faults of a fresh multi-megabyte buffer cost as much as the assembly itself. A hint only. */
+/* Asks for transparent huge pages on a large output before it is first written: with 4 kB pages
+ * the faults of a fresh 39 MB matrix took longer than computing it. A hint only. */
 static void huge_pages(void *p, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
@@ -82,12 +82,13 @@ int ml_gpk_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, int6
         FY = point_features(k, D, n2, X2, &F2, &fail);
         if (!FY) F = 0;
     }
-    /* Tiles of TB x TB point pairs are computed into a buffer and written out as (TB*m)-wide row
-     * segments (the mirror tile transposed), with non-temporal stores when the matrix is too big
-     * to stay in cache (over 32 MB, the L3 of the machine this was tuned on; a smaller one is left
-     * in cache for the factorisation that follows): writing m-wide pieces of rows far apart costs
-     * more than the kernel. The training matrix computes the tiles on and above the diagonal only. */
-    const int64_t TB = 8;
+    /* Tiles of TB x TB point pairs (8 x 8 with 22 x 22 blocks) are computed into a buffer and
+     * written out as (TB*m)-wide row segments (the mirror tile transposed), with non-temporal
+     * stores when the matrix is too big to stay in cache (over 32 MB, the L3 of the machine this
+     * was tuned on; a smaller one is left in cache for the factorisation that follows): writing
+     * m-wide pieces of rows far apart cost more than the kernel. The training matrix computes the
+     * tiles on and above the diagonal only. */
+    const int64_t TB = m < 180 ? 180 / m : 1; /* a tile of about 180 x 180 doubles (256 kB) */
     int64_t nt = (n + TB - 1) / TB, nt2 = (n2 + TB - 1) / TB, tw = TB * m;
     int64_t ntiles = same_set ? nt * (nt + 1) / 2 : nt * nt2;
     int stream = (double)(n * m) * (double)ld > 4194304.0;
@@ -161,7 +162,7 @@ int gp_grad_contract(const ml_gp_kernel *k, int D, int64_t n, const double *X, i
             fail = 1;
         } else {
             double *B = w + ws - mm2 * (1 + np), *dB = B + mm2;
-#pragma omp for schedule(dynamic, 2)
+#pragma omp for schedule(dynamic, 4)
             for (int64_t i = 0; i < n; i++) {
                 double *acc = rows + i * np;
                 for (int64_t j = i; j < n; j++) {
