@@ -102,7 +102,7 @@ int ml_gpk_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, int6
 #pragma omp atomic write
             fail = 1;
         }
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
         for (int64_t t = 0; t < ntiles; t++) {
             if (!w) continue;
             int64_t I = 0, J = 0;
@@ -131,11 +131,11 @@ int ml_gpk_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, int6
             put_rows(out + i0 * m * ld + j0 * m, ld, Tb, tw, ni * m, nj * m, 0, stream);
             if (same_set && !diag) put_rows(out + j0 * m * ld + i0 * m, ld, Tb, tw, nj * m, ni * m, 1, stream);
         }
+#ifdef __SSE2__
+        if (stream) _mm_sfence(); /* each thread orders its own streaming stores before the barrier */
+#endif
         free(w);
     }
-#ifdef __SSE2__
-    if (stream) _mm_sfence();
-#endif
     if (FY != FX) free(FY);
     free(FX);
     return fail ? ml_fail(ML_ENOMEM, "gp kernel matrix: out of memory") : ML_OK;
