@@ -6,7 +6,7 @@
 --  2. lml + gradient, energy-only RBF (ARD) GP, N = 2000, D = 8, against scikit-learn's
 --     log_marginal_likelihood(theta, eval_gradient=True) (goal >= 5x), when installed;
 --  3. one GPR-dimer outer iteration at 50 data points of LJ7 3-D: fit / MAP / surrogate dimer.
--- Usage: lua5.4 bench/gp.lua [quick | fit | lml | outer]
+-- Usage: lua5.4 bench/gp.lua [quick | fit [N,N,...] | lml | outer]
 local core = require "moonlab.core"
 local T = require "moonlab.tensor"
 local gp = require "moonlab.gp"
@@ -49,7 +49,12 @@ print(("threads %d; the machine may be shared: medians"):format(require("moonlab
 -- 1. fit with derivatives
 local pot = gp.potential.lj { n = 7, dim = 3 }
 local k = gp.kernel.inverse_distance { atoms = 7, dim = 3, lengthscales = 0.5, variance = 1 }
-for _, n in ipairs((only and only ~= "fit") and {} or quick and { 100 } or { 100, 200, 400 }) do
+local sizes = { 100, 200, 400 }
+if only == "fit" and arg[2] then
+  sizes = {}
+  for v in arg[2]:gmatch("%d+") do sizes[#sizes + 1] = tonumber(v) end
+end
+for _, n in ipairs((only and only ~= "fit") and {} or quick and { 100 } or sizes) do
   local runs = n >= 400 and 3 or 5
   local X = configs(n, n)
   local E, G = data(pot, X)

@@ -115,9 +115,8 @@ describe("gp.GP", function()
   local X = T.rand({ 10, 2 }, { seed = 3 }) * 1.2 - 0.4
   local E, G = sample(pot, X)
 
-  it("lml gradient matches central differences (energies and gradients)", function()
-    local k = gp.kernel.se { lengthscales = { 0.4, 0.5 }, variance = 1e4 } + gp.kernel.matern { nu = 2.5, lengthscales = 0.7, variance = 50 }
-    local m = gp.GP { kernel = k, noise = 1e-2 }:fit(X, E, G)
+  -- the lml gradient of a fitted GP against central differences of the lml
+  local function check_lml_gradient(m)
     local _, grad = m:lml { gradient = true }
     local th = m:params()
     for p = 1, #th do
@@ -129,6 +128,20 @@ describe("gp.GP", function()
       m:set_params(th)
       assert.is_close(grad[p], (lp - lm) / (2 * h), { rtol = 1e-5, atol = 1e-5 })
     end
+  end
+
+  it("lml gradient matches central differences (energies and gradients)", function()
+    local k = gp.kernel.se { lengthscales = { 0.4, 0.5 }, variance = 1e4 } + gp.kernel.matern { nu = 2.5, lengthscales = 0.7, variance = 50 }
+    check_lml_gradient(gp.GP { kernel = k, noise = 1e-2 }:fit(X, E, G))
+  end)
+
+  it("lml gradient of an inverse-distance GP with pair types matches central differences", function()
+    -- LJ3 configurations around a triangle (the assembly's per-point feature path)
+    local X3 = T.randn({ 6, 9 }, { seed = 12, std = 0.1 }) + T.new { 0, 0, 0, 1.1, 0, 0, 0.55, 0.95, 0 }
+    local E3, G3 = sample(gp.potential.lj { n = 3, dim = 3 }, X3)
+    local k = gp.kernel.inverse_distance { atoms = 3, dim = 3, types = { 1, 2, 2 }, pair_types = { { 1, 2 }, { 2, 2 } },
+      lengthscales = { 0.5, 0.7 }, variance = 3 }
+    check_lml_gradient(gp.GP { kernel = k, noise = 1e-3 }:fit(X3, E3, G3))
   end)
 
   it("lml and the posterior equal the closed forms written in Lua (energy-only, 3 points)", function()

@@ -48,6 +48,12 @@ void gp_block_stationary(const ml_gp_kernel *k, int D, const double *x, const do
 void gp_block_invdist(const ml_gp_kernel *k, int D, const double *x, const double *y,
                       int deriv, double *B, double *dB, double *work);
 int64_t gp_invdist_work(const ml_gp_kernel *k, int D);
+/* Features of one point for the inverse-distance blocks (phi over the pairs, then their
+ * Jacobian rows): gp_invdist_feat_size doubles; the block from two of them (work: gp_invdist_work). */
+int64_t gp_invdist_feat_size(const ml_gp_kernel *k);
+void gp_invdist_features(const ml_gp_kernel *k, const double *x, double *f);
+void gp_block_invdist_feat(const ml_gp_kernel *k, int D, const double *fx, const double *fy,
+                           int deriv, double *B, double *dB, double *work);
 
 /* grad[p] = 1/2 sum_ij W_ij dK_ij/dtheta_p for the symmetric N x N matrix W of the n training
  * points (blockwise; dK never stored). */
