@@ -32,7 +32,7 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
     double *Pt = calloc((size_t)nt * (size_t)E, sizeof(double));
     double *acc = calloc((size_t)nt * 2, sizeof(double));
     int64_t *bad = malloc((size_t)nt * sizeof(int64_t));
-    char *buf = malloc((size_t)nt * (size_t)(5 * E + 64) * es);
+    char *buf = malloc((size_t)nt * (size_t)(6 * E + 128) * es);
     if (!Pt || !acc || !bad || !buf) {
         free(Pt); free(acc); free(bad); free(buf);
         return ml_fail(ML_ENOMEM, "moe.route: out of memory for %d thread buffers", nt);
@@ -45,17 +45,21 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
         tmp32 = malloc((size_t)T * (size_t)E * sizeof(float));
         if (!tmp32) { free(Pt); free(acc); free(bad); free(buf); return ml_fail(ML_ENOMEM, "moe.route: out of memory"); }
     }
-    int avx2 = moe_route_have_avx2();
+    int avx2 = moe_route_have_avx2(), avx512 = moe_route_avx512_covers(&oo, E);
     #pragma omp parallel num_threads(nt)
     {
         int c = omp_get_thread_num(), n = omp_get_num_threads();
         int64_t lo, hi;
         moe_chunk(T, n, c, &lo, &hi);
         bad[c] = -1;
-        char *b = buf + (size_t)c * (size_t)(5 * E + 64) * es;
+        char *b = buf + (size_t)c * (size_t)(6 * E + 128) * es;
         if (logits->dtype == ML_F64)
             route_block_f64(&oo, ml_f64(logits), E, lo, hi, experts, weights ? ml_f64(weights) : NULL,
                             (double *)probs, Pt + (size_t)c * E, acc + 2 * c, acc + 2 * c + 1, bad + c, (double *)b, rank);
+        else if (avx512)
+            moe_route_block_f32_avx512(&oo, ml_f32(logits), E, lo, hi, experts, weights ? ml_f32(weights) : NULL,
+                                       tmp32 ? tmp32 : (float *)probs, Pt + (size_t)c * E, acc + 2 * c,
+                                       acc + 2 * c + 1, bad + c, (float *)b, rank);
         else if (avx2)
             moe_route_block_f32_avx2(&oo, ml_f32(logits), E, lo, hi, experts, weights ? ml_f32(weights) : NULL,
                                      tmp32 ? tmp32 : (float *)probs, Pt + (size_t)c * E, acc + 2 * c,
