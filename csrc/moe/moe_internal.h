@@ -76,7 +76,7 @@ void moe_route_block_f32_avx2(const ml_moe_route_opts *o, const float *X, int64_
                               int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs,
                               int64_t *bad, float *buf, double *rank);
 int moe_route_have_avx2(void);
-/* The fused f32 softmax pass for AVX-512F (route_avx512.c; buf: 6E + 128 floats; E <= 4096) and whether it covers
+/* The fused f32 softmax pass for AVX-512F (route_avx512.c; buf: 8E + 128 floats; E <= 4096) and whether it covers
  * these options on this CPU (ml_cpu_isa(), so MOONLAB_ISA=avx2 or scalar turns it off). */
 void moe_route_block_f32_avx512(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t t0, int64_t t1,
                                 int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs,

@@ -169,8 +169,8 @@ INL void topk_live(const float *sel, int64_t E, int64_t nv, int k, int groups, i
     }
 }
 
-/* Sums over a batch of n <= 16 rows: zacc += lse^2, hacc += lse - sz/sum with lse = m + log(sum). */
-INL void flush_logs(const float *m, const float *sum, const float *szr, int n, double *zacc, double *hacc) {
+/* Sums over a batch of n <= 16 rows: zacc += lse^2, hacc += lse with lse = m + log(sum). */
+INL void flush_logs(const float *m, const float *sum, int n, double *zacc, double *hacc) {
     __mmask16 q = (__mmask16)((1u << n) - 1u);
     __m512 ls = log16(_mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), q, sum));
     float l[16];
@@ -178,110 +178,142 @@ INL void flush_logs(const float *m, const float *sum, const float *szr, int n, d
     for (int i = 0; i < n; i++) {
         double lse = (double)m[i] + (double)l[i];
         *zacc += lse * lse;
-        *hacc += lse - (double)szr[i];
+        *hacc += lse;
     }
 }
 
-/* One row: z [E] finite-checked; s = softmax(z) into s; Pf += s; returns 0 on a non-finite value, else
- * 1 with *m = max z, *sum = sum exp(z - m), *szr = sum s z. nv = ceil(E/16) (a constant in the unrolled
- * copies for E <= 64). */
-INL int softmax_row(const float *restrict x, float it, int scaled, int64_t E, int64_t nv, float *restrict s,
-                    float *restrict Pf, float *restrict zt, float *m, float *sum, float *szr) {
-    __m512 vm = _mm512_set1_ps(-INFINITY), chk = _mm512_setzero_ps(), vit = _mm512_set1_ps(it);
-    const float *z = x;
-    if (scaled) { /* z = x / temperature, kept in zt */
-        for (int64_t i = 0; i < nv; i++) {
-            __mmask16 q = lane_mask(E, 16 * i);
-            __m512 v = _mm512_maskz_loadu_ps(q, x + 16 * i);
-            chk = _mm512_add_ps(chk, _mm512_sub_ps(v, v));
-            _mm512_mask_storeu_ps(zt + 16 * i, q, _mm512_mul_ps(v, vit));
+/* R = 1 or 2 rows in lockstep (their dependency chains interleave): z [E] finite-checked (z = x/temperature
+ * into zt when scaled); v = exp(z - max z) into s[r] (normalised to softmax(z) when norm); Pf += softmax;
+ * hz += sum of v z / sum v (lanes left unreduced); returns 0 on a non-finite value in any of the rows (nothing
+ * added then), else 1 with m[r] = max z, sum[r] = sum v, inv[r] = 1 / sum v. nv = ceil(E/16) (a constant in
+ * the unrolled copies for E <= 64). */
+INL int softmax_rows(int R, const float *const *x, float it, int scaled, int norm, int64_t E, int64_t nv,
+                     float *const *s, float *restrict Pf, float *const *zt, float *m, float *sum, float *inv,
+                     __m512 *hz) {
+    __m512 vm[2], chk[2], vs[2], vz[2], vit = _mm512_set1_ps(it);
+    const float *z[2];
+    for (int r = 0; r < R; r++) {
+        vm[r] = _mm512_set1_ps(-INFINITY);
+        chk[r] = vs[r] = vz[r] = _mm512_setzero_ps();
+        z[r] = scaled ? zt[r] : x[r];
+    }
+    for (int64_t i = 0; i < nv; i++) {
+        __mmask16 q = lane_mask(E, 16 * i);
+        for (int r = 0; r < R; r++) {
+            __m512 v = _mm512_maskz_loadu_ps(q, x[r] + 16 * i);
+            chk[r] = _mm512_add_ps(chk[r], _mm512_sub_ps(v, v));
+            if (scaled) {
+                v = _mm512_mul_ps(v, vit);
+                _mm512_mask_storeu_ps(zt[r] + 16 * i, q, v);
+            }
+            vm[r] = _mm512_mask_max_ps(vm[r], q, vm[r], v);
         }
-        z = zt;
+    }
+    __m512 c = chk[0];
+    for (int r = 1; r < R; r++) c = _mm512_add_ps(c, chk[r]);
+    if (_mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_NEQ_UQ)) return 0;
+    __m512 vmx[2];
+    for (int r = 0; r < R; r++) { m[r] = _mm512_reduce_max_ps(vm[r]); vmx[r] = _mm512_set1_ps(m[r]); }
+    for (int64_t i = 0; i < nv; i++) {
+        __mmask16 q = lane_mask(E, 16 * i);
+        for (int r = 0; r < R; r++) {
+            __m512 zz = _mm512_maskz_loadu_ps(q, z[r] + 16 * i);
+            __m512 v = _mm512_maskz_mov_ps(q, exp16(_mm512_sub_ps(zz, vmx[r])));
+            _mm512_mask_storeu_ps(s[r] + 16 * i, q, v);
+            vs[r] = _mm512_add_ps(vs[r], v);
+            vz[r] = _mm512_fmadd_ps(v, zz, vz[r]);
+        }
+    }
+    __m512 vi[2];
+    for (int r = 0; r < R; r++) {
+        sum[r] = _mm512_reduce_add_ps(vs[r]);
+        inv[r] = 1.0f / sum[r];
+        vi[r] = _mm512_set1_ps(inv[r]);
+        *hz = _mm512_fmadd_ps(vz[r], vi[r], *hz);
     }
     for (int64_t i = 0; i < nv; i++) {
         __mmask16 q = lane_mask(E, 16 * i);
-        __m512 v = _mm512_maskz_loadu_ps(q, z + 16 * i);
-        if (!scaled) chk = _mm512_add_ps(chk, _mm512_sub_ps(v, v));
-        vm = _mm512_mask_max_ps(vm, q, vm, v);
+        __m512 acc = _mm512_loadu_ps(Pf + 16 * i);
+        for (int r = 0; r < R; r++) {
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(q, s[r] + 16 * i), vi[r]);
+            if (norm) _mm512_mask_storeu_ps(s[r] + 16 * i, q, v);
+            acc = _mm512_add_ps(acc, v);
+        }
+        _mm512_storeu_ps(Pf + 16 * i, acc);
     }
-    if (_mm512_cmp_ps_mask(chk, _mm512_setzero_ps(), _CMP_NEQ_UQ)) return 0;
-    float mx = _mm512_reduce_max_ps(vm);
-    __m512 vmx = _mm512_set1_ps(mx), vs = _mm512_setzero_ps(), vz = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nv; i++) {
-        __mmask16 q = lane_mask(E, 16 * i);
-        __m512 zz = _mm512_maskz_loadu_ps(q, z + 16 * i);
-        __m512 v = _mm512_maskz_mov_ps(q, exp16(_mm512_sub_ps(zz, vmx)));
-        _mm512_mask_storeu_ps(s + 16 * i, q, v);
-        vs = _mm512_add_ps(vs, v);
-        vz = _mm512_fmadd_ps(v, zz, vz);
-    }
-    float a = _mm512_reduce_add_ps(vs);
-    __m512 inv = _mm512_set1_ps(1.0f / a);
-    for (int64_t i = 0; i < nv; i++) {
-        __mmask16 q = lane_mask(E, 16 * i);
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(q, s + 16 * i), inv);
-        _mm512_mask_storeu_ps(s + 16 * i, q, v);
-        _mm512_storeu_ps(Pf + 16 * i, _mm512_add_ps(_mm512_loadu_ps(Pf + 16 * i), v));
-    }
-    *m = mx;
-    *sum = a;
-    *szr = _mm512_reduce_add_ps(vz) / a;
     return 1;
 }
 
-/* Worker for tokens [t0,t1) with nv = ceil(E/16) (NV > 0: that constant). buf: 6E + 128 floats. */
+/* Worker for tokens [t0,t1) with nv = ceil(E/16) (NV > 0: that constant). buf: 8E + 128 floats. */
 INL void block(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t nv, int64_t t0, int64_t t1,
                int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs, int64_t *bad,
                float *buf, double *rank) {
     int k = o->k;
     int64_t base = o->index_base, nv16 = 16 * nv;
-    float *zt = buf, *sb = zt + nv16, *sel = sb + nv16, *Pf = sel + nv16, *bf = Pf + nv16;
-    float bm[16], bsum[16], bsz[16];
+    float *zt0 = buf, *zt1 = zt0 + nv16, *sb0 = zt1 + nv16, *sb1 = sb0 + nv16, *sel = sb1 + nv16, *Pf = sel + nv16,
+          *bf = Pf + nv16;
+    float bm[16], bsum[16];
     int64_t idx[1024];
     int scaled = o->temperature != 1.0;
     float it = (float)(1.0 / o->temperature), rs = (float)o->route_scale;
     int use_groups = o->groups > 1 && o->group_topk < o->groups;
     int sel_on_z = !o->bias && !use_groups; /* softmax is monotone: the order of s is that of z */
+    int norm = probs || !sel_on_z;         /* s normalised in place; else the kept v are scaled by 1/sum v */
+    __m512 hz = _mm512_setzero_ps();       /* sum over rows of sum s z (entropy = lse - sum s z) */
     for (int64_t i = 0; i < nv16; i++) Pf[i] = 0;
     if (o->bias)
         for (int64_t e = 0; e < E; e++) bf[e] = (float)o->bias[e];
     double zacc = 0, hacc = 0;
     int nb = 0, np = 0;
-    for (int64_t t = t0; t < t1; t++) {
-        float *s = probs ? probs + t * E : sb;
-        if (!softmax_row(X + t * E, it, scaled, E, nv, s, Pf, zt, bm + nb, bsum + nb, bsz + nb)) {
-            *bad = t;
-            return;
+    for (int64_t t = t0; t < t1;) {
+        int R = t + 1 < t1 ? 2 : 1;
+        const float *xr[2] = {X + t * E, X + (t + R - 1) * E};
+        float *sr[2] = {probs ? probs + t * E : sb0, probs ? probs + (t + R - 1) * E : sb1};
+        float *zr[2] = {zt0, zt1}, mr[2], sumr[2], invr[2];
+        if (!(R == 2 && softmax_rows(2, xr, it, scaled, norm, E, nv, sr, Pf, zr, mr, sumr, invr, &hz))) {
+            R = 1; /* the last row, or a non-finite value in one of the pair */
+            if (!softmax_rows(1, xr, it, scaled, norm, E, nv, sr, Pf, zr, mr, sumr, invr, &hz)) { *bad = t; return; }
         }
-        if (++nb == 16) { flush_logs(bm, bsum, bsz, nb, &zacc, &hacc); nb = 0; }
-        if (k > 0) {
-            const float *sv = sel_on_z ? (scaled ? zt : X + t * E) : s;
-            if (o->bias) {
-                for (int64_t i = 0; i < nv; i++) {
-                    __mmask16 q = lane_mask(E, 16 * i);
-                    _mm512_mask_storeu_ps(sel + 16 * i, q, _mm512_add_ps(_mm512_maskz_loadu_ps(q, s + 16 * i),
-                                                                       _mm512_maskz_loadu_ps(q, bf + 16 * i)));
-                }
-                sv = sel;
+        for (int r = 0; r < R; r++, t++) {
+            const float *s = sr[r];
+            bm[nb] = mr[r]; bsum[nb] = sumr[r];
+            if (++nb == 16) {
+                flush_logs(bm, bsum, nb, &zacc, &hacc);
+                hacc -= (double)_mm512_reduce_add_ps(hz);
+                hz = _mm512_setzero_ps();
+                nb = 0;
             }
-            float b0 = sel_on_z ? bm[(nb + 15) % 16] : NAN;
-            if (nv <= 4 && !use_groups) topk_regs(sv, E, nv, k, b0, idx);
-            else topk_live(sv, E, nv, k, o->groups, o->group_topk, b0, idx);
-            float *w = W + t * k, sum = 0;
-            int64_t *ex = experts + t * k;
-            for (int j = 0; j < k; j++) { w[j] = s[idx[j]]; sum += w[j]; }
-            float c = rs;
-            if (o->renormalize) c = sum > 0 ? c / sum : 0;
-            for (int j = 0; j < k; j++) { w[j] *= c; ex[j] = idx[j] + base; }
-            if (rank)
-                for (int j = 0; j < k; j++) rank[t * k + j] = (double)s[idx[j]];
-        }
-        if (++np == 64) { /* f32 partial sums of P flushed to f64 every 64 rows */
-            for (int64_t e = 0; e < E; e++) { P[e] += (double)Pf[e]; Pf[e] = 0; }
-            np = 0;
+            if (k > 0) {
+                const float *sv = sel_on_z ? (scaled ? zr[r] : xr[r]) : s;
+                if (o->bias) {
+                    for (int64_t i = 0; i < nv; i++) {
+                        __mmask16 q = lane_mask(E, 16 * i);
+                        _mm512_mask_storeu_ps(sel + 16 * i, q, _mm512_add_ps(_mm512_maskz_loadu_ps(q, s + 16 * i),
+                                                                           _mm512_maskz_loadu_ps(q, bf + 16 * i)));
+                    }
+                    sv = sel;
+                }
+                float b0 = sel_on_z ? mr[r] : NAN;
+                if (nv <= 4 && !use_groups) topk_regs(sv, E, nv, k, b0, idx);
+                else topk_live(sv, E, nv, k, o->groups, o->group_topk, b0, idx);
+                float *w = W + t * k, sum = 0;
+                int64_t *ex = experts + t * k;
+                float sc = norm ? 1.0f : invr[r];
+                for (int j = 0; j < k; j++) { w[j] = s[idx[j]] * sc; sum += w[j]; }
+                float c = rs;
+                if (o->renormalize) c = sum > 0 ? c / sum : 0;
+                for (int j = 0; j < k; j++) { w[j] *= c; ex[j] = idx[j] + base; }
+                if (rank)
+                    for (int j = 0; j < k; j++) rank[t * k + j] = (double)(s[idx[j]] * sc);
+            }
+            if (++np == 64) { /* f32 partial sums of P flushed to f64 every 64 rows */
+                for (int64_t e = 0; e < E; e++) { P[e] += (double)Pf[e]; Pf[e] = 0; }
+                np = 0;
+            }
         }
     }
-    if (nb) flush_logs(bm, bsum, bsz, nb, &zacc, &hacc);
+    if (nb) flush_logs(bm, bsum, nb, &zacc, &hacc);
+    hacc -= (double)_mm512_reduce_add_ps(hz);
     for (int64_t e = 0; e < E; e++) P[e] += (double)Pf[e];
     *zs += zacc;
     *hs += hacc;

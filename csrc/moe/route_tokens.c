@@ -32,7 +32,7 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
     double *Pt = calloc((size_t)nt * (size_t)E, sizeof(double));
     double *acc = calloc((size_t)nt * 2, sizeof(double));
     int64_t *bad = malloc((size_t)nt * sizeof(int64_t));
-    char *buf = malloc((size_t)nt * (size_t)(6 * E + 128) * es);
+    char *buf = malloc((size_t)nt * (size_t)(8 * E + 128) * es);
     if (!Pt || !acc || !bad || !buf) {
         free(Pt); free(acc); free(bad); free(buf);
         return ml_fail(ML_ENOMEM, "moe.route: out of memory for %d thread buffers", nt);
@@ -52,7 +52,7 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
         int64_t lo, hi;
         moe_chunk(T, n, c, &lo, &hi);
         bad[c] = -1;
-        char *b = buf + (size_t)c * (size_t)(6 * E + 128) * es;
+        char *b = buf + (size_t)c * (size_t)(8 * E + 128) * es;
         if (logits->dtype == ML_F64)
             route_block_f64(&oo, ml_f64(logits), E, lo, hi, experts, weights ? ml_f64(weights) : NULL,
                             (double *)probs, Pt + (size_t)c * E, acc + 2 * c, acc + 2 * c + 1, bad + c, (double *)b, rank);
