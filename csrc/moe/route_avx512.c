@@ -15,22 +15,21 @@
 #define MOE_AVX512_MAXV 256 /* vectors per row: E <= 4096 */
 #define INL FTGT static inline __attribute__((always_inline))
 
-/* exp of 16 floats <= 0: the moe_expf polynomial in vector form (x < -87 is clamped). */
+/* exp of 16 floats <= 0 (x < -87 is clamped): 2^n 2^f with n = round(x log2 e), f = x log2 e - n from one
+ * fused multiply-subtract, 2^f by a degree-5 minimax polynomial on [-1/2, 1/2] (relative error 2.4e-7; the
+ * polynomial of the attention kernels), 2^n by scalef. */
 INL __m512 exp16(__m512 x) {
+    const __m512 l2e = _mm512_set1_ps(1.44269504088896341f);
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
-    __m512i n = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000));
-    __m512 fn = _mm512_cvtepi32_ps(n);
-    __m512 r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(1.428606765330187e-06f), r);
-    __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
-    __m512 p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(y, r), r, r), _mm512_set1_ps(1.0f));
-    __m512 sc = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
-    return _mm512_mul_ps(p, sc);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, l2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_fmsub_ps(x, l2e, n);
+    __m512 p = _mm512_set1_ps(1.327647129073739e-3f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.675540961325169e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550713092088699e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022120237350464e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931469440460205e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0000001192092896f));
+    return _mm512_scalef_ps(p, n);
 }
 
 /* log of 16 positive finite floats: x = 2^e m with m in [0.75, 1.5), log m = 2 atanh((m-1)/(m+1)) by its
