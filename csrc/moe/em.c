@@ -31,7 +31,8 @@ static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t 
         int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
         double *St = Sthr + (size_t)c * per;
         if (fast) {
-            ll += gmoe_fast_estep(m, fix, X, Y, lo, hi, R, St, pre ? gacc + (size_t)c * (acc_n + wn) : NULL, Rold, &qo);
+            ll += gmoe_fast_estep(m, fix, X, Y, n, lo, hi, R, St, pre ? gacc + (size_t)c * (acc_n + wn) : NULL, Rold,
+                                  &qo);
             lo = hi; /* skips the per-point loop */
         }
         for (int64_t t = lo; t < hi; t++) {

@@ -214,8 +214,8 @@ static inline __attribute__((always_inline)) void block_gate_acc(const ml_gmoe *
         }
 }
 
-CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const double *Y, int64_t lo, int64_t hi,
-                              double *R, double *St, double *gacc, const double *Rold, double *qold) {
+CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const double *Y, int64_t n, int64_t lo,
+                              int64_t hi, double *R, double *St, double *gacc, const double *Rold, double *qold) {
     int K = m->K, d = m->d, p = d + 1, np = gmoe_gate_nparams(m, fix);
     size_t per = gmoe_stats_size(d);
     fblock *B = malloc(sizeof(fblock));
@@ -227,10 +227,10 @@ CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const 
         block_gate(m, X, t0, nb, B);
         if (Rold) /* the line search's Q(new gate; previous posteriors) */
             for (int i = 0; i < K; i++) {
-                const double *l = B->L[i], *r = Rold + t0 * K + i;
+                const double *l = B->L[i], *r = Rold + i * n + t0;
                 double q = 0;
                 #pragma omp simd reduction(+ : q)
-                for (int t = 0; t < nb; t++) q += r[t * K] > 0 ? r[t * K] * l[t] : 0.0;
+                for (int t = 0; t < nb; t++) q += r[t] > 0 ? r[t] * l[t] : 0.0;
                 *qold += q;
             }
         const double *y = Y + t0;
@@ -267,10 +267,9 @@ CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const 
         for (int t = 0; t < nb; t++) { lb += mx[t] + vlog1p_ge1(s[t]); s[t] = 1.0 / s[t]; }
         ll += lb;
         for (int i = 0; i < K; i++) {
-            double *w = B->W[i];
+            double *w = B->W[i], *ri = R + i * n + t0;
             #pragma omp simd
-            for (int t = 0; t < nb; t++) w[t] *= s[t];
-            for (int t = 0; t < nb; t++) R[(t0 + t) * K + i] = w[t];
+            for (int t = 0; t < nb; t++) { w[t] *= s[t]; ri[t] = w[t]; }
             /* sufficient statistics: lower triangle of sum w x~ x~' (x~ = (x, 1)), sum w x~ y, sum w y^2 */
             double *Si = St + (size_t)i * per, *bv = Si + p * p;
             for (int u = 0; u < p; u++) {
@@ -298,16 +297,15 @@ CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const 
     return ll;
 }
 
-CLONES void gmoe_fast_gate_q(const ml_gmoe *m, int fix, const double *X, const double *R, int64_t lo, int64_t hi,
-                            double *acc, int want_grad, int want_hess) {
+CLONES void gmoe_fast_gate_q(const ml_gmoe *m, int fix, const double *X, const double *R, int64_t n, int64_t lo,
+                            int64_t hi, double *acc, int want_grad, int want_hess) {
     int K = m->K, np = gmoe_gate_nparams(m, fix);
     fblock *B = malloc(sizeof(fblock));
     if (!B) { acc[0] = NAN; return; }
     for (int64_t t0 = lo; t0 < hi; t0 += FB) {
         int nb = (int)(hi - t0 < FB ? hi - t0 : FB);
         block_gate(m, X, t0, nb, B);
-        for (int i = 0; i < K; i++)
-            for (int t = 0; t < nb; t++) B->W[i][t] = R[(t0 + t) * K + i];
+        for (int i = 0; i < K; i++) memcpy(B->W[i], R + i * n + t0, (size_t)nb * sizeof(double));
         block_gate_acc(m, fix, np, nb, B, acc, want_grad, want_hess);
     }
     free(B);
