@@ -112,6 +112,7 @@ INL void topk_live(const float *sel, int64_t E, int64_t nv, int k, int groups, i
     int32_t vi[MOE_AVX512_MAXV];
     __mmask16 live[MOE_AVX512_MAXV];
     live[0] = 0; /* (nl >= 1: k <= the allowed experts) */
+    vi[0] = 0;
     int nl = 0;
     int64_t gs = groups > 1 ? E / groups : E;
     unsigned char on[1024];
@@ -128,15 +129,20 @@ INL void topk_live(const float *sel, int64_t E, int64_t nv, int k, int groups, i
         gs = E;
         on[0] = 1;
     }
-    for (int64_t i = 0; i < nv; i++) {
-        unsigned q = lane_mask(E, 16 * i);
-        if (gs % 16 == 0) {
-            if (!on[16 * i / gs]) q = 0;
-        } else {
-            for (int l = 0; l < 16; l++)
-                if ((q >> l & 1u) && !on[(16 * i + l) / gs]) q &= ~(1u << l);
+    if (gs % 16 == 0) { /* whole vectors per group */
+        int64_t vpg = gs / 16;
+        for (int64_t g = 0, i = 0; i < nv; g++)
+            for (int64_t j = 0; j < vpg && i < nv; j++, i++)
+                if (on[g]) { vi[nl] = (int32_t)i; live[nl] = lane_mask(E, 16 * i); nl++; }
+    } else {
+        for (int64_t i = 0, g = 0, ge = gs; i < nv; i++) {
+            unsigned q = lane_mask(E, 16 * i);
+            for (int l = 0; l < 16 && 16 * i + l < E; l++) {
+                if (16 * i + l == ge) { g++; ge += gs; }
+                if (!on[g]) q &= ~(1u << l);
+            }
+            if (q) { vi[nl] = (int32_t)i; live[nl] = (__mmask16)q; nl++; }
         }
-        if (q) { vi[nl] = (int32_t)i; live[nl] = (__mmask16)q; nl++; }
     }
     __m512 ninf = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < k; j++) {
