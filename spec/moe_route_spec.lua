@@ -84,7 +84,7 @@ describe("moe.route", function()
     end
   end
 
-  -- Wide rows and more than 256 tokens (two thread chunks): the fused f32 AVX-512 pass when the CPU has it
+  -- Wide rows and 600 tokens (two token chunks of 256+): the fused f32 AVX-512 pass when the CPU has it
   -- (one to four vectors held in registers, a partial last vector, the general loop past 64 experts), the
   -- template otherwise; spec/moe_isa_spec.lua reruns this file on the lower paths.
   local WIDE = {
@@ -99,8 +99,8 @@ describe("moe.route", function()
     { E = 33, o = { expert_choice = true, capacity = 20 } },
   }
   for _, c in ipairs(WIDE) do
-    it(("matches the brute-force reference on wide rows (f32, T=300, E=%d, %s)"):format(c.E, desc(c.o)), function()
-      local Tw = 300
+    it(("matches the brute-force reference on wide rows (f32, T=600, E=%d, %s)"):format(c.E, desc(c.o)), function()
+      local Tw = 600
       local o = {}
       for key, v in pairs(c.o) do o[key] = v end
       if o.bias then
@@ -121,6 +121,24 @@ describe("moe.route", function()
       assert.is_close(r.entropy, e.entropy, { rtol = 1e-5 })
     end)
   end
+
+  it("gives the same routing and losses on one and two threads (token chunks reduced in order)", function()
+    local ml = require "moonlab"
+    local lg = T.randn({ 3000, 64 }, { seed = 12, dtype = "f32" })
+    local before = ml.get_threads()
+    local out = {}
+    for _, n in ipairs { 1, 2 } do
+      ml.set_threads(n)
+      local ok, r = pcall(moe.route, lg, { k = 2, pad_to = 4 })
+      ml.set_threads(before)
+      assert(ok, r)
+      out[n] = r
+    end
+    for _, f in ipairs { "experts", "weights", "counts", "offsets", "order" } do
+      assert.same(out[1][f]:totable(), out[2][f]:totable())
+    end
+    for _, f in ipairs { "aux_loss", "z_loss", "entropy" } do assert.equal(out[1][f], out[2][f]) end
+  end)
 
   it("names the first row holding a non-finite value on wide rows", function()
     local lg = T.randn({ 600, 64 }, { seed = 3, dtype = "f32" })

@@ -14,34 +14,36 @@ static int by_weight_desc(const void *a, const void *b) {
 }
 
 /* No capacity limit: the counting sort writes (token, slot) rows straight into order at their padded
- * positions (per-thread histograms over token chunks, a prefix over experts and threads, a stable scatter),
- * then fills the padding rows. The same order on any thread count. */
+ * positions (histograms over the token chunks of moe_token_chunks, a prefix over experts and chunks, a stable
+ * scatter; chunks handed to the threads dynamically), then fills the padding rows. The same order on any
+ * thread count. */
 static int build_order_direct(const ml_moe_route_opts *o, int64_t T, int64_t K, int64_t E, ml_moe_routing *r,
                               int64_t *assigned) {
     int64_t base = o->index_base, pad = o->pad_to > 1 ? o->pad_to : 1;
-    int nt = omp_get_max_threads();
+    int nck = moe_token_chunks(T), nt = omp_get_max_threads();
     if (T * K < 4096) nt = 1;
-    int64_t *hist = calloc((size_t)nt * (size_t)E, sizeof(int64_t));
+    if (nt > nck) nt = nck;
+    int64_t *hist = calloc((size_t)nck * (size_t)E, sizeof(int64_t));
     if (!hist) return ml_fail(ML_ENOMEM, "moe.route: out of memory for the dispatch order");
     const int64_t *ex = r->experts;
     int64_t total = 0;
     #pragma omp parallel num_threads(nt)
     {
-        int c = omp_get_thread_num(), n = omp_get_num_threads();
-        int64_t lo, hi;
-        moe_chunk(T, n, c, &lo, &hi);
-        int64_t *h = hist + (size_t)c * E;
-        for (int64_t i = lo * K; i < hi * K; i++) {
-            int64_t e = ex[i] - base;
-            if (e >= 0) h[e]++;
+        #pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < nck; c++) {
+            int64_t lo, hi, *h = hist + (size_t)c * E;
+            moe_chunk(T, nck, c, &lo, &hi);
+            for (int64_t i = lo * K; i < hi * K; i++) {
+                int64_t e = ex[i] - base;
+                if (e >= 0) h[e]++;
+            }
         }
-        #pragma omp barrier
         #pragma omp single
         {
             int64_t off = 0;
             for (int64_t e = 0; e < E; e++) {
                 int64_t acc = off;
-                for (int q = 0; q < n; q++) { int64_t v = hist[(size_t)q * E + e]; hist[(size_t)q * E + e] = acc; acc += v; }
+                for (int q = 0; q < nck; q++) { int64_t v = hist[(size_t)q * E + e]; hist[(size_t)q * E + e] = acc; acc += v; }
                 assigned[e] = r->counts[e] = acc - off;
                 r->offsets[e] = off;
                 off += (acc - off + pad - 1) / pad * pad;
@@ -50,14 +52,19 @@ static int build_order_direct(const ml_moe_route_opts *o, int64_t T, int64_t K, 
         }
         if (total <= r->cap_order) {
             int64_t *ord = r->order;
-            for (int64_t t = lo; t < hi; t++)
-                for (int64_t j = 0; j < K; j++) {
-                    int64_t e = ex[t * K + j] - base;
-                    if (e < 0) continue;
-                    int64_t p = h[e]++;
-                    ord[2 * p] = t + base;
-                    ord[2 * p + 1] = j + base;
-                }
+            #pragma omp for schedule(dynamic, 1)
+            for (int c = 0; c < nck; c++) {
+                int64_t lo, hi, *h = hist + (size_t)c * E;
+                moe_chunk(T, nck, c, &lo, &hi);
+                for (int64_t t = lo; t < hi; t++)
+                    for (int64_t j = 0; j < K; j++) {
+                        int64_t e = ex[t * K + j] - base;
+                        if (e < 0) continue;
+                        int64_t p = h[e]++;
+                        ord[2 * p] = t + base;
+                        ord[2 * p + 1] = j + base;
+                    }
+            }
         }
     }
     free(hist);

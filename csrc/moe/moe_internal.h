@@ -46,6 +46,13 @@ static inline float moe_expf(float x) {
     return p * sc;
 }
 
+/* Chunks of tokens for the router's passes: fixed by T alone (>= 256 tokens each, at most 64), handed to the
+ * threads dynamically and reduced in chunk order, so the sums are the same on any thread count. */
+static inline int moe_token_chunks(int64_t T) {
+    int64_t c = T / 256;
+    return c < 1 ? 1 : c > 64 ? 64 : (int)c;
+}
+
 /* Number of worker chunks and the bounds of chunk c of n items. */
 static inline void moe_chunk(int64_t n, int nc, int c, int64_t *lo, int64_t *hi) {
     *lo = n * c / nc;
