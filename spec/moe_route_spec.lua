@@ -97,6 +97,9 @@ describe("moe.route", function()
     { E = 96, o = { k = 5 } },
     { E = 72, o = { k = 2, bias = "b", capacity_factor = 1.0, drop = "probs" } },
     { E = 33, o = { expert_choice = true, capacity = 20 } },
+    { E = 256, o = { k = 8, groups = 8, group_topk = 4 } },
+    { E = 200, o = { k = 6, groups = 8, group_topk = 5, bias = "b" } },
+    { E = 288, o = { k = 4, groups = 18, group_topk = 7 } },
   }
   for _, c in ipairs(WIDE) do
     it(("matches the brute-force reference on wide rows (f32, T=600, E=%d, %s)"):format(c.E, desc(c.o)), function()

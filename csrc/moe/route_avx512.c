@@ -119,12 +119,23 @@ INL void topk_live(const float *sel, int64_t E, int64_t nv, int k, int groups, i
     if (groups > 1 && group_topk < groups) {
         float gsc[1024];
         for (int g = 0; g < groups; g++) { gsc[g] = group_score(sel + g * gs, gs); on[g] = 0; }
-        for (int c = 0; c < group_topk; c++) {
-            int b = -1;
-            for (int g = 0; g < groups; g++)
-                if (!on[g] && (b < 0 || gsc[g] > gsc[b])) b = g;
-            on[b] = 1;
-        }
+        if (groups <= 16) { /* group g is on when fewer than group_topk groups rank before it (ties: lower g) */
+            __mmask16 in = (__mmask16)((1u << groups) - 1u);
+            __m512 G = _mm512_maskz_loadu_ps(in, gsc);
+            for (int g = 0; g < groups; g++) {
+                __m512 vg = _mm512_set1_ps(gsc[g]);
+                int before = __builtin_popcount((unsigned)_mm512_mask_cmp_ps_mask(in, G, vg, _CMP_GT_OQ)) +
+                             __builtin_popcount((unsigned)_mm512_mask_cmp_ps_mask((__mmask16)((1u << g) - 1u), G, vg,
+                                                                                  _CMP_EQ_OQ));
+                on[g] = before < group_topk;
+            }
+        } else
+            for (int c = 0; c < group_topk; c++) {
+                int b = -1;
+                for (int g = 0; g < groups; g++)
+                    if (!on[g] && (b < 0 || gsc[g] > gsc[b])) b = g;
+                on[b] = 1;
+            }
     } else {
         gs = E;
         on[0] = 1;
@@ -145,6 +156,43 @@ INL void topk_live(const float *sel, int64_t E, int64_t nv, int k, int groups, i
         }
     }
     __m512 ninf = _mm512_set1_ps(-INFINITY);
+    if (nl > 4 && k <= 16) {
+        /* Many candidate vectors: tau = the k-th largest of the lane-wise maxima is a lower bound of the k-th
+         * largest value (the maxima are k distinct elements), so the top k are among the values >= tau. Those
+         * are compressed (value, index) in index order, then sorted by insertion (ties keep the lower index). */
+        __m512 L = ninf;
+        for (int p = 0; p < nl; p++) L = _mm512_mask_max_ps(L, live[p], L, _mm512_loadu_ps(sel + 16 * vi[p]));
+        float Lf[16], tau = -INFINITY;
+        _mm512_storeu_ps(Lf, L);
+        for (int l = 0; l < 16; l++) {
+            int ge = __builtin_popcount((unsigned)_mm512_cmp_ps_mask(L, _mm512_set1_ps(Lf[l]), _CMP_GE_OQ));
+            tau = ge >= k && Lf[l] > tau ? Lf[l] : tau;
+        }
+        float cv[16 * MOE_AVX512_MAXV + 16];
+        int32_t ci[16 * MOE_AVX512_MAXV + 16];
+        int n = 0;
+        __m512 vt = _mm512_set1_ps(tau);
+        __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        for (int p = 0; p < nl; p++) {
+            __m512 v = _mm512_loadu_ps(sel + 16 * vi[p]);
+            __mmask16 c = _mm512_mask_cmp_ps_mask(live[p], v, vt, _CMP_GE_OQ);
+            _mm512_storeu_ps(cv + n, _mm512_maskz_compress_ps(c, v));
+            _mm512_storeu_si512(ci + n, _mm512_maskz_compress_epi32(c, _mm512_add_epi32(iota, _mm512_set1_epi32(16 * vi[p]))));
+            n += __builtin_popcount((unsigned)c);
+        }
+        float vals[16];
+        int cnt = 0;
+        for (int i = 0; i < n; i++) {
+            float v = cv[i];
+            if (cnt == k && !(v > vals[k - 1])) continue;
+            int pos = cnt < k ? cnt : k - 1;
+            while (pos > 0 && v > vals[pos - 1]) { vals[pos] = vals[pos - 1]; idx[pos] = idx[pos - 1]; pos--; }
+            vals[pos] = v;
+            idx[pos] = ci[i];
+            if (cnt < k) cnt++;
+        }
+        return;
+    }
     for (int j = 0; j < k; j++) {
         float b = best0;
         if (j > 0 || b != b) { /* four independent max chains */
