@@ -28,8 +28,9 @@ local function python(script)
   return out
 end
 
--- PyTorch router: softmax -> topk -> renormalise -> stable argsort of the expert ids -> bincount.
-local function torch_route(Tn, E, k, groups, gtop)
+-- PyTorch router: softmax -> topk -> renormalise -> stable argsort of the expert ids -> bincount, on
+-- `threads` intra-op threads (the thread count of our side of the same round).
+local function torch_route(Tn, E, k, groups, gtop, threads)
   local out = python(([[
 import time, torch
 torch.set_num_threads(%d)
@@ -59,12 +60,15 @@ for _ in range(%d):
     t0=time.perf_counter(); f(); ts.append(time.perf_counter()-t0)
 ts.sort()
 print("TORCH", ts[len(ts)//2])
-]]):format(info.threads, Tn, E, k, groups or 1, gtop or 1, 3))
+]]):format(threads, Tn, E, k, groups or 1, gtop or 1, 3))
   return tonumber(out:match("TORCH%s+(%S+)"))
 end
 
-local function route_line(E, k, groups, gtop, goal)
+-- One route figure on `threads` OpenMP threads (PyTorch on as many); memcpy is the single-threaded libc copy of
+-- the logits' bytes (read + write), measured in the same rounds.
+local function route_line(E, k, groups, gtop, goal, threads)
   local Tn = 65536
+  core.set_threads(threads)
   local lg = T.randn({ Tn, E }, { seed = 1, dtype = "f32" })
   local o = { k = k, groups = groups, group_topk = gtop }
   local bytes = Tn * E * 4
@@ -74,7 +78,7 @@ local function route_line(E, k, groups, gtop, goal)
   for r = 1, ROUNDS do
     ours[r] = bench.median(function() moe.route(lg, o) end, { runs = 3, warmup = 0 })
     copy[r] = bench.median_of(core.bench_memcpy(bytes, 3))
-    if torch_ok then torch[r] = torch_route(Tn, E, k, groups, gtop) end
+    if torch_ok then torch[r] = torch_route(Tn, E, k, groups, gtop, threads) end
   end
   local s, t_copy = bench.median_of(ours), bench.median_of(copy)
   local refs = ("%.2f of memcpy of the logits (%.2f ms vs %.2f ms)"):format(t_copy / s, t_copy * 1e3, s * 1e3)
@@ -86,12 +90,17 @@ local function route_line(E, k, groups, gtop, goal)
   else
     refs = refs .. "; skipped torch: python3-torch not installed"
   end
-  bench.report(("moe.route f32 T=%d E=%d k=%d%s"):format(Tn, E, k, groups and (" groups=%d group_topk=%d"):format(groups, gtop) or ""),
+  core.set_threads(info.threads)
+  bench.report(("moe.route f32 T=%d E=%d k=%d%s, %d thread%s"):format(Tn, E, k,
+    groups and (" groups=%d group_topk=%d"):format(groups, gtop) or "", threads, threads > 1 and "s" or ""),
     Tn / s / 1e6, "Mtokens/s", refs .. "; goal: " .. goal)
 end
 
-route_line(64, 2, nil, nil, ">= 0.3 of memcpy, >= 10x torch")
-route_line(256, 8, 8, 4, "none set (reported)")
+local thread_counts = info.threads > 1 and { 1, info.threads } or { 1 }
+for _, n in ipairs(thread_counts) do
+  route_line(64, 2, nil, nil, ">= 0.3 of memcpy, >= 10x torch", n)
+  route_line(256, 8, 8, 4, "none set (reported)", n)
+end
 
 -- EM: n = 1e5, 3 experts (over-specified softmax start), d = 1, 200 iterations.
 do

@@ -179,6 +179,24 @@ describe("moe.fit_em", function()
     end
   end)
 
+  it("fits the same on one and two threads (fixed chunks of points, reduced in order)", function()
+    local ml = require "moonlab"
+    local truth = model()
+    local X, Y = truth:sample(25000, { seed = 8 }) -- above the threading threshold
+    local fits = {}
+    local before = ml.get_threads()
+    for _, n in ipairs { 1, 2 } do
+      ml.set_threads(n)
+      local ok, res = pcall(moe.fit_em, X, Y, { init = "near_truth", truth = truth, perturb = 0.2, seed = 3, maxit = 8,
+        tol = -1, quiet = true })
+      ml.set_threads(before)
+      assert(ok, res)
+      fits[n] = res
+    end
+    assert.same(fits[1].trace:totable(), fits[2].trace:totable())
+    assert.same(fits[1].model:params(), fits[2].model:params())
+  end)
+
   it("never lowers the log-likelihood from far starts (rejected full Newton steps fall back to the line search)", function()
     local truth = model()
     for s = 1, 3 do

@@ -84,6 +84,74 @@ describe("moe.route", function()
     end
   end
 
+  -- Wide rows and 600 tokens (two token chunks of 256+): the fused f32 AVX-512 pass when the CPU has it
+  -- (one to four vectors held in registers, a partial last vector, the general loop past 64 experts), the
+  -- template otherwise; spec/moe_isa_spec.lua reruns this file on the lower paths.
+  local WIDE = {
+    { E = 64, o = { k = 2 } },
+    { E = 40, o = { k = 3, renormalize = false, route_scale = 1.3 } },
+    { E = 16, o = { k = 1, temperature = 0.7 } },
+    { E = 64, o = { k = 4, groups = 4, group_topk = 2 } },
+    { E = 96, o = { k = 8, groups = 6, group_topk = 3, aux_coef = 0.1 } },
+    { E = 60, o = { k = 3, groups = 5, group_topk = 2 } },
+    { E = 96, o = { k = 5 } },
+    { E = 72, o = { k = 2, bias = "b", capacity_factor = 1.0, drop = "probs" } },
+    { E = 33, o = { expert_choice = true, capacity = 20 } },
+    { E = 256, o = { k = 8, groups = 8, group_topk = 4 } },
+    { E = 200, o = { k = 6, groups = 8, group_topk = 5, bias = "b" } },
+    { E = 288, o = { k = 4, groups = 18, group_topk = 7 } },
+  }
+  for _, c in ipairs(WIDE) do
+    it(("matches the brute-force reference on wide rows (f32, T=600, E=%d, %s)"):format(c.E, desc(c.o)), function()
+      local Tw = 600
+      local o = {}
+      for key, v in pairs(c.o) do o[key] = v end
+      if o.bias then
+        o.bias = {}
+        for e = 1, c.E do o.bias[e] = 0.01 * ((e * 7) % 11 - 5) end
+      end
+      local lg = T.randn({ Tw, c.E }, { seed = 9, dtype = "f32" })
+      local r = moe.route(lg, to_opts(o))
+      local e = ref.route(rows(lg), o, normal_fn(Tw, c.E))
+      assert.same(e.experts, r.experts:totable())
+      assert.is_close(r.weights, e.weights, { rtol = 3e-6, atol = 1e-14 })
+      assert.same(e.counts, r.counts:totable())
+      assert.same(e.offsets, r.offsets:totable())
+      assert.same(e.order, r.order:totable())
+      assert.same(e.dropped, r.dropped.count > 0 and r.dropped.which:totable() or {})
+      assert.is_close(r.aux_loss, e.aux_loss, { rtol = 1e-5 })
+      assert.is_close(r.z_loss, e.z_loss, { rtol = 1e-5 })
+      assert.is_close(r.entropy, e.entropy, { rtol = 1e-5 })
+    end)
+  end
+
+  it("gives the same routing and losses on one and two threads (token chunks reduced in order)", function()
+    local ml = require "moonlab"
+    local lg = T.randn({ 3000, 64 }, { seed = 12, dtype = "f32" })
+    local before = ml.get_threads()
+    local out = {}
+    for _, n in ipairs { 1, 2 } do
+      ml.set_threads(n)
+      local ok, r = pcall(moe.route, lg, { k = 2, pad_to = 4 })
+      ml.set_threads(before)
+      assert(ok, r)
+      out[n] = r
+    end
+    for _, f in ipairs { "experts", "weights", "counts", "offsets", "order" } do
+      assert.same(out[1][f]:totable(), out[2][f]:totable())
+    end
+    for _, f in ipairs { "aux_loss", "z_loss", "entropy" } do assert.equal(out[1][f], out[2][f]) end
+  end)
+
+  it("names the first row holding a non-finite value on wide rows", function()
+    local lg = T.randn({ 600, 64 }, { seed = 3, dtype = "f32" })
+    lg[{ 457, 33 }] = math.huge
+    lg[{ 512, 2 }] = 0 / 0
+    local ok, err = pcall(moe.route, lg, { k = 2 })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):match("row 457"), tostring(err))
+  end)
+
   it("breaks ties by the lowest expert index", function()
     local lg = T.new({ { 1, 3, 3, 3, 0 }, { 2, 2, 2, 2, 2 } })
     local r = moe.route(lg, { k = 2 })

@@ -13,8 +13,73 @@ static int by_weight_desc(const void *a, const void *b) {
     return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+/* No capacity limit: the counting sort writes (token, slot) rows straight into order at their padded
+ * positions (histograms over the token chunks of moe_token_chunks, a prefix over experts and chunks, a stable
+ * scatter; chunks handed to the threads dynamically), then fills the padding rows. The same order on any
+ * thread count. */
+static int build_order_direct(const ml_moe_route_opts *o, int64_t T, int64_t K, int64_t E, ml_moe_routing *r,
+                              int64_t *assigned) {
+    int64_t base = o->index_base, pad = o->pad_to > 1 ? o->pad_to : 1;
+    int nck = moe_token_chunks(T), nt = omp_get_max_threads();
+    if (T * K < 4096) nt = 1;
+    if (nt > nck) nt = nck;
+    int64_t *hist = calloc((size_t)nck * (size_t)E, sizeof(int64_t));
+    if (!hist) return ml_fail(ML_ENOMEM, "moe.route: out of memory for the dispatch order");
+    const int64_t *ex = r->experts;
+    int64_t total = 0;
+    #pragma omp parallel num_threads(nt)
+    {
+        #pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < nck; c++) {
+            int64_t lo, hi, *h = hist + (size_t)c * E;
+            moe_chunk(T, nck, c, &lo, &hi);
+            for (int64_t i = lo * K; i < hi * K; i++) {
+                int64_t e = ex[i] - base;
+                if (e >= 0) h[e]++;
+            }
+        }
+        #pragma omp single
+        {
+            int64_t off = 0;
+            for (int64_t e = 0; e < E; e++) {
+                int64_t acc = off;
+                for (int q = 0; q < nck; q++) { int64_t v = hist[(size_t)q * E + e]; hist[(size_t)q * E + e] = acc; acc += v; }
+                assigned[e] = r->counts[e] = acc - off;
+                r->offsets[e] = off;
+                off += (acc - off + pad - 1) / pad * pad;
+            }
+            r->offsets[E] = total = off;
+        }
+        if (total <= r->cap_order) {
+            int64_t *ord = r->order;
+            #pragma omp for schedule(dynamic, 1)
+            for (int c = 0; c < nck; c++) {
+                int64_t lo, hi, *h = hist + (size_t)c * E;
+                moe_chunk(T, nck, c, &lo, &hi);
+                for (int64_t t = lo; t < hi; t++)
+                    for (int64_t j = 0; j < K; j++) {
+                        int64_t e = ex[t * K + j] - base;
+                        if (e < 0) continue;
+                        int64_t p = h[e]++;
+                        ord[2 * p] = t + base;
+                        ord[2 * p + 1] = j + base;
+                    }
+            }
+        }
+    }
+    free(hist);
+    if (total > r->cap_order) return ml_fail(ML_EINVAL, "moe.route: order buffer too small");
+    for (int64_t e = 0; e < E; e++)
+        for (int64_t p = r->offsets[e] + r->counts[e]; p < r->offsets[e + 1]; p++)
+            r->order[2 * p] = r->order[2 * p + 1] = base - 1;
+    r->n_order = total;
+    r->n_dropped = 0;
+    return ML_OK;
+}
+
 int moe_build_order(const ml_moe_route_opts *o, int64_t T, int64_t K, int64_t E, int64_t capacity,
                     const double *rank, ml_tensor *weights, ml_moe_routing *r, int64_t *assigned) {
+    if (capacity <= 0) return build_order_direct(o, T, K, E, r, assigned);
     int64_t base = o->index_base, TK = T * K;
     int nt = omp_get_max_threads();
     if (TK < 4096) nt = 1;

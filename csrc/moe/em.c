@@ -9,29 +9,38 @@ ml_gmoe_em_opts ml_gmoe_em_defaults(void) {
     return o;
 }
 
-/* E-step: R [n,K] posteriors and the sufficient statistics S of the expert M-step; returns the
- * log-likelihood (sum). */
+/* The E-step runs over fixed chunks of points (at least 4096 each, at most EM_CHUNKS of them) handed to the
+ * threads dynamically, each with its own accumulators reduced in chunk order: the same sums on any thread
+ * count, and a thread that the OS holds back does not hold the others up. */
+#define EM_CHUNKS 64
+static int em_chunks(int64_t n) {
+    int64_t c = n / 4096;
+    return c < 1 ? 1 : c > EM_CHUNKS ? EM_CHUNKS : (int)c;
+}
+
+/* E-step: R posteriors (layout: gmoe_internal.h) and the sufficient statistics S of the expert M-step; returns
+ * the log-likelihood (sum). Sthr and gacc hold em_chunks(n) accumulators. */
 static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t n, double *R, int threads,
                     double *S, double *Sthr, int fix, double *gacc, double *pre, const double *Rold, double *qold) {
     int K = m->K, d = m->d;
     size_t per = gmoe_stats_size(d) * (size_t)K;
-    double ll = 0;
     double lsig[256];
     for (int i = 0; i < K; i++) lsig[i] = log(m->sigma[i]) + 0.5 * GMOE_LOG2PI;
+    int nck = em_chunks(n);
     int nth = (threads == 1 || n < 20000) ? 1 : omp_get_max_threads();
-    memset(Sthr, 0, (size_t)nth * per * sizeof(double));
+    memset(Sthr, 0, (size_t)nck * per * sizeof(double));
     int np = gmoe_gate_nparams(m, fix);
     size_t acc_n = gmoe_gate_acc_size(np), wn = gmoe_gate_work_size(K, np);
-    if (pre) memset(gacc, 0, (size_t)nth * (acc_n + wn) * sizeof(double));
+    if (pre) memset(gacc, 0, (size_t)nck * (acc_n + wn) * sizeof(double));
     int fast = gmoe_fast_ok(m);
-    double qo = 0;
-    #pragma omp parallel num_threads(nth) reduction(+ : ll, qo)
-    {
-        int c = omp_get_thread_num(), nn = omp_get_num_threads();
-        int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
-        double *St = Sthr + (size_t)c * per;
+    double llc[EM_CHUNKS], qoc[EM_CHUNKS];
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+    for (int c = 0; c < nck; c++) {
+        int64_t lo = n * c / nck, hi = n * (c + 1) / nck;
+        double *St = Sthr + (size_t)c * per, ll = 0, qo = 0;
         if (fast) {
-            ll += gmoe_fast_estep(m, fix, X, Y, lo, hi, R, St, pre ? gacc + (size_t)c * (acc_n + wn) : NULL, Rold, &qo);
+            ll += gmoe_fast_estep(m, fix, X, Y, n, lo, hi, R, St, pre ? gacc + (size_t)c * (acc_n + wn) : NULL, Rold,
+                                  &qo);
             lo = hi; /* skips the per-point loop */
         }
         for (int64_t t = lo; t < hi; t++) {
@@ -69,16 +78,20 @@ static double estep(const ml_gmoe *m, const double *X, const double *Y, int64_t 
             }
             ll += lt;
         }
+        llc[c] = ll;
+        qoc[c] = qo;
     }
+    double ll = 0, qo = 0;
+    for (int c = 0; c < nck; c++) { ll += llc[c]; qo += qoc[c]; }
     if (pre) {
         /* the accumulators are strided by acc_n + wn: gather them for the reduction */
-        for (int c = 1; c < nth; c++)
+        for (int c = 1; c < nck; c++)
             memmove(gacc + (size_t)c * acc_n, gacc + (size_t)c * (acc_n + wn), acc_n * sizeof(double));
-        pre[0] = gmoe_gate_reduce(gacc, nth, np, pre + 1, pre + 1 + np);
+        pre[0] = gmoe_gate_reduce(gacc, nck, np, pre + 1, pre + 1 + np);
     }
     if (qold) *qold = fast ? qo : NAN;
     memcpy(S, Sthr, per * sizeof(double));
-    for (int c = 1; c < nth; c++) for (size_t j = 0; j < per; j++) S[j] += Sthr[(size_t)c * per + j];
+    for (int c = 1; c < nck; c++) for (size_t j = 0; j < per; j++) S[j] += Sthr[(size_t)c * per + j];
     return ll;
 }
 
@@ -96,11 +109,11 @@ int ml_gmoe_fit_em(ml_gmoe *m, const double *X, const double *Y, int64_t n, cons
     if (!(sdy > 0)) return ml_fail(ML_EINVAL, "Y is constant");
     double *R = malloc((size_t)n * m->K * sizeof(double));
     size_t per = gmoe_stats_size(m->d) * (size_t)m->K;
-    double *S = malloc(per * (size_t)(omp_get_max_threads() + 1) * sizeof(double));
+    double *S = malloc(per * (size_t)(em_chunks(n) + 1) * sizeof(double));
     int fix = o->fix_last && ml_gmoe_translation_invariant(m);
     int qn = m->gate == ML_GMOE_TEMPERATURE || m->gate == ML_GMOE_ACTIVATION;
     int npg = gmoe_gate_nparams(m, fix);
-    size_t gsz = (size_t)(omp_get_max_threads() + 1) * (gmoe_gate_acc_size(npg) + gmoe_gate_work_size(m->K, npg));
+    size_t gsz = (size_t)(em_chunks(n) + 1) * (gmoe_gate_acc_size(npg) + gmoe_gate_work_size(m->K, npg));
     double *gacc = qn ? NULL : malloc(gsz * sizeof(double));
     double *pre = qn ? NULL : malloc(gmoe_gate_acc_size(npg) * sizeof(double));
     /* softmax-type gates on the blocked path with one Newton step per iteration test that step in the E-step */

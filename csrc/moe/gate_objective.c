@@ -67,18 +67,23 @@ double gmoe_gate_objective(const ml_gmoe *m, int fix_last, const double *X, cons
     #pragma omp parallel num_threads(nth)
     if (fast) {
         int c = omp_get_thread_num(), nn = omp_get_num_threads();
-        gmoe_fast_gate_q(m, fix_last, X, R, n * c / nn, n * (c + 1) / nn, acc + (size_t)c * acc_n, grad != NULL,
+        gmoe_fast_gate_q(m, fix_last, X, R, n, n * c / nn, n * (c + 1) / nn, acc + (size_t)c * acc_n, grad != NULL,
                          hess != NULL);
     } else {
         int c = omp_get_thread_num(), nn = omp_get_num_threads();
         int64_t lo = n * c / nn, hi = n * (c + 1) / nn;
         double *a = acc + (size_t)c * acc_n, *w = work + (size_t)c * wn;
-        double *l = w + gmoe_gate_work_size(K, np), *g = l + K;
+        double *l = w + gmoe_gate_work_size(K, np), *g = l + K, rt[GMOE_FAST_K];
+        int by_expert = gmoe_fast_ok(m); /* R's layout (gmoe_internal.h) */
         for (int64_t t = lo; t < hi; t++) {
-            const double *x = X + t * d;
+            const double *x = X + t * d, *r = R + t * K;
+            if (by_expert) {
+                for (int i = 0; i < K; i++) rt[i] = R[i * n + t];
+                r = rt;
+            }
             gmoe_logits(m, x, l);
             gmoe_gate_both(m, l, g);
-            gmoe_gate_point(m, fix_last, np, x, R + t * K, l, g, w, a, grad != NULL, hess != NULL);
+            gmoe_gate_point(m, fix_last, np, x, r, l, g, w, a, grad != NULL, hess != NULL);
         }
     }
     double Q = gmoe_gate_reduce(acc, nth, np, grad, hess);

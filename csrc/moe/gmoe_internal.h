@@ -69,7 +69,9 @@ static inline void gmoe_stats_add(double *S, int d, const double *x, double y, d
 int gmoe_experts_from_stats(ml_gmoe *m, const double *S, int64_t n, double sigma_min, int *floored);
 
 /* The blocked, vectorised passes of EM (em_fast.c): whether they apply to m
- * (no top-K masking: softmax, temperature, activation, top-K with k >= K; K <= GMOE_FAST_K, d <= GMOE_FAST_D); the E-step over points [lo,hi) (writes R,
+ * (no top-K masking: softmax, temperature, activation, top-K with k >= K; K <= GMOE_FAST_K, d <= GMOE_FAST_D);
+ * there the posteriors R are stored by expert, R[i*n + t] (n points), else by point, R[t*K + i]; the E-step over
+ * points [lo,hi) (writes R,
  * adds the statistics to St and, gacc != NULL, the gate accumulators of gmoe_gate_point; returns the
  * log-likelihood of those points, NAN when out of memory; Rold != NULL: also adds the gate's Q for the
  * previous posteriors Rold at the current gate to *qold); Q over [lo,hi) added to the accumulators acc of
@@ -77,10 +79,10 @@ int gmoe_experts_from_stats(ml_gmoe *m, const double *S, int64_t n, double sigma
 #define GMOE_FAST_K 16
 #define GMOE_FAST_D 8
 int gmoe_fast_ok(const ml_gmoe *m);
-double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const double *Y, int64_t lo, int64_t hi,
-                       double *R, double *St, double *gacc, const double *Rold, double *qold);
-void gmoe_fast_gate_q(const ml_gmoe *m, int fix, const double *X, const double *R, int64_t lo, int64_t hi,
-                      double *acc, int want_grad, int want_hess);
+double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const double *Y, int64_t n, int64_t lo,
+                       int64_t hi, double *R, double *St, double *gacc, const double *Rold, double *qold);
+void gmoe_fast_gate_q(const ml_gmoe *m, int fix, const double *X, const double *R, int64_t n, int64_t lo,
+                      int64_t hi, double *acc, int want_grad, int want_hess);
 
 /* Solves the symmetric positive definite system A x = b (n <= 64) by Cholesky, adding ridge*I when needed.
  * A is overwritten. Returns 0 on success. */

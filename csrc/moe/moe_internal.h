@@ -46,6 +46,13 @@ static inline float moe_expf(float x) {
     return p * sc;
 }
 
+/* Chunks of tokens for the router's passes: fixed by T alone (>= 256 tokens each, at most 64), handed to the
+ * threads dynamically and reduced in chunk order, so the sums are the same on any thread count. */
+static inline int moe_token_chunks(int64_t T) {
+    int64_t c = T / 256;
+    return c < 1 ? 1 : c > 64 ? 64 : (int)c;
+}
+
 /* Number of worker chunks and the bounds of chunk c of n items. */
 static inline void moe_chunk(int64_t n, int nc, int c, int64_t *lo, int64_t *hi) {
     *lo = n * c / nc;
@@ -76,6 +83,12 @@ void moe_route_block_f32_avx2(const ml_moe_route_opts *o, const float *X, int64_
                               int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs,
                               int64_t *bad, float *buf, double *rank);
 int moe_route_have_avx2(void);
+/* The fused f32 softmax pass for AVX-512F (route_avx512.c; buf: 8E + 128 floats; E <= 4096) and whether it covers
+ * these options on this CPU (ml_cpu_isa(), so MOONLAB_ISA=avx2 or scalar turns it off). */
+void moe_route_block_f32_avx512(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t t0, int64_t t1,
+                                int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs,
+                                int64_t *bad, float *buf, double *rank);
+int moe_route_avx512_covers(const ml_moe_route_opts *o, int64_t E);
 
 /* Scores s [T,E] (f64) of every token plus P, zsum and hsum, for expert choice. */
 int moe_route_scores(const ml_moe_route_opts *o, const ml_tensor *logits, double *s, double *P,

@@ -69,7 +69,8 @@ int ml_moe_route_bounds(const ml_moe_route_opts *o, int64_t T, int64_t E, int64_
         return ml_fail(ML_ENOMEM, "routing of %lld tokens over %lld experts overflows", (long long)T, (long long)E);
     *K = kk;
     *cap_order = n + pad * E;
-    *cap_dropped = o->expert_choice ? T : n;
+    /* token choice drops only under a capacity limit (1 row otherwise, so that callers can allocate it) */
+    *cap_dropped = o->expert_choice ? T : token_capacity(o, T, E) > 0 ? n : 1;
     return ML_OK;
 }
 

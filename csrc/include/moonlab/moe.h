@@ -61,7 +61,8 @@ typedef struct ml_moe_routing {
     double aux_loss, z_loss, entropy;
 } ml_moe_routing;
 
-/* Slots per token and the row capacities that `order` and `dropped` need for logits [T,E]. */
+/* Slots per token and the row capacities that `order` and `dropped` need for logits [T,E] (dropped: 1 row when
+ * nothing can drop, i.e. token choice without a capacity limit). */
 int ml_moe_route_bounds(const ml_moe_route_opts *o, int64_t T, int64_t E, int64_t *K, int64_t *cap_order,
                         int64_t *cap_dropped);
 
