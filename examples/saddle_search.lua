@@ -7,7 +7,9 @@
 -- plots the Müller–Brown surface with one path of each method.
 -- Usage: lua5.4 examples/saddle_search.lua [N=20] [systems=mb,leps,lj2,lj3,morse] [outdir] [methods=dimer,gpr_dimer]
 -- (env GP_MAX_OUTER = 60 and GP_HYPER_MAXIT = 40 cap the GPR-dimer's true evaluations and MAP evaluations;
--- GP_FIRST = k runs starts k..N only (to trace one start); GP_HYPER_POINTS, GP_HYPER_EVERY and GP_ANCHOR_PRIOR=1 set gpr_dimer's hyper_points, hyper_every, anchor_prior)
+-- GP_FIRST = k runs starts k..N only (to trace one start); GP_HYPER_POINTS, GP_HYPER_EVERY, GP_ANCHOR_PRIOR=1,
+-- GP_INIT_ROT, GP_LENGTH_FLOOR, GP_TRUST_ADAPT=0|1 and GP_REJECT=0|1 set gpr_dimer's hyper_points, hyper_every,
+-- anchor_prior, init_rot, length_floor, trust_adapt and reject)
 -- As a module (the tour): local run = dofile(...)("--module"); run{n = 4, systems = {"mb"}}
 local gp = require "moonlab.gp"
 local T = require "moonlab.tensor"

@@ -1,6 +1,8 @@
 /* The GPR-accelerated dimer (paper §2): a GP on energies and gradients is refitted (with MAP
  * hyperparameters) after every true evaluation, the dimer runs on its posterior mean inside a
- * trust region, and the true E, G are evaluated at the new midpoint only. */
+ * trust region, and the true E, G are evaluated at the new midpoint only. Safeguards beyond the
+ * paper (docs/gp.md): a length-scale floor from the data's spread, an adaptive trust region,
+ * rejection of poor steps, and initial rotations on true images (after Koistinen et al.). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -283,7 +283,9 @@ typedef struct ml_gp_gpr_result {
 /* GPR-accelerated dimer (paper §2): each outer iteration fits the GP (energies shifted so that
  * E(start) = 0, sigma_c^2 = max(1, mean(E)^2)), re-optimises sigma_m and the length scales by
  * MAP, runs the dimer on the posterior mean within the trust region and evaluates the true
- * E, G at the new midpoint only. k is the kernel (cloned; its starting hyperparameters). */
+ * E, G at the new midpoint only; with the safeguards of ml_gp_gpr_opts (length-scale floor,
+ * adaptive trust, step rejection, initial rotations). k is the kernel (cloned; its starting
+ * hyperparameters). */
 int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k, double *x, double *mode,
                     const ml_gp_gpr_opts *o, ml_gp_gpr_result *r, ml_gp_pathfn path,
                     void *path_ud);
