@@ -8,8 +8,8 @@
 -- Usage: lua5.4 examples/saddle_search.lua [N=20] [systems=mb,leps,lj2,lj3,morse] [outdir] [methods=dimer,gpr_dimer]
 -- (env GP_MAX_OUTER = 60 and GP_HYPER_MAXIT = 40 cap the GPR-dimer's true evaluations and MAP evaluations;
 -- GP_FIRST = k runs starts k..N only (to trace one start); GP_HYPER_POINTS, GP_HYPER_EVERY, GP_ANCHOR_PRIOR=1,
--- GP_INIT_ROT, GP_LENGTH_FLOOR, GP_TRUST_ADAPT=0|1 and GP_REJECT=0|1 set gpr_dimer's hyper_points, hyper_every,
--- anchor_prior, init_rot, length_floor, trust_adapt and reject)
+-- GP_INIT_ROT, GP_LENGTH_FLOOR, GP_TRUST_ADAPT=0|1, GP_REJECT=0|1 and GP_REJECT_TOL set gpr_dimer's hyper_points,
+-- hyper_every, anchor_prior, init_rot, length_floor, trust_adapt, reject and reject_tol)
 -- As a module (the tour): local run = dofile(...)("--module"); run{n = 4, systems = {"mb"}}
 local gp = require "moonlab.gp"
 local T = require "moonlab.tensor"
@@ -116,7 +116,7 @@ local function run(opts)
           o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 60, hyper_maxit = opts.hyper_maxit or 40,
             hyper_points = opts.hyper_points or sys.hyper_points, hyper_every = opts.hyper_every,
             anchor_prior = opts.anchor_prior, init_rot = opts.init_rot, trust_adapt = opts.trust_adapt,
-            reject = opts.reject, length_floor = opts.length_floor }
+            reject = opts.reject, reject_tol = opts.reject_tol, length_floor = opts.length_floor }
           -- atoms: pair-distance ratios within [0.9, 1.1] of a data point (the paper's [2/3, 3/2] lets a
           -- single surrogate step run into the steep LJ/Morse repulsion)
           if sys.trust then o.ratio_lo, o.ratio_hi = sys.trust[1], sys.trust[2] end
@@ -233,7 +233,8 @@ local rows, paths = run { n = N, first = tonumber(os.getenv("GP_FIRST") or ""), 
   hyper_maxit = tonumber(os.getenv("GP_HYPER_MAXIT") or ""), hyper_points = tonumber(os.getenv("GP_HYPER_POINTS") or ""),
   hyper_every = tonumber(os.getenv("GP_HYPER_EVERY") or ""), anchor_prior = os.getenv("GP_ANCHOR_PRIOR") == "1" or nil,
   init_rot = tonumber(os.getenv("GP_INIT_ROT") or ""), trust_adapt = os.getenv("GP_TRUST_ADAPT") and os.getenv("GP_TRUST_ADAPT") == "1",
-  reject = os.getenv("GP_REJECT") and os.getenv("GP_REJECT") == "1", length_floor = tonumber(os.getenv("GP_LENGTH_FLOOR") or ""), progress = function(s) io.stderr:write(s, "\n") end, log = function(r)
+  reject = os.getenv("GP_REJECT") and os.getenv("GP_REJECT") == "1", length_floor = tonumber(os.getenv("GP_LENGTH_FLOOR") or ""),
+  reject_tol = tonumber(os.getenv("GP_REJECT_TOL") or ""), progress = function(s) io.stderr:write(s, "\n") end, log = function(r)
   io.stderr:write(("%s %s: %d/%d, mean %.1f, median %.1f calls, %d saddles%s\n"):format(r.system, r.method,
     math.floor(r.success * r.n + 0.5), r.n, r.mean, r.median, r.saddles, r.note))
 end }
