@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gp_internal.h"
+#include "gpr_geom.h"
 
 ml_gp_gpr_opts ml_gp_gpr_defaults(void)
 {
@@ -43,103 +44,6 @@ static int sur_eval(void *ud, const double *x, double *E, double *G)
 {
     surrogate *s = ud;
     return ml_gp_predict(s->g, 1, x, E, NULL, G, NULL);
-}
-
-typedef struct {
-    const double *X;      /* data points */
-    int64_t n;
-    int D;
-    double radius, lo, hi;
-    const ml_gp_kernel *kd; /* the inverse-distance leaf (its pairs, frozen atoms) or NULL */
-} trust_ctx;
-
-/* The inverse-distance leaf of a kernel (sums and products searched), or NULL. */
-static const ml_gp_kernel *invdist_leaf(const ml_gp_kernel *k)
-{
-    if (!k) return NULL;
-    if (k->type == ML_GPK_INVDIST) return k;
-    const ml_gp_kernel *a = invdist_leaf(k->a);
-    return a ? a : invdist_leaf(k->b);
-}
-
-/* Squared distance of pair p in configuration x (a frozen partner from the kernel). */
-static double pair_r2(const ml_gp_kernel *k, const gp_pair *pr, const double *x)
-{
-    int ad = k->adim;
-    const double *ra = x + pr->a * ad, *rb = pr->b >= 0 ? x + pr->b * ad : k->frozen + (-1 - pr->b) * ad;
-    double r2 = 0;
-    for (int c = 0; c < ad; c++) r2 += (ra[c] - rb[c]) * (ra[c] - rb[c]);
-    return r2;
-}
-
-/* Inside when some data point is within the radius (Cartesian), or, for atoms, has every pair
- * distance ratio r_ij(x) / r_ij(data) within [lo, hi], over the kernel's pairs: moving-moving
- * and moving-frozen (so a rigid slide of an adsorbed island over a frozen surface is bounded). */
-static int in_trust(void *ud, const double *x)
-{
-    const trust_ctx *t = ud;
-    for (int64_t d = 0; d < t->n; d++) {
-        const double *y = t->X + d * t->D;
-        if (!t->kd) {
-            double s = 0;
-            for (int i = 0; i < t->D; i++) s += (x[i] - y[i]) * (x[i] - y[i]);
-            if (sqrt(s) <= t->radius) return 1;
-            continue;
-        }
-        int ok = 1;
-        for (int p = 0; p < t->kd->npairs && ok; p++) {
-            const gp_pair *pr = t->kd->pairs + p;
-            double q = sqrt(pair_r2(t->kd, pr, x) / pair_r2(t->kd, pr, y));
-            if (!(q >= t->lo && q <= t->hi)) ok = 0;
-        }
-        if (ok) return 1;
-    }
-    return 0;
-}
-
-/* Inverse distances of the kernel's pairs at x. */
-static void pair_features(const ml_gp_kernel *k, const double *x, double *phi)
-{
-    for (int p = 0; p < k->npairs; p++) phi[p] = 1.0 / sqrt(pair_r2(k, k->pairs + p, x));
-}
-
-/* Lower bounds of the length scales (log, in parameter order from offset): f times the largest
- * distance between two of the n data points in the length scale's own metric (inverse-distance
- * kernels: over the pairs of its type in 1/r space; isotropic stationary: Euclidean; ARD: along
- * its coordinate). phi holds n * npairs doubles for inverse-distance leaves. */
-static void length_floor(const ml_gp_kernel *k, int64_t n, const double *X, int D, double f,
-                         double *lower, int offset, double *phi)
-{
-    if (k->a) {
-        length_floor(k->a, n, X, D, f, lower, offset, phi);
-        length_floor(k->b, n, X, D, f, lower, offset + k->a->np, phi);
-        return;
-    }
-    int nl = k->type == ML_GPK_INVDIST ? k->ntl : k->type <= ML_GPK_RQ ? k->nl : 0, j = 0;
-    if (k->type == ML_GPK_INVDIST)
-        for (int64_t i = 0; i < n; i++) pair_features(k, X + i * D, phi + i * k->npairs);
-    for (int q = 0; q < k->np; q++) {
-        if (k->kind[q] != ML_GPP_LENGTHSCALE || j >= nl) continue;
-        double best = 0;
-        for (int64_t a = 0; a < n; a++)
-            for (int64_t b = a + 1; b < n; b++) {
-                double s = 0;
-                if (k->type == ML_GPK_INVDIST) {
-                    for (int p = 0; p < k->npairs; p++)
-                        if (k->pairs[p].t == j) {
-                            double d = phi[a * k->npairs + p] - phi[b * k->npairs + p];
-                            s += d * d;
-                        }
-                } else if (nl == 1) {
-                    for (int i = 0; i < D; i++) s += (X[a * D + i] - X[b * D + i]) * (X[a * D + i] - X[b * D + i]);
-                } else {
-                    s = (X[a * D + j] - X[b * D + j]) * (X[a * D + j] - X[b * D + j]);
-                }
-                if (s > best) best = s;
-            }
-        lower[offset + q] = best > 0 ? log(f * sqrt(best)) : -HUGE_VAL;
-        j++;
-    }
 }
 
 /* MAP hyperparameters of g (starting from its kernel's); on success copies them into k (the warm
@@ -204,7 +108,7 @@ static int fit_model(model_ctx *m, int64_t n, const double *X, const double *E, 
     double t0 = gp_now();
     if (do_hyper && o->length_floor > 0) {
         for (int q = 0; q < ml_gpk_nparams(m->k); q++) m->lower[q] = -HUGE_VAL;
-        length_floor(m->k, n, X, D, o->length_floor, m->lower, 0, m->phi);
+        gp_length_floor(m->k, n, X, D, o->length_floor, m->lower, 0, m->phi);
         m->ho.lower = m->lower;
     }
     int64_t hm = o->hyper_points && n > o->hyper_points ? o->hyper_points : n;
@@ -263,7 +167,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
     ml_gp *g = NULL;
     double *th0 = k ? malloc((size_t)(ml_gpk_nparams(k) + 1) * sizeof *th0) : NULL;
     double *lower = k ? malloc((size_t)(ml_gpk_nparams(k) + 1) * sizeof *lower) : NULL;
-    const ml_gp_kernel *kd = k ? invdist_leaf(k) : NULL;
+    const ml_gp_kernel *kd = k ? gp_invdist_leaf(k) : NULL;
     double *phi = malloc((size_t)cap * (kd ? kd->npairs + 1 : 1) * sizeof *phi);
     if (!X || !E || !Es || !G || !m0 || !ws || !k || !th0 || !lower || !phi) {
         rc = ml_fail(ML_ENOMEM, "gpr_dimer: out of memory");
@@ -337,8 +241,8 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
             }
         }
         /* the dimer on the posterior mean */
-        trust_ctx tc = {.X = X, .n = n, .D = D, .radius = tf * o->trust_radius,
-                        .lo = 1 - tf * (1 - o->ratio_lo), .hi = 1 + tf * (o->ratio_hi - 1), .kd = invdist_leaf(k)};
+        gp_trust_ctx tc = {.X = X, .n = n, .D = D, .radius = tf * o->trust_radius,
+                        .lo = 1 - tf * (1 - o->ratio_lo), .hi = 1 + tf * (o->ratio_hi - 1), .kd = gp_invdist_leaf(k)};
         ml_gp_dimer_opts io = o->dimer;
         io.gtol = fmax(gn / 10, o->dimer.gtol / 10);
         io.maxit = o->inner_maxit;
@@ -348,7 +252,7 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
         memcpy(m0, mode, (size_t)D * sizeof *m0);
         ml_gp_dimer_result ir;
         int hit;
-        rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, in_trust, &tc, &hit);
+        rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, gp_in_trust, &tc, &hit);
         res->t_dimer += gp_now() - t2;
         if (rc) break;
         C = ir.curvature;
