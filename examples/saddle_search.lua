@@ -7,7 +7,9 @@
 -- plots the Müller–Brown surface with one path of each method.
 -- Usage: lua5.4 examples/saddle_search.lua [N=20] [systems=mb,leps,lj2,lj3,morse] [outdir] [methods=dimer,gpr_dimer]
 -- (env GP_MAX_OUTER = 60 and GP_HYPER_MAXIT = 40 cap the GPR-dimer's true evaluations and MAP evaluations;
--- GP_HYPER_POINTS, GP_HYPER_EVERY and GP_ANCHOR_PRIOR=1 set gpr_dimer's hyper_points, hyper_every, anchor_prior)
+-- GP_FIRST = k runs starts k..N only (to trace one start); GP_HYPER_POINTS, GP_HYPER_EVERY, GP_ANCHOR_PRIOR=1,
+-- GP_INIT_ROT, GP_LENGTH_FLOOR, GP_TRUST_ADAPT=0|1, GP_REJECT=0|1 and GP_REJECT_TOL set gpr_dimer's hyper_points,
+-- hyper_every, anchor_prior, init_rot, length_floor, trust_adapt, reject and reject_tol)
 -- As a module (the tour): local run = dofile(...)("--module"); run{n = 4, systems = {"mb"}}
 local gp = require "moonlab.gp"
 local T = require "moonlab.tensor"
@@ -103,7 +105,7 @@ local function run(opts)
     local D = sys.pot:info().dim
     for _, method in ipairs(opts.methods or { "dimer", "gpr_dimer" }) do
       local ok, calls, saddles, energies = 0, {}, {}, {}
-      for i = 1, N do
+      for i = opts.first or 1, N do
         local seed = 100 * i + 7
         local x0 = (sys.start or sys.min) + randvec(D, seed, sys.disp)
         local m0 = randvec(D, seed + 1, 1)
@@ -113,7 +115,8 @@ local function run(opts)
         if method == "gpr_dimer" then
           o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 60, hyper_maxit = opts.hyper_maxit or 40,
             hyper_points = opts.hyper_points or sys.hyper_points, hyper_every = opts.hyper_every,
-            anchor_prior = opts.anchor_prior }
+            anchor_prior = opts.anchor_prior, init_rot = opts.init_rot, trust_adapt = opts.trust_adapt,
+            reject = opts.reject, reject_tol = opts.reject_tol, length_floor = opts.length_floor }
           -- atoms: pair-distance ratios within [0.9, 1.1] of a data point (the paper's [2/3, 3/2] lets a
           -- single surrogate step run into the steep LJ/Morse repulsion)
           if sys.trust then o.ratio_lo, o.ratio_hi = sys.trust[1], sys.trust[2] end
@@ -124,8 +127,9 @@ local function run(opts)
         if opts.progress then
           local sec = r and r.seconds and (" (fit %.1f s, hyper %.1f s, surrogate dimer %.1f s)"):format(r.seconds.fit,
             r.seconds.hyper, r.seconds.dimer) or ""
-          opts.progress(("%s %s start %d: %s, %s calls, %s negative eigenvalues%s"):format(sys.name, method, i,
-            r and r.reason or (good and "error" or tostring(res)), r and r.calls or "-", H and H.negative or "-", sec))
+          opts.progress(("%s %s start %d: %s, %s calls, E %s, %s negative eigenvalues%s"):format(sys.name, method, i,
+            r and r.reason or (good and "error" or tostring(res)), r and r.calls or "-",
+            r and ("%.4f"):format(r.energy) or "-", H and H.negative or "-", sec))
         end
         if r and r.converged then
           if H.negative == 1 then
@@ -147,7 +151,8 @@ local function run(opts)
         for _, v in ipairs(energies) do if v > 0 then c = c + 1 end end
         pub = (" (%d/%d at a published saddle)"):format(c, #energies)
       end
-      rows[#rows + 1] = { system = sys.name, method = method, success = ok / N, n = N, mean = mean, median = med,
+      local count = N - (opts.first or 1) + 1
+      rows[#rows + 1] = { system = sys.name, method = method, success = ok / count, n = count, mean = mean, median = med,
         saddles = #saddles, note = pub, energies = saddles }
       if opts.log then opts.log(rows[#rows]) end
     end
@@ -224,9 +229,12 @@ local sys = arg and arg[2] and (function() local t = {} for s in arg[2]:gmatch("
 local outdir = arg and arg[3] or "build"
 local t0 = os.time()
 local methods = arg and arg[4] and (function() local t = {} for s in arg[4]:gmatch("[^,]+") do t[#t + 1] = s end return t end)() or nil
-local rows, paths = run { n = N, systems = sys, methods = methods, max_outer = tonumber(os.getenv("GP_MAX_OUTER") or ""),
+local rows, paths = run { n = N, first = tonumber(os.getenv("GP_FIRST") or ""), systems = sys, methods = methods, max_outer = tonumber(os.getenv("GP_MAX_OUTER") or ""),
   hyper_maxit = tonumber(os.getenv("GP_HYPER_MAXIT") or ""), hyper_points = tonumber(os.getenv("GP_HYPER_POINTS") or ""),
-  hyper_every = tonumber(os.getenv("GP_HYPER_EVERY") or ""), anchor_prior = os.getenv("GP_ANCHOR_PRIOR") == "1" or nil, progress = function(s) io.stderr:write(s, "\n") end, log = function(r)
+  hyper_every = tonumber(os.getenv("GP_HYPER_EVERY") or ""), anchor_prior = os.getenv("GP_ANCHOR_PRIOR") == "1" or nil,
+  init_rot = tonumber(os.getenv("GP_INIT_ROT") or ""), trust_adapt = os.getenv("GP_TRUST_ADAPT") and os.getenv("GP_TRUST_ADAPT") == "1",
+  reject = os.getenv("GP_REJECT") and os.getenv("GP_REJECT") == "1", length_floor = tonumber(os.getenv("GP_LENGTH_FLOOR") or ""),
+  reject_tol = tonumber(os.getenv("GP_REJECT_TOL") or ""), progress = function(s) io.stderr:write(s, "\n") end, log = function(r)
   io.stderr:write(("%s %s: %d/%d, mean %.1f, median %.1f calls, %d saddles%s\n"):format(r.system, r.method,
     math.floor(r.success * r.n + 0.5), r.n, r.mean, r.median, r.saddles, r.note))
 end }

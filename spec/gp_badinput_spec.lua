@@ -100,6 +100,15 @@ describe("gp bad input", function()
       "gp.gpr_dimer: bad argument #5 'hyper_every': expected >= 1, got 0")
     err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { hyper_points = -1 }) end,
       "gp.gpr_dimer: bad argument #5 'hyper_points': expected >= 0, got -1")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { init_rot = -1 }) end,
+      "gp.gpr_dimer: bad argument #5 'init_rot': expected >= 0, got -1")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { init_rot_tol = 0 }) end,
+      "gp.gpr_dimer: bad argument #5 'init_rot_tol': expected a finite angle > 0")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { reject_tol = -1 }) end,
+      "gp.gpr_dimer: bad argument #5 'reject_tol': expected a finite number > 0")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { length_floor = -2 }) end,
+      "gp.gpr_dimer: bad argument #5 'length_floor': expected a finite number >= 0")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { reject = 1 }) end, "reject")
     err(function() gp.dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { max_stp = 1 }) end, "max_stp")
     err(function() gp.potential.lj { n = 1 } end, "gp.potential.lj: bad argument #1 'n'")
     err(function() gp.potential.fn(42, { dim = 2 }) end, "gp.potential.fn: bad argument #1 'fn'")

@@ -1,11 +1,14 @@
 /* The GPR-accelerated dimer (paper §2): a GP on energies and gradients is refitted (with MAP
  * hyperparameters) after every true evaluation, the dimer runs on its posterior mean inside a
- * trust region, and the true E, G are evaluated at the new midpoint only. */
+ * trust region, and the true E, G are evaluated at the new midpoint only. Safeguards beyond the
+ * paper (docs/gp.md): a length-scale floor from the data's spread, an adaptive trust region,
+ * rejection of poor steps, and initial rotations on true images (after Koistinen et al.). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gp_internal.h"
+#include "gpr_geom.h"
 
 ml_gp_gpr_opts ml_gp_gpr_defaults(void)
 {
@@ -23,6 +26,11 @@ ml_gp_gpr_opts ml_gp_gpr_defaults(void)
     o.hyper_every = 1;
     o.hyper_points = 0;
     o.anchor_prior = 0;
+    o.init_rot = 0;
+    o.init_rot_tol = 5.0 * M_PI / 180;
+    o.trust_adapt = -1, o.reject = -1; /* auto: on for inverse-distance kernels */
+    o.reject_tol = 0.5;
+    o.length_floor = -1;               /* auto: 1 for inverse-distance kernels, else 0 */
     return o;
 }
 
@@ -36,43 +44,6 @@ static int sur_eval(void *ud, const double *x, double *E, double *G)
 {
     surrogate *s = ud;
     return ml_gp_predict(s->g, 1, x, E, NULL, G, NULL);
-}
-
-typedef struct {
-    const double *X;      /* data points */
-    int64_t n;
-    int D, natoms, adim;
-    double radius, lo, hi;
-} trust_ctx;
-
-/* Inside when some data point is within the radius (Cartesian), or, for atoms, has every pair
- * distance ratio r_ij(x) / r_ij(data) within [lo, hi]. */
-static int in_trust(void *ud, const double *x)
-{
-    const trust_ctx *t = ud;
-    for (int64_t d = 0; d < t->n; d++) {
-        const double *y = t->X + d * t->D;
-        if (!t->natoms) {
-            double s = 0;
-            for (int i = 0; i < t->D; i++) s += (x[i] - y[i]) * (x[i] - y[i]);
-            if (sqrt(s) <= t->radius) return 1;
-            continue;
-        }
-        int ok = 1;
-        for (int a = 0; a < t->natoms && ok; a++)
-            for (int b = a + 1; b < t->natoms && ok; b++) {
-                double r1 = 0, r2 = 0;
-                for (int c = 0; c < t->adim; c++) {
-                    double u = x[a * t->adim + c] - x[b * t->adim + c];
-                    double v = y[a * t->adim + c] - y[b * t->adim + c];
-                    r1 += u * u, r2 += v * v;
-                }
-                double q = sqrt(r1 / r2);
-                if (!(q >= t->lo && q <= t->hi)) ok = 0;
-            }
-        if (ok) return 1;
-    }
-    return 0;
 }
 
 /* MAP hyperparameters of g (starting from its kernel's); on success copies them into k (the warm
@@ -96,6 +67,82 @@ static int map_hyper(ml_gp *g, ml_gp_kernel *k, const ml_gp_opt_opts *ho, int *f
     return ML_OK;
 }
 
+/* The surrogate's minimum mode at x: the eigenvector of the lowest eigenvalue of the posterior
+ * mean's finite-difference Hessian (rigid-body modes left out). The sign follows prev. Returns the
+ * angle between the new mode and prev in *angle. */
+static int surrogate_mode(ml_gp_potential *sp, const double *x, const double *prev, double *mode,
+                          double *angle, double *ws)
+{
+    int D = sp->dim, nev;
+    double *H = ws, *ev = H + (int64_t)D * D, *vec = ev + D;
+    int rc = ml_gp_hessian(sp, x, 1e-4, sp->rigid, H, ev, vec, &nev);
+    if (rc) return rc;
+    if (nev < 1) return ml_fail(ML_ENUMERIC, "gpr_dimer: the surrogate Hessian has no modes");
+    double c = gp_dot(D, vec, prev) / fmax(gp_norm(D, prev), 1e-300);
+    for (int i = 0; i < D; i++) mode[i] = c < 0 ? -vec[i] : vec[i];
+    *angle = acos(fmin(1.0, fabs(c)));
+    return ML_OK;
+}
+
+/* Energies shifted so that E(start) = 0, sigma_c^2 = max(1, mean(E)^2); MAP hyperparameters
+ * (warm-started from k's) when do_hyper, on the latest hyper_points points when set, else on the
+ * fitted GP itself; then *gout holds a GP with k fitted to all n points. */
+typedef struct {
+    const ml_gp_gpr_opts *o;
+    ml_gp_opt_opts ho;
+    ml_gp_kernel *k;
+    int D;
+    ml_gp_gpr_result *res;
+    double *lower, *phi;  /* length-scale floors (np), pair features (cap * npairs) */
+} model_ctx;
+
+static int fit_model(model_ctx *m, int64_t n, const double *X, const double *E, double *Es,
+                     const double *G, int do_hyper, ml_gp **gout)
+{
+    const ml_gp_gpr_opts *o = m->o;
+    int D = m->D, rc;
+    double mean = 0;
+    for (int64_t i = 0; i < n; i++) Es[i] = E[i] - E[0], mean += Es[i];
+    mean /= (double)n;
+    ml_gpk_set_constant(m->k, fmax(1.0, mean * mean));
+    double t0 = gp_now();
+    if (do_hyper && o->length_floor > 0) {
+        for (int q = 0; q < ml_gpk_nparams(m->k); q++) m->lower[q] = -HUGE_VAL;
+        gp_length_floor(m->k, n, X, D, o->length_floor, m->lower, 0, m->phi);
+        m->ho.lower = m->lower;
+    }
+    int64_t hm = o->hyper_points && n > o->hyper_points ? o->hyper_points : n;
+    if (do_hyper && hm < n) {
+        ml_gp *gs = ml_gp_new(m->k, D, o->noise, ML_GP_MEAN_ZERO);
+        if (!gs) return ml_errcode() ? ml_errcode() : ML_ENOMEM;
+        rc = ml_gp_fit(gs, hm, X + (n - hm) * D, Es + (n - hm), G + (n - hm) * D);
+        if (!rc) rc = map_hyper(gs, m->k, &m->ho, &m->res->hyper_failures);
+        ml_gp_free(gs);
+        if (rc == GP_EINTR) return rc;
+        if (rc) { m->res->hyper_failures++; ml_clear_error(); }
+    }
+    double t1 = gp_now();
+    ml_gp_free(*gout);
+    ml_gp *g = *gout = ml_gp_new(m->k, D, o->noise, ML_GP_MEAN_ZERO);
+    if (!g) return ml_errcode() ? ml_errcode() : ML_ENOMEM;
+    if ((rc = ml_gp_fit(g, n, X, Es, G))) return rc;
+    double t2 = gp_now();
+    m->res->t_fit += t2 - t1;
+    if (do_hyper && hm == n) {
+        int frc = m->res->hyper_failures;
+        if ((rc = map_hyper(g, m->k, &m->ho, &m->res->hyper_failures))) return rc;
+        /* a failed MAP keeps the previous hyperparameters: refit with them */
+        if (m->res->hyper_failures > frc) {
+            ml_gp_free(g);
+            g = *gout = ml_gp_new(m->k, D, o->noise, ML_GP_MEAN_ZERO);
+            if (!g) return ml_errcode() ? ml_errcode() : ML_ENOMEM;
+            if ((rc = ml_gp_fit(g, n, X, Es, G))) return rc;
+        }
+    }
+    m->res->t_hyper += (t1 - t0) + (gp_now() - t2);
+    return ML_OK;
+}
+
 int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, double *mode,
                     const ml_gp_gpr_opts *o, ml_gp_gpr_result *res, ml_gp_pathfn path,
                     void *path_ud)
@@ -104,22 +151,25 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
     ml_gp_dimer_result *r = &res->d;
     int D = p->dim, rc = ML_OK;
     if (o->max_outer < 1 || !(o->noise >= 0) || !(o->trust_radius > 0) || !(o->ratio_lo > 0 && o->ratio_lo < 1) ||
-        !(o->ratio_hi > 1) || o->inner_maxit < 1 || o->hyper_every < 1 || o->hyper_points < 0)
+        !(o->ratio_hi > 1) || o->inner_maxit < 1 || o->hyper_every < 1 || o->hyper_points < 0 ||
+        o->init_rot < 0 || !(o->init_rot_tol > 0) || !(o->reject_tol > 0) || !(o->length_floor >= 0 || o->length_floor == -1))
         return ml_fail(ML_EINVAL, "bad gpr_dimer options (max_outer, inner_maxit >= 1; trust_radius > 0; "
                                   "0 < ratio_lo < 1 < ratio_hi; noise >= 0; hyper_every >= 1, "
-                                  "hyper_points >= 0)");
+                                  "hyper_points >= 0, init_rot >= 0, init_rot_tol, reject_tol > 0, "
+                                  "length_floor >= 0)");
     if (ml_gpk_dim(k0) && ml_gpk_dim(k0) != D)
         return ml_fail(ML_EINVAL, "kernel needs %d coordinates, the potential has %d", ml_gpk_dim(k0), D);
-    int natoms = 0, adim = 0;
-    ml_gpk_atoms(k0, &natoms, &adim);
     int cap = o->max_outer + 1;
     double *X = malloc((size_t)cap * D * sizeof *X), *E = malloc((size_t)cap * sizeof *E),
            *Es = malloc((size_t)cap * sizeof *Es), *G = malloc((size_t)cap * D * sizeof *G),
-           *m0 = malloc((size_t)D * sizeof *m0);
+           *m0 = malloc((size_t)D * sizeof *m0), *ws = malloc(((size_t)2 * D * D + 6 * (size_t)D) * sizeof *ws);
     ml_gp_kernel *k = ml_gpk_clone(k0);
     ml_gp *g = NULL;
     double *th0 = k ? malloc((size_t)(ml_gpk_nparams(k) + 1) * sizeof *th0) : NULL;
-    if (!X || !E || !Es || !G || !m0 || !k || !th0) {
+    double *lower = k ? malloc((size_t)(ml_gpk_nparams(k) + 1) * sizeof *lower) : NULL;
+    const ml_gp_kernel *kd = k ? gp_invdist_leaf(k) : NULL;
+    double *phi = malloc((size_t)cap * (kd ? kd->npairs + 1 : 1) * sizeof *phi);
+    if (!X || !E || !Es || !G || !m0 || !ws || !k || !th0 || !lower || !phi) {
         rc = ml_fail(ML_ENOMEM, "gpr_dimer: out of memory");
         goto done;
     }
@@ -132,18 +182,29 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
     /* the MAP options: priors centred on the starting hyperparameters (anchor_prior) or on each
      * iteration's warm start */
     ml_gpk_get_params(k, th0);
-    ml_gp_opt_opts ho = o->hyper;
-    if (o->anchor_prior) ho.prior_center = th0;
-    int64_t calls0 = p->calls, n = 0;
+    /* the safeguards default to on for inverse-distance kernels (atoms), off otherwise */
+    ml_gp_gpr_opts oo = *o;
+    if (oo.trust_adapt < 0) oo.trust_adapt = kd != NULL;
+    if (oo.reject < 0) oo.reject = kd != NULL;
+    if (oo.length_floor < 0) oo.length_floor = kd ? 1 : 0;
+    o = &oo;
+    model_ctx mc = {.o = o, .ho = o->hyper, .k = k, .D = D, .res = res, .lower = lower, .phi = phi};
+    if (o->anchor_prior) mc.ho.prior_center = th0;
+    int64_t calls0 = p->calls, n = 0, cur = 0;
     memcpy(X, x, (size_t)D * sizeof *X);
     if ((rc = ml_gp_pot_eval(p, X, E, G))) goto done;
     n = 1;
     if (path) path(path_ud, x, E[0]);
     strcpy(r->reason, "max_iters");
     double C = 0;
+    /* initial rotations: true image evaluations at the start until the surrogate's minimum mode
+     * settles (init_rot of them at most) */
+    int nimg = 0, init_done = o->init_rot == 0;
+    /* adaptive trust: the region's size factor tf in [1/64, 1] */
+    double tf = 1;
     int outer;
     for (outer = 0;; outer++) {
-        const double *gl = G + (n - 1) * D;
+        const double *gl = G + cur * D;
         double gn = gp_norm(D, gl);
         if (gn < o->dimer.gtol) {
             r->converged = 1;
@@ -156,81 +217,79 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
             rc = ml_fail(GP_EINTR, "interrupted");
             break;
         }
-        /* energies shifted so that E(start) = 0; sigma_c^2 = max(1, mean(E)^2) */
-        double mean = 0;
-        for (int64_t i = 0; i < n; i++) Es[i] = E[i] - E[0], mean += Es[i];
-        mean /= (double)n;
-        ml_gpk_set_constant(k, fmax(1.0, mean * mean));
-        double t0 = gp_now();
-        /* MAP hyperparameters (warm-started from the previous ones) at every hyper_every-th
-         * iteration, on the latest hyper_points points when set, else on the fitted GP itself */
-        int do_hyper = outer % o->hyper_every == 0;
-        int64_t hm = o->hyper_points && n > o->hyper_points ? o->hyper_points : n;
-        if (do_hyper && hm < n) {
-            ml_gp *gs = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
-            if (!gs) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
-            rc = ml_gp_fit(gs, hm, X + (n - hm) * D, Es + (n - hm), G + (n - hm) * D);
-            if (!rc) rc = map_hyper(gs, k, &ho, &res->hyper_failures);
-            ml_gp_free(gs);
-            if (rc == GP_EINTR) { strcpy(r->reason, "interrupted"); break; }
-            if (rc) { res->hyper_failures++; ml_clear_error(); rc = ML_OK; }
-        }
-        double t1 = gp_now();
-        ml_gp_free(g);
-        g = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
-        if (!g) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
-        if ((rc = ml_gp_fit(g, n, X, Es, G))) break;
+        rc = fit_model(&mc, n, X, E, Es, G, outer % o->hyper_every == 0, &g);
+        if (rc == GP_EINTR) { strcpy(r->reason, "interrupted"); break; }
+        if (rc) break;
         double t2 = gp_now();
-        res->t_fit += t2 - t1;
-        if (do_hyper && hm == n) {
-            int frc = res->hyper_failures;
-            rc = map_hyper(g, k, &ho, &res->hyper_failures);
-            if (rc == GP_EINTR) { strcpy(r->reason, "interrupted"); break; }
-            if (rc) break;
-            /* a failed MAP keeps the previous hyperparameters: refit with them */
-            if (res->hyper_failures > frc) {
-                ml_gp_free(g);
-                g = ml_gp_new(k, D, o->noise, ML_GP_MEAN_ZERO);
-                if (!g) { rc = ml_errcode() ? ml_errcode() : ML_ENOMEM; break; }
-                if ((rc = ml_gp_fit(g, n, X, Es, G))) break;
-            }
-        }
-        res->t_hyper += (t1 - t0) + (gp_now() - t2);
-        t2 = gp_now();
-        /* the dimer on the posterior mean */
         surrogate s = {.g = g, .D = D};
         ml_gp_potential sp = {.eval = sur_eval, .ud = &s, .dim = D, .natoms = p->natoms, .adim = p->adim,
                               .rigid = p->rigid};
-        trust_ctx tc = {.X = X, .n = n, .D = D, .natoms = natoms, .adim = adim, .radius = o->trust_radius,
-                        .lo = o->ratio_lo, .hi = o->ratio_hi};
+        if (!init_done) {
+            if (nimg > 0) {
+                double angle = 0;
+                if ((rc = surrogate_mode(&sp, X + cur * D, mode, m0, &angle, ws))) break;
+                memcpy(mode, m0, (size_t)D * sizeof *mode);
+                if (angle < o->init_rot_tol || nimg >= o->init_rot) init_done = 1;
+            }
+            if (!init_done) {
+                /* the true image x + delta tau */
+                for (int i = 0; i < D; i++) X[n * D + i] = X[cur * D + i] + o->dimer.delta * mode[i];
+                res->t_dimer += gp_now() - t2;
+                if ((rc = ml_gp_pot_eval(p, X + n * D, E + n, G + n * D))) break;
+                n++, nimg++;
+                continue;
+            }
+        }
+        /* the dimer on the posterior mean */
+        gp_trust_ctx tc = {.X = X, .n = n, .D = D, .radius = tf * o->trust_radius,
+                        .lo = 1 - tf * (1 - o->ratio_lo), .hi = 1 + tf * (o->ratio_hi - 1), .kd = gp_invdist_leaf(k)};
         ml_gp_dimer_opts io = o->dimer;
         io.gtol = fmax(gn / 10, o->dimer.gtol / 10);
         io.maxit = o->inner_maxit;
         io.max_calls = 0;
         io.progress = NULL;
-        memcpy(x, X + (n - 1) * D, (size_t)D * sizeof *x);
+        memcpy(x, X + cur * D, (size_t)D * sizeof *x);
         memcpy(m0, mode, (size_t)D * sizeof *m0);
         ml_gp_dimer_result ir;
         int hit;
-        rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, in_trust, &tc, &hit);
+        rc = gp_dimer_run(&sp, x, mode, &io, &ir, NULL, NULL, gp_in_trust, &tc, &hit);
         res->t_dimer += gp_now() - t2;
         if (rc) break;
         C = ir.curvature;
         if (!(gp_norm(D, mode) > 0)) memcpy(mode, m0, (size_t)D * sizeof *m0);
         /* the true evaluation at the new midpoint */
+        double Ep = 0, sn = 0;
+        if ((rc = ml_gp_predict(g, 1, x, &Ep, NULL, NULL, NULL))) break;
+        Ep += E[0];
+        for (int i = 0; i < D; i++) sn += (x[i] - X[cur * D + i]) * (x[i] - X[cur * D + i]);
+        double scale = gn * sqrt(sn) + 1e-12 * (1 + fabs(E[cur]));
         memcpy(X + n * D, x, (size_t)D * sizeof *X);
         if ((rc = ml_gp_pot_eval(p, X + n * D, E + n, G + n * D))) break;
+        /* a poor step: the prediction missed by more than reject_tol of the first-order change
+         * and the true gradient grew */
+        double err = E[n] - Ep;
+        int worse = gp_norm(D, G + n * D) > gn;
+        int reject = o->reject && worse && err > o->reject_tol * scale;
+        if (o->trust_adapt) {
+            if (worse && fabs(err) > o->reject_tol * scale) tf = fmax(tf * 0.5, 1.0 / 64);
+            else if (fabs(err) < 0.2 * o->reject_tol * scale && hit) tf = fmin(tf * 2, 1.0);
+        }
         n++;
-        if (path) path(path_ud, x, E[n - 1]);
+        if (!reject) {
+            cur = n - 1;
+            if (path) path(path_ud, x, E[cur]);
+        } else {
+            memcpy(mode, m0, (size_t)D * sizeof *m0);
+        }
     }
-    memcpy(x, X + (n - 1) * D, (size_t)D * sizeof *x);
+    memcpy(x, X + cur * D, (size_t)D * sizeof *x);
     r->iterations = outer;
-    r->energy = E[n - 1];
+    r->energy = E[cur];
     r->curvature = C;
     r->calls = p->calls - calls0;
 done:
     ml_gp_free(g);
     ml_gpk_free(k);
-    free(X), free(E), free(Es), free(G), free(m0), free(th0);
+    free(X), free(E), free(Es), free(G), free(m0), free(ws), free(th0), free(lower), free(phi);
     return rc;
 }

@@ -15,7 +15,8 @@ ml_gp_prior ml_gp_prior_defaults(void)
 ml_gp_opt_opts ml_gp_opt_defaults(void)
 {
     return (ml_gp_opt_opts){.prior = ml_gp_prior_defaults(), .maxit = 200, .restarts = 0, .seed = 0,
-                            .xtol = 1e-8, .bound = 10, .progress = NULL, .prior_center = NULL};
+                            .xtol = 1e-8, .bound = 10, .progress = NULL, .prior_center = NULL,
+                            .lower = NULL};
 }
 
 /* log prior of the parameters theta (own kinds) and its gradient added to grad. */
@@ -150,6 +151,7 @@ int ml_gp_optimize(ml_gp *g, const ml_gp_opt_opts *o, ml_gp_opt_result *r)
         for (int i = 0; i < c.nfree; i++) {
             double t0 = c.theta0[c.idx[i]];
             lb[i] = t0 - o->bound, ub[i] = t0 + o->bound;
+            if (o->lower && o->lower[c.idx[i]] > lb[i]) lb[i] = fmin(o->lower[c.idx[i]], ub[i]);
             z[i] = start == 0 ? t0 : t0 + ml_rng_normal(o->seed, (uint64_t)(start * np + i));
             if (z[i] < lb[i]) z[i] = lb[i];
             if (z[i] > ub[i]) z[i] = ub[i];

@@ -158,15 +158,19 @@ static int l_gpr_dimer(lua_State *L)
     ml_gp_kernel *k = lgp_checkkernel(L, 2, fname);
     ml_gp_gpr_opts o = ml_gp_gpr_defaults();
     int64_t max_outer = o.max_outer, inner = o.inner_maxit, hmax = o.hyper.maxit, restarts = 0, seed = 0,
-            hevery = o.hyper_every, hpoints = o.hyper_points;
-    int anchor = o.anchor_prior;
+            hevery = o.hyper_every, hpoints = o.hyper_points, init_rot = o.init_rot;
+    int anchor = o.anchor_prior, tadapt = o.trust_adapt, reject = o.reject;
     mlL_opt extra[] = {{"noise", MLL_NUMBER, &o.noise, NULL}, {"max_outer", MLL_INT, &max_outer, NULL},
                        {"trust_radius", MLL_NUMBER, &o.trust_radius, NULL},
                        {"ratio_lo", MLL_NUMBER, &o.ratio_lo, NULL}, {"ratio_hi", MLL_NUMBER, &o.ratio_hi, NULL},
                        {"inner_maxit", MLL_INT, &inner, NULL}, {"hyper_maxit", MLL_INT, &hmax, NULL},
                        {"restarts", MLL_INT, &restarts, NULL}, {"seed", MLL_INT, &seed, NULL},
                        {"hyper_every", MLL_INT, &hevery, NULL}, {"hyper_points", MLL_INT, &hpoints, NULL},
-                       {"anchor_prior", MLL_BOOL, &anchor, NULL},
+                       {"anchor_prior", MLL_BOOL, &anchor, NULL}, {"init_rot", MLL_INT, &init_rot, NULL},
+                       {"init_rot_tol", MLL_NUMBER, &o.init_rot_tol, NULL},
+                       {"trust_adapt", MLL_BOOL, &tadapt, NULL}, {"reject", MLL_BOOL, &reject, NULL},
+                       {"reject_tol", MLL_NUMBER, &o.reject_tol, NULL},
+                       {"length_floor", MLL_NUMBER, &o.length_floor, NULL},
                        {"kernel", MLL_SKIP, NULL, NULL}, {"prior", MLL_SKIP, NULL, NULL}};
     read_dimer_opts(L, 5, fname, &o.dimer, u, extra, (int)(sizeof extra / sizeof extra[0]));
     if (max_outer < 1 || max_outer > 1000000) return mlL_argerror(L, 5, fname, "max_outer", "expected >= 1, got %lld", (long long)max_outer);
@@ -174,6 +178,9 @@ static int l_gpr_dimer(lua_State *L)
     if (hmax < 1 || hmax > 1000000) return mlL_argerror(L, 5, fname, "hyper_maxit", "expected >= 1, got %lld", (long long)hmax);
     if (hevery < 1 || hevery > 1000000) return mlL_argerror(L, 5, fname, "hyper_every", "expected >= 1, got %lld", (long long)hevery);
     if (hpoints < 0 || hpoints > 1000000) return mlL_argerror(L, 5, fname, "hyper_points", "expected >= 0, got %lld", (long long)hpoints);
+    if (init_rot < 0 || init_rot > 1000000) return mlL_argerror(L, 5, fname, "init_rot", "expected >= 0, got %lld", (long long)init_rot);
+    if (!(o.init_rot_tol > 0) || !isfinite(o.init_rot_tol))
+        return mlL_argerror(L, 5, fname, "init_rot_tol", "expected a finite angle > 0 (radians), got %g", o.init_rot_tol);
     if (restarts < 0 || restarts > 100) return mlL_argerror(L, 5, fname, "restarts", "expected 0..100, got %lld", (long long)restarts);
     if (!(o.noise >= 0) || !isfinite(o.noise)) return mlL_argerror(L, 5, fname, "noise", "expected a finite number >= 0");
     if (!(o.trust_radius > 0)) return mlL_argerror(L, 5, fname, "trust_radius", "expected > 0, got %g", o.trust_radius);
@@ -182,6 +189,11 @@ static int l_gpr_dimer(lua_State *L)
     o.max_outer = (int)max_outer, o.inner_maxit = (int)inner, o.hyper.maxit = (int)hmax;
     o.hyper.restarts = (int)restarts, o.hyper.seed = (uint64_t)seed;
     o.hyper_every = (int)hevery, o.hyper_points = (int)hpoints, o.anchor_prior = anchor;
+    o.init_rot = (int)init_rot, o.trust_adapt = tadapt, o.reject = reject;
+    if (o.length_floor != -1 && (!(o.length_floor >= 0) || !(o.length_floor < 1e6)))
+        return mlL_argerror(L, 5, fname, "length_floor", "expected a finite number >= 0, got %g", o.length_floor);
+    if (!(o.reject_tol > 0) || !isfinite(o.reject_tol))
+        return mlL_argerror(L, 5, fname, "reject_tol", "expected a finite number > 0, got %g", o.reject_tol);
     lgp_read_prior(L, 6, fname, &o.hyper.prior);
     if (ml_gpk_dim(k) && ml_gpk_dim(k) != u->p.dim)
         return mlL_argerror(L, 2, fname, "kernel", "kernel needs %d coordinates, the potential has %d", ml_gpk_dim(k), u->p.dim);

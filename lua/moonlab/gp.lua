@@ -358,7 +358,7 @@ function M.dimer(pot, x0, mode0, o)
 end
 
 local gpr_keys = { "noise", "max_outer", "trust_radius", "ratio_lo", "ratio_hi", "inner_maxit", "hyper_maxit",
-  "hyper_every", "hyper_points", "anchor_prior", "restarts", "seed", "kernel", "prior" }
+  "hyper_every", "hyper_points", "anchor_prior", "init_rot", "init_rot_tol", "trust_adapt", "reject", "reject_tol", "length_floor", "restarts", "seed", "kernel", "prior" }
 for _, k in ipairs(dimer_keys) do gpr_keys[#gpr_keys + 1] = k end
 
 --- The default kernel of gpr_dimer for a potential: inverse-distance for atoms (one pair type),
@@ -380,8 +380,10 @@ end
 
 --- gp.gpr_dimer(pot, x0, mode0, opts) -> like gp.dimer (calls = true evaluations) plus seconds =
 --- {fit, hyper, dimer}. opts: the dimer's (for the surrogate; rot_tol 0.01 rad) and kernel, noise =
---- 1e-5, max_outer = 300, trust_radius = 0.1, ratio_lo = 2/3, ratio_hi = 3/2, inner_maxit = 200,
---- hyper_maxit = 100, restarts = 0, seed = 0, prior (as gp:optimize).
+--- 1e-5, max_outer = 300, trust_radius = 0.2, ratio_lo = 2/3, ratio_hi = 3/2, inner_maxit = 200,
+--- hyper_maxit = 100, restarts = 0, seed = 0, prior (as gp:optimize); safeguards (docs/gp.md):
+--- length_floor = 1 / trust_adapt = true / reject = true for inverse-distance kernels (0 / false /
+--- false otherwise), reject_tol = 0.5, init_rot = 0, init_rot_tol = 5 degrees (radians).
 function M.gpr_dimer(pot, x0, mode0, o)
   local f = "gp.gpr_dimer"
   checkpot(f, pot)

@@ -145,6 +145,7 @@ typedef struct ml_gp_opt_opts {
     double bound;         /* |theta - theta0| <= bound per parameter (10) */
     const struct ml_progress *progress;
     const double *prior_center; /* log-parameters the priors are centred on (NULL: the start) */
+    const double *lower;        /* per log-parameter lower bounds (NULL or -HUGE_VAL: start - bound) */
 } ml_gp_opt_opts;
 ml_gp_opt_opts ml_gp_opt_defaults(void);
 
@@ -261,6 +262,15 @@ typedef struct ml_gp_gpr_opts {
     int hyper_every;              /* MAP at every k-th outer iteration (1), warm-started */
     int hyper_points;             /* MAP on the latest k data points only (0 = all) */
     int anchor_prior;             /* priors centred on the starting hyperparameters (0: on the warm start) */
+    int init_rot;                 /* true image evaluations at the start to settle the mode (0) */
+    double init_rot_tol;          /* ... until the surrogate's minimum mode turns by less (5 deg) */
+    int trust_adapt;              /* halve the trust region after a poor step, regrow after good ones
+                                   * (-1 = auto: on for inverse-distance kernels) */
+    int reject;                   /* stay at the midpoint after a poor step whose energy rose above the
+                                   * prediction (-1 = auto, as trust_adapt) */
+    double reject_tol;            /* poor: |E - E_pred| > reject_tol |G| |step| and |G| grew (0.5) */
+    double length_floor;          /* length scales >= length_floor * the data's largest distance
+                                   * (-1 = auto: 1 for inverse-distance kernels, else 0) */
 } ml_gp_gpr_opts;
 ml_gp_gpr_opts ml_gp_gpr_defaults(void);
 
@@ -273,7 +283,9 @@ typedef struct ml_gp_gpr_result {
 /* GPR-accelerated dimer (paper §2): each outer iteration fits the GP (energies shifted so that
  * E(start) = 0, sigma_c^2 = max(1, mean(E)^2)), re-optimises sigma_m and the length scales by
  * MAP, runs the dimer on the posterior mean within the trust region and evaluates the true
- * E, G at the new midpoint only. k is the kernel (cloned; its starting hyperparameters). */
+ * E, G at the new midpoint only; with the safeguards of ml_gp_gpr_opts (length-scale floor,
+ * adaptive trust, step rejection, initial rotations). k is the kernel (cloned; its starting
+ * hyperparameters). */
 int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k, double *x, double *mode,
                     const ml_gp_gpr_opts *o, ml_gp_gpr_result *r, ml_gp_pathfn path,
                     void *path_ud);
