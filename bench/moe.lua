@@ -126,7 +126,7 @@ do
   local root = os.getenv("MOONLAB_ROOT") or "."
   local ours, theirs, ll = {}, {}, nil
   for r = 1, ROUNDS do
-    ours[r] = bench.median(run_ours, { runs = 1, warmup = 0 })
+    ours[r] = bench.median(run_ours, { runs = 3, warmup = 1 }) -- a warm run first: each round follows a 10 s NumPy process
     if numpy_ok then
       local p2 = io.popen(("/usr/bin/python3 %s/bench/moe_em_numpy.py %s/X.npy %s/Y.npy %s/start.npy %d 1"):format(
         root, dir, dir, dir, iters))
