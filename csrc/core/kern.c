@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #include "kern.h"
+#include "expm1_poly.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 /* sqrt vectorises without errno; selects on floats if-convert without trap semantics (no FP traps are enabled) */
@@ -194,24 +195,6 @@ CLONES void ml_kern_exp_f32(int64_t n, const float *x, float *o)
     for (int64_t i = 0; i < n; i++) o[i] = exp_f32(x[i]);
 }
 
-/* expm1(r) by its Taylor series to r^13 / 13!: truncation below 2^-60 relative for |r| <= 0.347. */
-static inline double expm1_taylor(double r)
-{
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    return p * r * r + r;
-}
-
 static inline double exp_f64(double v)
 {
     const double shifter = 0x1.8p52; /* adding it rounds to an integer kept in the low mantissa bits */
@@ -223,7 +206,7 @@ static inline double exp_f64(double v)
         double k = kd - shifter;
         double r = xc - k * 6.93147180369123816490e-01;
         r = r - k * 1.90821492927058770002e-10;
-        double p = expm1_taylor(r) + 1.0;
+        double p = ml_expm1_taylor(r) + 1.0;
         /* k + 2048 from the low bits (|k| < 1100), halved with logical shifts only */
         uint64_t u = (kb.u + 2048) & 0xfffff, u1 = u >> 1;
         union { uint64_t u; double d; } s1 = {(u1 - 1) << 52}, s2 = {(u - u1 - 1) << 52};
@@ -247,7 +230,7 @@ static inline double expm1_f64(double y)
     double k = kd - shifter;
     double r = y - k * 6.93147180369123816490e-01;
     r = r - k * 1.90821492927058770002e-10;
-    double p = expm1_taylor(r);
+    double p = ml_expm1_taylor(r);
     union { uint64_t u; double d; } s = {((kb.u + 1023) & 0x7ff) << 52}; /* |k| < 64 here */
     return s.d * p + (s.d - 1.0);
 }

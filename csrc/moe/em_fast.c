@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include "gmoe_internal.h"
 #include "core/clones.h"
+#include "core/expm1_poly.h"
 #include "moe_internal.h"
 
 #define FB 128 /* points per block */
@@ -52,19 +53,7 @@ static inline __attribute__((always_inline)) double vexp_le0(double x) {
     double k = kd - shifter;
     double r = xc - k * 6.93147180369123816490e-01;
     r = r - k * 1.90821492927058770002e-10;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r * r + r + 1.0;
+    double p = ml_expm1_taylor(r) + 1.0;
     int64_t sb = (int64_t)((uint64_t)((kb & 0xfff) + 1023) << 52); /* 2^k, k in [-1022, 0] */
     double sc;
     memcpy(&sc, &sb, 8);
