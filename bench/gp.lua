@@ -76,9 +76,7 @@ for _, n in ipairs((only and only ~= "fit") and {} or quick and { 100 } or sizes
   end
   local a, f, ref, chol = med(ta), med(tf), med(tr), med(tc)
   local flops = N ^ 3 / 3
-  local la = io.open("/proc/loadavg")
-  local load = la and la:read("l"):match("^(%S+)") or "?"
-  if la then la:close() end
+  local load = bench.loadavg():match("^(%S+)")
   print(("gp fit with gradients N=%d (matrix %d): total %.3f s, assembly %.3f s (%.1f%%), Cholesky %.3f s " ..
     "(%.1f GFLOP/s = %.2fx dpotrf %.1f GFLOP/s on a random SPD matrix; median of the paired ratios) [medians of %d, load %s]"):format(
     n, N, f, a, 100 * a / f, chol, flops / chol / 1e9, med(ratio), flops / ref / 1e9, runs, load))

@@ -9,14 +9,8 @@ local bench = require "moonlab.bench"
 
 local ROUNDS = 5
 local info = core.info()
-local function loadavg()
-  local f = io.open("/proc/loadavg")
-  local l = f and f:read("l") or "?"
-  if f then f:close() end
-  return l:match("^(%S+ %S+ %S+)") or l
-end
 print(("# moe bench: %d threads, BLAS %s (core %s); medians of %d interleaved rounds; load average %s"):format(
-  info.threads, info.blas, info.blas_core, ROUNDS, loadavg()))
+  info.threads, info.blas, info.blas_core, ROUNDS, bench.loadavg()))
 
 local torch_ok = bench.python_has("torch")
 local numpy_ok = bench.python_has("numpy")
@@ -170,4 +164,4 @@ do
   bench.report("moe.layer fwd+bwd f32 T=4096 d_model=512 d_ff=1024 E=8 k=2", rate, "GFLOP/s",
     ("%.2fx sgemm %.1f GFLOP/s (n=1024); %.1f ms; goal: >= 0.6x sgemm"):format(rate / g, g, s * 1e3))
 end
-print("# load average at the end: " .. loadavg())
+print("# load average at the end: " .. bench.loadavg())

@@ -14,14 +14,7 @@ local info = ml.info()
 print(("# tensor bench: OpenBLAS kernel %s, %d threads%s"):format(info.blas_core, info.threads,
   info.warning and (" — " .. info.warning) or ""))
 local only = os.getenv("TENSOR_BENCH_ONLY")
--- The machine's load average, printed at the start and the end (ratios are only meaningful on a quiet machine).
-local function loadavg()
-  local f = io.open("/proc/loadavg")
-  local s = f and f:read("l") or "unknown"
-  if f then f:close() end
-  return s:match("^(%S+ %S+ %S+)") or s
-end
-print("# load average at start: " .. loadavg())
+print("# load average at start: " .. B.loadavg())
 
 if not only then
   local n = 1024
@@ -271,4 +264,4 @@ local function npy_lines(dt)
 end
 npy_lines("f32")
 npy_lines("f64")
-print("# load average at end: " .. loadavg())
+print("# load average at end: " .. B.loadavg())

@@ -27,3 +27,17 @@ describe("bench.read_gbs", function()
       "bench.read_gbs: bad argument #1 't': tensor is empty")
   end)
 end)
+
+describe("bench.loadavg", function()
+  it("returns the first three fields of /proc/loadavg", function()
+    local s = B.loadavg()
+    local f = io.open("/proc/loadavg")
+    if not f then
+      assert.equal("unknown", s)
+      return
+    end
+    f:close()
+    local a, b, c = s:match("^(%S+) (%S+) (%S+)$")
+    for _, v in ipairs { a, b, c } do assert.is_true(tonumber(v) ~= nil and tonumber(v) >= 0, s) end
+  end)
+end)

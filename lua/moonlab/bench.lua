@@ -71,6 +71,14 @@ end
 --- peak_rss_kib() -> peak resident set size of this process, KiB.
 M.peak_rss_kib = core.peak_rss_kib
 
+--- loadavg() -> the machine's 1, 5 and 15 minute load averages as one string ("unknown" without /proc).
+function M.loadavg()
+  local f = io.open("/proc/loadavg")
+  local s = f and f:read("l") or "unknown"
+  if f then f:close() end
+  return s:match("^(%S+ %S+ %S+)") or s
+end
+
 --- python_has(module) -> true when Debian's /usr/bin/python3 can import it.
 function M.python_has(module)
   if type(module) ~= "string" or not module:match("^[%w_%.]+$") then
