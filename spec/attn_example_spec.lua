@@ -1,10 +1,6 @@
 -- examples/attention_sink.lua as a user runs it (issue: it failed when its output folder did not exist,
 -- printed its results only after plotting, and said nothing while training).
-local function lua_bin()
-  local i, exe = -1, nil
-  while arg and arg[i] do exe = arg[i]; i = i - 1 end
-  return exe or "lua5.4"
-end
+local H = require "spec.helpers.isa"
 
 describe("examples/attention_sink.lua", function()
   it("creates a missing output folder, reports progress per model, prints results before the figure", function()
@@ -13,7 +9,7 @@ describe("examples/attention_sink.lua", function()
     os.remove(dir)
     local out = dir .. "/nested/figs"
     local errf = dir .. ".err"
-    local cmd = ("env -u MOONLAB_QUIET STEPS=4 %s %s/examples/attention_sink.lua '%s' 2>'%s'"):format(lua_bin(), root, out, errf)
+    local cmd = ("env -u MOONLAB_QUIET STEPS=4 %s %s/examples/attention_sink.lua '%s' 2>'%s'"):format(H.lua_bin(), root, out, errf)
     local p = assert(io.popen(cmd))
     local stdout = p:read("a")
     local ok = p:close()

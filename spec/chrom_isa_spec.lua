@@ -19,18 +19,14 @@ end
 for _, v in ipairs(out) do io.write(("%.17g\n"):format(v)) end
 ]]
 
-local function lua_bin()
-  local i, exe = -1, nil
-  while arg and arg[i] do exe = arg[i]; i = i - 1 end
-  return exe or "lua5.4"
-end
+local H = require "spec.helpers.isa"
 
 local function run(isa)
   local f = os.tmpname()
   local h = assert(io.open(f, "w"))
   h:write(CODE)
   h:close()
-  local p = assert(io.popen(("%s%s %s 2>&1"):format(isa and ("MOONLAB_ISA=" .. isa .. " ") or "", lua_bin(), f)))
+  local p = assert(io.popen(("%s%s %s 2>&1"):format(isa and ("MOONLAB_ISA=" .. isa .. " ") or "", H.lua_bin(), f)))
   local out = p:read("a")
   p:close()
   os.remove(f)

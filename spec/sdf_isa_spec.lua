@@ -1,17 +1,11 @@
 -- The error-bounded sampler on every kernel path (MOONLAB_ISA = scalar, avx2, avx512; each in a child process
 -- running spec/helpers/sdf_isa_child.lua): the bound is honest against Simpson quadrature on each path, and the
 -- paths agree on β+, rounds and evaluations ray by ray (their exponentials differ in the last bits only).
-local function lua_bin()
-  local i, exe = -1, nil
-  while arg and arg[i] do exe = arg[i]; i = i - 1 end
-  return exe or "lua5.4"
-end
+local H = require "spec.helpers.isa"
 
 local function run(isa)
   local root = os.getenv("MOONLAB_ROOT") or "."
-  local p = assert(io.popen(("MOONLAB_ISA=%s %s %s/spec/helpers/sdf_isa_child.lua 2>&1"):format(isa, lua_bin(), root)))
-  local out = p:read("a")
-  local ok = p:close()
+  local out, ok = H.child(isa, root .. "/spec/helpers/sdf_isa_child.lua")
   assert.is_true(ok == true, out)
   local rays = {}
   for bp, it, ev, bd in out:gmatch("RAY (%S+) (%d+) (%d+) (%S+)") do
