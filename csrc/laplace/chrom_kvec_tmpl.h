@@ -12,6 +12,21 @@
 
 #undef KV_SEL
 #define KV_SEL(m, a, b) ((VD)(((m) & (VI)(a)) | (~(m) & (VI)(b))))
+/* out = c[0] + c[1] t + ... + c[n-1] t^(n-1), n a multiple of 4, by four interleaved Horner chains in t^4 */
+#undef KV_HORNER4
+#define KV_HORNER4(out, c, n, t)                                                                           \
+    do {                                                                                                    \
+        VD t2_ = (t) * (t), t4_ = t2_ * t2_;                                                               \
+        VD p0_ = zero + (c)[(n) - 4], p1_ = zero + (c)[(n) - 3], p2_ = zero + (c)[(n) - 2],                 \
+           p3_ = zero + (c)[(n) - 1];                                                                       \
+        for (int j_ = (n) - 8; j_ >= 0; j_ -= 4) {                                                          \
+            p0_ = KV_FMA(p0_, t4_, zero + (c)[j_]);                                                         \
+            p1_ = KV_FMA(p1_, t4_, zero + (c)[j_ + 1]);                                                     \
+            p2_ = KV_FMA(p2_, t4_, zero + (c)[j_ + 2]);                                                     \
+            p3_ = KV_FMA(p3_, t4_, zero + (c)[j_ + 3]);                                                     \
+        }                                                                                                   \
+        (out) = KV_FMA(KV_FMA(p3_, (t), p2_), t2_, KV_FMA(p1_, (t), p0_));                                   \
+    } while (0)
 
 KV_TGT static void KV_NAME(const chrom_kc *c, size_t n, const double *w, double *out) {
     const VD zero = {0};
@@ -34,31 +49,14 @@ KV_TGT static void KV_NAME(const chrom_kc *c, size_t n, const double *w, double 
         }
         s = zero;
         if (!all) {
-            /* four interleaved Horner chains in y^4 (positive terms, so no cancellation) */
-            VD y2 = ys * ys, y4 = y2 * y2;
-            VD s0 = zero + KV_SC[KV_NS - 4], s1 = zero + KV_SC[KV_NS - 3], s2 = zero + KV_SC[KV_NS - 2],
-               s3 = zero + KV_SC[KV_NS - 1];
-            for (int j = KV_NS - 8; j >= 0; j -= 4) {
-                s0 = KV_FMA(s0, y4, zero + KV_SC[j]);
-                s1 = KV_FMA(s1, y4, zero + KV_SC[j + 1]);
-                s2 = KV_FMA(s2, y4, zero + KV_SC[j + 2]);
-                s3 = KV_FMA(s3, y4, zero + KV_SC[j + 3]);
-            }
-            s = KV_FMA(KV_FMA(s3, ys, s2), y2, KV_FMA(s1, ys, s0));
+            /* positive terms, so no cancellation */
+            KV_HORNER4(s, KV_SC, KV_NS, ys);
         }
         if (any) {
             /* Hankel part where y > Y0: replace the factor and the exponent */
             VD yb = KV_SEL(big, y, Y0);
-            VD sy = KV_SQRT(yb), u = (zero + 0.5) / sy, u2 = u * u, u4 = u2 * u2;
-            VD h0 = zero + KV_AC[KV_NA - 4], h1 = zero + KV_AC[KV_NA - 3], h2 = zero + KV_AC[KV_NA - 2],
-               h3 = zero + KV_AC[KV_NA - 1];
-            for (int j = KV_NA - 8; j >= 0; j -= 4) {
-                h0 = KV_FMA(h0, u4, zero + KV_AC[j]);
-                h1 = KV_FMA(h1, u4, zero + KV_AC[j + 1]);
-                h2 = KV_FMA(h2, u4, zero + KV_AC[j + 2]);
-                h3 = KV_FMA(h3, u4, zero + KV_AC[j + 3]);
-            }
-            VD h = KV_FMA(KV_FMA(h3, u, h2), u2, KV_FMA(h1, u, h0));
+            VD sy = KV_SQRT(yb), u = (zero + 0.5) / sy, h;
+            KV_HORNER4(h, KV_AC, KV_NA, u);
             VD d = sD - KV_SQRT(yb * iD); /* sqrt(kappa w) = sqrt(y / D) */
             VD f = 2 * h * u * KV_SQRT(u * (1 / (2 * M_PI)));
             s = KV_SEL(big, f, s);
