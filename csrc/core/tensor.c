@@ -79,69 +79,105 @@ static void set_shape(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape,
 }
 
 #define HUGE_ALIGN ((size_t)2 << 20)
+#define LARGE_MIN (8 * HUGE_ALIGN) /* from 16 MiB: 2 MiB aligned, huge pages */
+#define MEDIUM_MIN ((size_t)256 << 10) /* from 256 KiB: cached too */
+#define PAGE ((size_t)4096)
 
-/* A few freed large buffers are kept for reuse (their pages are already faulted
- * in), as PyTorch's caching allocator does: repeated ops on large tensors then
- * skip the kernel's page clearing. At most CACHE_SLOTS buffers, CACHE_MAX bytes.
- * Off under AddressSanitizer so that use-after-free stays detectable. */
-#define CACHE_SLOTS 4
-#define CACHE_MAX ((size_t)1 << 30)
+/* A few freed buffers of 256 KiB and more are kept for reuse (their pages are already faulted in and often
+ * still in cache), as PyTorch's caching allocator does: repeated ops then skip the kernel's page clearing,
+ * and the next write to a reused buffer does not fetch lines from memory. Two classes, each with its own
+ * slots and byte limit: large (>= 16 MiB, 4 slots, 1 GiB) and medium (>= 256 KiB, 32 slots, 128 MiB); a buffer
+ * is reused for a request of the same rounded size. Off under AddressSanitizer so that use-after-free stays
+ * detectable. */
 #if defined(__SANITIZE_ADDRESS__)
 #define CACHE_ON 0
 #else
 #define CACHE_ON 1
 #endif
-static struct {
+typedef struct {
     void *p;
     size_t bytes;
-} cache[CACHE_SLOTS];
-static size_t cache_total;
+} cache_slot;
+typedef struct {
+    cache_slot *slot;
+    int nslots;
+    size_t max, total;
+} cache_class;
+static cache_slot large_slots[4], medium_slots[32];
+static cache_class large_cache = {large_slots, 4, (size_t)1 << 30, 0};
+static cache_class medium_cache = {medium_slots, 32, (size_t)128 << 20, 0};
+static atomic_size_t live_bytes; /* tensor storage handed out and not yet freed */
+
+size_t ml_tensor_live_bytes(void) { return atomic_load_explicit(&live_bytes, memory_order_relaxed); }
 static atomic_flag cache_lock = ATOMIC_FLAG_INIT;
 
 static void lock(void) { while (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire)) {} }
 static void unlock(void) { atomic_flag_clear_explicit(&cache_lock, memory_order_release); }
 
-static void *cache_take(size_t rounded)
+/* The class of a buffer of `bytes` (NULL: not cached) and its rounded size. */
+static cache_class *cache_class_of(size_t bytes, size_t *rounded)
+{
+    if (bytes >= LARGE_MIN) {
+        *rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+        return &large_cache;
+    }
+    *rounded = (bytes + PAGE - 1) & ~(PAGE - 1);
+    return bytes >= MEDIUM_MIN ? &medium_cache : NULL;
+}
+
+static void *cache_take(cache_class *c, size_t rounded)
 {
     void *p = NULL;
     lock();
-    for (int i = 0; i < CACHE_SLOTS && !p; i++)
-        if (cache[i].p && cache[i].bytes == rounded) {
-            p = cache[i].p;
-            cache[i].p = NULL;
-            cache_total -= rounded;
+    for (int i = 0; i < c->nslots && !p; i++)
+        if (c->slot[i].p && c->slot[i].bytes == rounded) {
+            p = c->slot[i].p;
+            c->slot[i].p = NULL;
+            c->total -= rounded;
         }
     unlock();
     return p;
 }
 
+size_t ml_tensor_cached_bytes(void)
+{
+    lock();
+    size_t n = large_cache.total + medium_cache.total;
+    unlock();
+    return n;
+}
+
 /* Frees a buffer of `bytes` from zalloc, or keeps it in the cache. */
 static void zfree(void *p, size_t bytes)
 {
-    if (!CACHE_ON || !p || bytes < 8 * HUGE_ALIGN) {
+    if (p) atomic_fetch_sub_explicit(&live_bytes, bytes, memory_order_relaxed);
+    size_t rounded;
+    cache_class *c = cache_class_of(bytes, &rounded);
+    if (!CACHE_ON || !p || !c) {
         free(p);
         return;
     }
-    size_t rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
     lock();
-    for (int i = 0; i < CACHE_SLOTS && p; i++)
-        if (!cache[i].p && cache_total + rounded <= CACHE_MAX) {
-            cache[i].p = p;
-            cache[i].bytes = rounded;
-            cache_total += rounded;
+    for (int i = 0; i < c->nslots && p; i++)
+        if (!c->slot[i].p && c->total + rounded <= c->max) {
+            c->slot[i].p = p;
+            c->slot[i].bytes = rounded;
+            c->total += rounded;
             p = NULL;
         }
     unlock();
     free(p);
 }
 
-/* Zeroed memory. Large buffers are 2 MiB aligned and ask for transparent huge
- * pages, which cuts the page faults of a fresh output tensor by 512x. */
+/* Zeroed memory. Large buffers are 2 MiB aligned and ask for transparent huge pages, which cuts the page
+ * faults of a fresh output tensor by 512x. */
 static void *zalloc(size_t bytes, int zero)
 {
-    if (bytes < 8 * HUGE_ALIGN) return zero ? calloc(bytes, 1) : malloc(bytes);
-    size_t rounded = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-    void *p = CACHE_ON ? cache_take(rounded) : NULL;
+    size_t rounded;
+    cache_class *c = cache_class_of(bytes, &rounded);
+    if (!c) return zero ? calloc(bytes, 1) : malloc(bytes);
+    void *p = CACHE_ON ? cache_take(c, rounded) : NULL;
+    if (!p && c == &medium_cache) return zero ? calloc(rounded, 1) : malloc(rounded);
     if (!p) {
         if (posix_memalign(&p, HUGE_ALIGN, rounded)) return NULL;
 #ifdef MADV_HUGEPAGE
@@ -149,9 +185,10 @@ static void *zalloc(size_t bytes, int zero)
 #endif
     }
     if (!zero) return p; /* the caller writes every element (the pages fault in on first write) */
-    char *c = p;
-#pragma omp parallel for schedule(static)
-    for (size_t off = 0; off < rounded; off += HUGE_ALIGN) memset(c + off, 0, HUGE_ALIGN);
+    char *d = p;
+    size_t step = c == &large_cache ? HUGE_ALIGN : rounded;
+#pragma omp parallel for schedule(static) if (rounded >= LARGE_MIN)
+    for (size_t off = 0; off < rounded; off += step) memset(d + off, 0, step);
     return p;
 }
 
@@ -177,6 +214,7 @@ static int init(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, int a
     atomic_init(&s->refs, 1);
     s->nbytes = (size_t)n * es;
     s->data = d;
+    atomic_fetch_add_explicit(&live_bytes, s->nbytes, memory_order_relaxed);
     set_shape(t, dt, ndim, shape, n);
     t->data = d;
     t->storage = s;

@@ -717,11 +717,22 @@ static const luaL_Reg methods[] = {
     {"astype", l_astype}, {"fill", l_fill},       {"close", l_close},
     {"is_contiguous", l_is_contiguous}, {"contiguous", l_contiguous}, {NULL, NULL}};
 
+/* core.tensor_memory() -> {live = bytes, cached = bytes} */
+static int l_memory(lua_State *L)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)ml_tensor_live_bytes());
+    lua_setfield(L, -2, "live");
+    lua_pushinteger(L, (lua_Integer)ml_tensor_cached_bytes());
+    lua_setfield(L, -2, "cached");
+    return 1;
+}
+
 static const luaL_Reg functions[] = {
     {"tensor_new", l_new},       {"tensor_zeros", l_zeros},         {"tensor_full", l_full}, {"tensor_ones", l_ones},
     {"tensor_arange", l_arange}, {"tensor_linspace", l_linspace},   {"tensor_rand", l_rand},
     {"tensor_randn", l_randn},   {"tensor_is", l_istensor},         {"tensor_from_table", l_from_table},
-    {NULL, NULL}};
+    {"tensor_memory", l_memory}, {NULL, NULL}};
 
 void mlL_open_tensor(lua_State *L)
 {

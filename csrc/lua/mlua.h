@@ -24,6 +24,8 @@ ml_tensor *mlL_contiguous_arg(lua_State *L, int idx, ml_tensor *t, const char *f
 /* Pushes a new zeroed tensor userdata. A failure raises "<public name>: <reason>" with the
  * name of the function the user called (see mlL_public_name). */
 ml_tensor *mlL_newtensor(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape);
+/* As mlL_newtensor, without zeroing: for outputs the C call writes in full before Lua can see them. */
+ml_tensor *mlL_newtensor_uninit(lua_State *L, ml_dtype dt, int ndim, const int64_t *shape);
 /* Tells the collector about t's storage (large tensors advance the GC by their size). */
 void mlL_account(lua_State *L, const ml_tensor *t);
 /* Pushes a tensor userdata that takes over *t (t is emptied). */

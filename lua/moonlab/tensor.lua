@@ -41,6 +41,8 @@ M.save_npz = core.tensor_save_npz
 M.read_csv = core.tensor_read_csv
 --- set_printoptions{precision = 6, threshold = 64, edgeitems = 3}: returns the previous options.
 M.set_printoptions = core.tensor_set_printoptions
+--- memory() -> {live = bytes of tensor storage in use, cached = bytes of freed storage kept for reuse}
+M.memory = core.tensor_memory
 --- is_tensor(x): true when x is a moonlab tensor.
 M.is_tensor = core.tensor_is
 --- where(cond, a, b, [{out = t}]): a where cond is true, else b (tensors or numbers, broadcast).

@@ -69,6 +69,10 @@ int ml_tensor_alias(ml_tensor *dst, const ml_tensor *src, int ndim, const int64_
 int ml_tensor_wrap(ml_tensor *t, ml_dtype dt, int ndim, const int64_t *shape, void *data);
 /* Drops *t's reference to its storage and empties it. Safe on an empty tensor. */
 void ml_tensor_release(ml_tensor *t);
+/* Bytes of tensor storage allocated and not yet released (all threads; storage kept for reuse not included). */
+size_t ml_tensor_live_bytes(void);
+/* Bytes of freed storage kept for reuse by later tensors of the same size (see tensor.c). */
+size_t ml_tensor_cached_bytes(void);
 
 /* Views sharing src's storage (dims and indices 0-based; *dst gets its own
  * reference, release it with ml_tensor_release). */
