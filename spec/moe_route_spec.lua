@@ -97,6 +97,10 @@ describe("moe.route", function()
     { E = 96, o = { k = 5 } },
     { E = 72, o = { k = 2, bias = "b", capacity_factor = 1.0, drop = "probs" } },
     { E = 33, o = { expert_choice = true, capacity = 20 } },
+    { E = 64, o = { k = 2, bias = "b", temperature = 1.3 } },
+    { E = 48, o = { k = 5, capacity_factor = 1.0, drop = "probs", route_scale = 2.0 } },
+    { E = 64, o = { k = 8, renormalize = false } },
+    { E = 20, o = { k = 4, bias = "b" } },
     { E = 256, o = { k = 8, groups = 8, group_topk = 4 } },
     { E = 200, o = { k = 6, groups = 8, group_topk = 5, bias = "b" } },
     { E = 288, o = { k = 4, groups = 18, group_topk = 7 } },
@@ -122,6 +126,29 @@ describe("moe.route", function()
       assert.is_close(r.aux_loss, e.aux_loss, { rtol = 1e-5 })
       assert.is_close(r.z_loss, e.z_loss, { rtol = 1e-5 })
       assert.is_close(r.entropy, e.entropy, { rtol = 1e-5 })
+    end)
+  end
+
+  -- return_probs: the softmax of z = logits / temperature, row by row, against a plain Lua softmax; the routing
+  -- is the same as without it (the fused pass then normalises in place instead of scaling the kept values).
+  for _, c in ipairs { { E = 64, dt = "f32" }, { E = 20, dt = "f32" }, { E = 8, dt = "f32" }, { E = 64, dt = "f64" } } do
+    it(("return_probs gives softmax(logits / temperature) (%s, T=600, E=%d)"):format(c.dt, c.E), function()
+      local lg = T.randn({ 600, c.E }, { seed = 21, dtype = c.dt })
+      local o = { k = 3, temperature = 0.8 }
+      local r = moe.route(lg, { k = 3, temperature = 0.8, return_probs = true })
+      local plain = moe.route(lg, o)
+      assert.same(plain.experts:totable(), r.experts:totable())
+      assert.is_close(r.weights, plain.weights, { rtol = 1e-6, atol = 0 })
+      local L, P = rows(lg), r.probs:totable()
+      for t = 1, 600 do
+        local m, s = -math.huge, 0
+        for e = 1, c.E do m = math.max(m, L[t][e] / 0.8) end
+        for e = 1, c.E do s = s + math.exp(L[t][e] / 0.8 - m) end
+        for e = 1, c.E do
+          local want = math.exp(L[t][e] / 0.8 - m) / s
+          assert(math.abs(P[t][e] - want) <= 3e-6 * want + 1e-12, ("row %d expert %d: %.9g vs %.9g"):format(t, e, P[t][e], want))
+        end
+      end
     end)
   end
 

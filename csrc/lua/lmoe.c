@@ -162,13 +162,14 @@ static int l_route(lua_State *L) {
     memset(&r, 0, sizeof r);
     lua_createtable(L, 0, 12); /* 4 */
     int64_t sh[2] = {T, K};
-    r.experts = lmoe_new_index(L, 2, sh);                                 /* 5 */
-    r.weights = mlL_newtensor(L, lg->dtype, 2, sh)->data;                 /* 6 */
+    /* experts, weights and order are written in full by ml_moe_route: no zeroing */
+    r.experts = mlL_newtensor_uninit(L, LMOE_IDX_DTYPE, 2, sh)->data;     /* 5 */
+    r.weights = mlL_newtensor_uninit(L, lg->dtype, 2, sh)->data;          /* 6 */
     r.counts = lmoe_new_index(L, 1, &E);                                  /* 7 */
     int64_t e1 = E + 1;
     r.offsets = lmoe_new_index(L, 1, &e1);                                /* 8 */
     int64_t osh[2] = {co, 2}, dsh[2] = {cd, 2};
-    r.order = lmoe_new_index(L, 2, osh);                                  /* 9 */
+    r.order = mlL_newtensor_uninit(L, LMOE_IDX_DTYPE, 2, osh)->data;      /* 9 */
     r.cap_order = co;
     r.dropped = lmoe_new_index(L, 2, dsh);                                /* 10 */
     r.cap_dropped = cd;

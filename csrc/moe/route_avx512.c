@@ -297,6 +297,161 @@ INL int softmax_rows(int R, const float *const *x, float it, int scaled, int nor
     return 1;
 }
 
+/* Lane r of the result = the max (OP = max) or sum (OP = add) of the 16 lanes of row r, for 16 rows at once by
+ * a shuffle tree (15 OPs instead of 16 horizontal reductions): row r must be given as v[ROW_SLOT(r)]. */
+#define ROW_SLOT(r) (((r) % 4) * 4 + (r) / 4)
+#define HRED16(NAME, OP)                                                                                      \
+    INL __m512 NAME(const __m512 *v) {                                                                        \
+        __m512 a[8], b[4], c[2];                                                                              \
+        for (int i = 0; i < 8; i++)                                                                           \
+            a[i] = OP(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),                                     \
+                      _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));                                    \
+        for (int i = 0; i < 4; i++)                                                                           \
+            b[i] = OP(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x88),                                     \
+                      _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xDD));                                    \
+        for (int i = 0; i < 2; i++)                                                                           \
+            c[i] = OP(_mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0x44), _mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0xEE)); \
+        return OP(_mm512_shuffle_ps(c[0], c[1], 0x88), _mm512_shuffle_ps(c[0], c[1], 0xDD));                  \
+    }
+HRED16(hmax16, _mm512_max_ps)
+HRED16(hadd16, _mm512_add_ps)
+
+/* Shared state of a worker's pass over its tokens (see block). */
+typedef struct {
+    const ml_moe_route_opts *o;
+    const float *X, *bf; /* logits; the bias as f32 (or NULL) */
+    int64_t *experts;
+    float *W, *probs, *Pf;
+    double *P, *rank;
+    float it, rs;
+    int scaled, sel_on_z, norm;
+} pass16;
+
+/* Rows t..t+15 when E <= 64 and no group limit: the steps of softmax_rows, topk_regs and the weights of block,
+ * with every per-row horizontal reduction (max, sum, the top-k maxima) done for the 16 rows at once (hmax16,
+ * hadd16) so that the rows' dependency chains no longer serialise. Returns 0 (nothing written) when the rows
+ * hold a non-finite value: the caller then takes them one by one to name the row. */
+INL int rows16(const pass16 *ps, int64_t E, int64_t nv, int64_t t, __m512 *hz, double *zacc, double *hacc,
+                int *np) {
+    const ml_moe_route_opts *o = ps->o;
+    const int k = o->k;
+    float Zb[16 * 64], Sb[16 * 64], Bb[16 * 64], m[16], sum[16], inv[16], B[16];
+    __m512 V[16], VZ[16], ninf = _mm512_set1_ps(-INFINITY), vit = _mm512_set1_ps(ps->it), chk = _mm512_setzero_ps();
+    const float *x[16], *z[16];
+    float *s[16];
+    for (int r = 0; r < 16; r++) {
+        x[r] = ps->X + (t + r) * E;
+        z[r] = ps->scaled ? Zb + 64 * r : x[r];
+        s[r] = ps->probs ? ps->probs + (t + r) * E : Sb + 64 * r;
+        __m512 vm = ninf;
+        for (int64_t i = 0; i < nv; i++) {
+            __mmask16 q = lane_mask(E, 16 * i);
+            __m512 v = _mm512_maskz_loadu_ps(q, x[r] + 16 * i);
+            chk = _mm512_add_ps(chk, _mm512_sub_ps(v, v));
+            if (ps->scaled) {
+                v = _mm512_mul_ps(v, vit);
+                _mm512_mask_storeu_ps(Zb + 64 * r + 16 * i, q, v);
+            }
+            vm = _mm512_mask_max_ps(vm, q, vm, v);
+        }
+        V[ROW_SLOT(r)] = vm;
+    }
+    if (_mm512_cmp_ps_mask(chk, _mm512_setzero_ps(), _CMP_NEQ_UQ)) return 0;
+    _mm512_storeu_ps(m, hmax16(V));
+    for (int r = 0; r < 16; r++) {
+        __m512 vmx = _mm512_set1_ps(m[r]), vs = _mm512_setzero_ps(), vz = _mm512_setzero_ps();
+        for (int64_t i = 0; i < nv; i++) {
+            __mmask16 q = lane_mask(E, 16 * i);
+            __m512 zz = _mm512_maskz_loadu_ps(q, z[r] + 16 * i);
+            __m512 v = _mm512_maskz_mov_ps(q, exp16(_mm512_sub_ps(zz, vmx)));
+            _mm512_mask_storeu_ps(s[r] + 16 * i, q, v);
+            vs = _mm512_add_ps(vs, v);
+            vz = _mm512_fmadd_ps(v, zz, vz);
+        }
+        V[ROW_SLOT(r)] = vs;
+        VZ[r] = vz;
+    }
+    __m512 vsum = hadd16(V);
+    _mm512_storeu_ps(sum, vsum);
+    _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), vsum));
+    __m512 acc[4];
+    for (int64_t i = 0; i < nv; i++) acc[i] = _mm512_loadu_ps(ps->Pf + 16 * i);
+    for (int r = 0; r < 16; r++) {
+        __m512 vi = _mm512_set1_ps(inv[r]);
+        *hz = _mm512_fmadd_ps(VZ[r], vi, *hz);
+        for (int64_t i = 0; i < nv; i++) {
+            __mmask16 q = lane_mask(E, 16 * i);
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(q, s[r] + 16 * i), vi);
+            if (ps->norm) _mm512_mask_storeu_ps(s[r] + 16 * i, q, v);
+            acc[i] = _mm512_add_ps(acc[i], v);
+        }
+    }
+    for (int64_t i = 0; i < nv; i++) _mm512_storeu_ps(ps->Pf + 16 * i, acc[i]);
+    flush_logs(m, sum, 16, zacc, hacc);
+    *hacc -= (double)_mm512_reduce_add_ps(*hz);
+    *hz = _mm512_setzero_ps();
+    if (k > 0) {
+        const float *sv[16];
+        uint64_t taken[16];
+        unsigned char id[16 * 64];
+        for (int r = 0; r < 16; r++) {
+            taken[r] = 0;
+            sv[r] = ps->sel_on_z ? z[r] : s[r];
+            if (ps->bf) {
+                for (int64_t i = 0; i < nv; i++) {
+                    __mmask16 q = lane_mask(E, 16 * i);
+                    _mm512_mask_storeu_ps(Bb + 64 * r + 16 * i, q,
+                                          _mm512_add_ps(_mm512_maskz_loadu_ps(q, s[r] + 16 * i), _mm512_maskz_loadu_ps(q, ps->bf + 16 * i)));
+                }
+                sv[r] = Bb + 64 * r;
+            }
+        }
+        for (int j = 0; j < k; j++) {
+            if (j == 0 && ps->sel_on_z) memcpy(B, m, sizeof B); /* softmax is monotone: the first is the max */
+            else {
+                for (int r = 0; r < 16; r++) {
+                    __m512 vm = ninf;
+                    for (int64_t i = 0; i < nv; i++) {
+                        __mmask16 q = (__mmask16)(lane_mask(E, 16 * i) & ~(taken[r] >> (16 * i)));
+                        vm = _mm512_mask_max_ps(vm, q, vm, _mm512_maskz_loadu_ps(q, sv[r] + 16 * i));
+                    }
+                    V[ROW_SLOT(r)] = vm;
+                }
+                _mm512_storeu_ps(B, hmax16(V));
+            }
+            for (int r = 0; r < 16; r++) {
+                __m512 vb = _mm512_set1_ps(B[r]);
+                uint64_t q = 0;
+                for (int64_t i = 0; i < nv; i++) {
+                    __mmask16 live = (__mmask16)(lane_mask(E, 16 * i) & ~(taken[r] >> (16 * i)));
+                    q |= (uint64_t)_mm512_mask_cmp_ps_mask(live, _mm512_maskz_loadu_ps(live, sv[r] + 16 * i), vb, _CMP_EQ_OQ)
+                         << (16 * i);
+                }
+                int at = __builtin_ctzll(q); /* q != 0: B[r] is a live value of the row */
+                taken[r] |= 1ull << at;
+                id[r * k + j] = (unsigned char)at;
+            }
+        }
+        int64_t base = o->index_base;
+        for (int r = 0; r < 16; r++) {
+            int64_t tt = t + r;
+            float *w = ps->W + tt * k, tot = 0, sc = ps->norm ? 1.0f : inv[r];
+            int64_t *ex = ps->experts + tt * k;
+            for (int j = 0; j < k; j++) { w[j] = s[r][id[r * k + j]] * sc; tot += w[j]; }
+            float c = ps->rs;
+            if (o->renormalize) c = tot > 0 ? c / tot : 0;
+            for (int j = 0; j < k; j++) { w[j] *= c; ex[j] = id[r * k + j] + base; }
+            if (ps->rank)
+                for (int j = 0; j < k; j++) ps->rank[tt * k + j] = (double)(s[r][id[r * k + j]] * sc);
+        }
+    }
+    if ((*np += 16) == 64) { /* f32 partial sums of P flushed to f64 every 64 rows */
+        for (int64_t e = 0; e < E; e++) { ps->P[e] += (double)ps->Pf[e]; ps->Pf[e] = 0; }
+        *np = 0;
+    }
+    return 1;
+}
+
 /* Worker for tokens [t0,t1) with nv = ceil(E/16) (NV > 0: that constant). buf: 8E + 128 floats. */
 INL void block(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t nv, int64_t t0, int64_t t1,
                int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs, int64_t *bad,
@@ -318,7 +473,12 @@ INL void block(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t nv
         for (int64_t e = 0; e < E; e++) bf[e] = (float)o->bias[e];
     double zacc = 0, hacc = 0;
     int nb = 0, np = 0;
-    for (int64_t t = t0; t < t1;) {
+    int64_t t = t0;
+    if (nv <= 4 && !use_groups) {
+        pass16 ps = {o, X, o->bias ? bf : NULL, experts, W, probs, Pf, P, rank, it, rs, scaled, sel_on_z, norm};
+        while (t + 16 <= t1 && rows16(&ps, E, nv, t, &hz, &zacc, &hacc, &np)) t += 16;
+    }
+    while (t < t1) {
         int R = t + 1 < t1 ? 2 : 1;
         const float *xr[2] = {X + t * E, X + (t + R - 1) * E};
         float *sr[2] = {probs ? probs + t * E : sb0, probs ? probs + (t + R - 1) * E : sb1};
@@ -376,6 +536,13 @@ FTGT void moe_route_block_f32_avx512(const ml_moe_route_opts *o, const float *X,
                                      int64_t t1, int64_t *experts, float *W, float *probs, double *P,
                                      double *zs, double *hs, int64_t *bad, float *buf, double *rank) {
     int64_t nv = (E + 15) / 16;
+    if (E == 16 * nv && nv <= 4) { /* whole vectors: copies with E a constant too */
+        if (nv == 4) block(o, X, 64, 4, t0, t1, experts, W, probs, P, zs, hs, bad, buf, rank);
+        else if (nv == 2) block(o, X, 32, 2, t0, t1, experts, W, probs, P, zs, hs, bad, buf, rank);
+        else if (nv == 1) block(o, X, 16, 1, t0, t1, experts, W, probs, P, zs, hs, bad, buf, rank);
+        else block(o, X, 48, 3, t0, t1, experts, W, probs, P, zs, hs, bad, buf, rank);
+        return;
+    }
     switch (nv) { /* unrolled copies for E <= 64 */
     case 1: block(o, X, E, 1, t0, t1, experts, W, probs, P, zs, hs, bad, buf, rank); break;
     case 2: block(o, X, E, 2, t0, t1, experts, W, probs, P, zs, hs, bad, buf, rank); break;
