@@ -1,5 +1,5 @@
 -- tensor.memory(): storage accounting, and the collector keeping garbage tensors bounded in loops (mlL_account
--- runs a full collection after max(64 MiB, live, 8 x Lua heap) of tensor allocations).
+-- runs a full collection after max(16 MiB, live, 8 x Lua heap) of tensor allocations).
 local T = require "moonlab.tensor"
 
 describe("tensor.memory", function()
@@ -21,7 +21,7 @@ describe("tensor.memory", function()
     collectgarbage()
     local base = T.memory().live
     local heap = collectgarbage("count") * 1024
-    local bound = base + 2 * math.max(64 * 2 ^ 20, 8 * heap) + 4 * 2 ^ 20
+    local bound = base + 2 * math.max(16 * 2 ^ 20, 8 * heap) + 4 * 2 ^ 20
     local peak = 0
     for _ = 1, 400 do -- 800 MiB in all
       local r = { a = T.zeros({ 131072 }), b = T.zeros({ 131072 }) }

@@ -76,7 +76,7 @@ static atomic_size_t since_full, live_after_full;
  * step of their size; and since incremental steps were seen to leave garbage tensors uncollected for hundreds of
  * iterations (Lua 5.4.4: a loop making a table of two 1 MiB tensors per iteration freed none until a full
  * collection; a router loop piled up 600 MiB), a full collection also runs once the tensor bytes allocated since
- * the last one exceed the largest of 64 MiB, the tensor bytes live after it and 8 times the Lua heap (so that
+ * the last one exceed the largest of 16 MiB, the tensor bytes live after it and 8 times the Lua heap (so that
  * its cost stays a small fraction of the allocations'). Neither while the user has stopped the collector. */
 void mlL_account(lua_State *L, const ml_tensor *t)
 {
@@ -84,7 +84,7 @@ void mlL_account(lua_State *L, const ml_tensor *t)
     if (kib < 64 || !lua_gc(L, LUA_GCISRUNNING)) return;
     lua_gc(L, LUA_GCSTEP, (int)(kib > (1u << 30) ? (1u << 30) : kib));
     size_t since = atomic_fetch_add(&since_full, bytes) + bytes;
-    size_t lim = (size_t)64 << 20, live = atomic_load(&live_after_full);
+    size_t lim = (size_t)16 << 20, live = atomic_load(&live_after_full);
     size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 * 8;
     if (live > lim) lim = live;
     if (heap > lim) lim = heap;
