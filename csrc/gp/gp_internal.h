@@ -60,6 +60,15 @@ void gp_block_invdist_feat(const ml_gp_kernel *k, int D, const double *fx, const
 int gp_grad_contract(const ml_gp_kernel *k, int D, int64_t n, const double *X, int deriv,
                      const double *W, double *grad);
 
+/* The energy-only fast path of a stationary kernel (stationary_fast.c): 1 when it covers kernel k
+ * (se / matern / rq, optionally times a constant, plus white; no derivative observations; env
+ * MOONLAB_GP_FAST=0 turns it off); the lower triangle (column-major) of the training matrix K(X, X), the
+ * upper left untouched; the lml gradient from the lower triangle of K^-1 (dpotri) and alpha = K^-1 y. */
+int gp_fast_ok(const ml_gp_kernel *k, int deriv);
+int gp_fast_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, double *out);
+int gp_fast_grad(const ml_gp_kernel *k, int D, int64_t n, const double *X, const double *kinv,
+                 const double *alpha, double *grad);
+
 /* Read access to a GP's internals (gp.c) for prediction. */
 int gp_internals(const ml_gp *g, int *D, int *deriv, int64_t *n, int64_t *N, const double **X,
                  const double **L, const double **alpha, double *mean, const ml_gp_kernel **k);
@@ -68,6 +77,9 @@ int gp_internals(const ml_gp *g, int *D, int *deriv, int64_t *n, int64_t *N, con
 /* Cholesky with jitter escalation; A is overwritten by L (lower). *jitter receives the
  * absolute jitter added (0 when none). */
 int gp_cholesky(double *A, int64_t n, double *jitter);
+/* The same for a matrix whose lower triangle only is filled: refill(ud, A) writes the lower triangle again
+ * (diagonal included; the saved diagonal is put back after it) before each jitter attempt. */
+int gp_cholesky_refill(double *A, int64_t n, double *jitter, int (*refill)(void *ud, double *A), void *ud);
 
 /* One L-BFGS two-loop direction d = -H g from m pairs (s, y), oldest first in ring order. */
 typedef struct {
