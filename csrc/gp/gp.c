@@ -245,6 +245,34 @@ fail:
     return rc;
 }
 
+/* The fast path's gradient (stationary_fast.c) with K^-1 formed in the upper triangle of the factor's storage,
+ * which the fast fit leaves unused: U = L^T copied there is K's upper Cholesky factor, dpotri('U') turns it into
+ * the upper triangle of K^-1 (no N^2 buffer; the diagonal, shared with L, is saved and put back). */
+static int fast_gradient(ml_gp *g, double *grad)
+{
+    int64_t N = g->N;
+    double *A = g->L, t0 = gp_now();
+    double *diag = malloc((size_t)N * sizeof *diag);
+    if (!diag) return ml_fail(ML_ENOMEM, "gp.lml: out of memory for the gradient");
+    for (int64_t i = 0; i < N; i++) diag[i] = A[i * N + i];
+    const int64_t B = 64; /* tiles of B x B: reads down columns of L, writes down columns of U */
+#pragma omp parallel for schedule(dynamic, 1) if (N >= 512)
+    for (int64_t jb = 0; jb < N; jb += B)
+        for (int64_t ib = jb; ib < N; ib += B)
+            for (int64_t j = jb; j < jb + B && j < N; j++)
+                for (int64_t i = ib > j ? ib : j + 1; i < ib + B && i < N; i++) A[i * N + j] = A[j * N + i];
+    int nn = (int)N, info;
+    dpotri_("U", &nn, A, &nn, &info);
+    double t1 = gp_now();
+    g->t_inverse = t1 - t0;
+    int rc = info ? ml_fail(ML_ENUMERIC, "gp.lml: inverse of the factor failed (info %d)", info)
+                  : gp_fast_grad(g->k, g->D, g->n, g->X, A, g->alpha, grad);
+    for (int64_t i = 0; i < N; i++) A[i * N + i] = diag[i];
+    free(diag);
+    g->t_contract = gp_now() - t1;
+    return rc;
+}
+
 int ml_gp_lml(ml_gp *g, double *lml, double *grad)
 {
     if (g->n == 0) return ml_fail(ML_EINVAL, "the GP has no data: call fit first");
@@ -253,6 +281,7 @@ int ml_gp_lml(ml_gp *g, double *lml, double *grad)
     for (int64_t i = 0; i < N; i++) logdet += 2 * log(g->L[i * N + i]);
     *lml = -0.5 * quad - 0.5 * logdet - 0.5 * (double)N * log(2 * M_PI);
     if (!grad) return ML_OK;
+    if (g->fast) return fast_gradient(g, grad);
     double t0 = gp_now();
     double *W = malloc((size_t)(N * N) * sizeof *W);
     if (!W) return ml_fail(ML_ENOMEM, "gp.lml: out of memory for the gradient");
@@ -265,12 +294,6 @@ int ml_gp_lml(ml_gp *g, double *lml, double *grad)
     }
     double t1 = gp_now();
     g->t_inverse = t1 - t0;
-    if (gp_fast_ok(g->k, g->deriv)) { /* reads the lower triangle of K^-1 and alpha directly */
-        int rc = gp_fast_grad(g->k, g->D, g->n, g->X, W, g->alpha, grad);
-        free(W);
-        g->t_contract = gp_now() - t1;
-        return rc;
-    }
     /* W = alpha alpha^T - K^-1, both triangles */
     for (int64_t j = 0; j < N; j++) {
         double aj = g->alpha[j];

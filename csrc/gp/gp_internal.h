@@ -2,6 +2,7 @@
 #ifndef MOONLAB_GP_INTERNAL_H
 #define MOONLAB_GP_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "moonlab/gp.h"
 #include "moonlab/runtime.h"
@@ -63,7 +64,8 @@ int gp_grad_contract(const ml_gp_kernel *k, int D, int64_t n, const double *X, i
 /* The energy-only fast path of a stationary kernel (stationary_fast.c): 1 when it covers kernel k
  * (se / matern / rq, optionally times a constant, plus white; no derivative observations; env
  * MOONLAB_GP_FAST=0 turns it off); the lower triangle (column-major) of the training matrix K(X, X), the
- * upper left untouched; the lml gradient from the lower triangle of K^-1 (dpotri) and alpha = K^-1 y. */
+ * upper left untouched; the lml gradient from the upper triangle of K^-1 (column-major, dpotri('U')) and
+ * alpha = K^-1 y. */
 int gp_fast_ok(const ml_gp_kernel *k, int deriv);
 int gp_fast_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, double *out);
 int gp_fast_grad(const ml_gp_kernel *k, int D, int64_t n, const double *X, const double *kinv,
@@ -110,6 +112,9 @@ int gp_dimer_run(ml_gp_potential *p, double *x, double *mode, const ml_gp_dimer_
 
 /* Progress tick of a long loop (returns ML_OK or an interrupt code). */
 int gp_tick(const struct ml_progress *p, double done, double total);
+
+/* Transparent-huge-page hint for a large buffer before its first write (hugepages.c). */
+void gp_huge_pages(void *p, size_t bytes);
 
 /* Monotonic clock, seconds. */
 double gp_now(void);

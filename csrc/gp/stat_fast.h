@@ -25,10 +25,10 @@ typedef struct {
 typedef void (*gpf_col_fn)(const gpf_kern *q, int64_t n, const double *XT, int64_t j, double *s, double *out);
 
 /* The column's terms of 1/2 sum_ik W_ik dK_ik/dtheta with W = alpha alpha^T - K^-1 (kinv: column j of K^-1 from
- * the diagonal down; the diagonal counted once, the rest twice, i.e. once per pair):
+ * the top to the diagonal, i.e. the upper triangle; the diagonal counted once, the rest twice, i.e. once per pair):
  * acc[0] = sum W f(s) (the variance term without v), acc[1] = sum W f'(s) s (an isotropic length scale),
  * acc[2 + d] = sum W f'(s) (x_d - y_d)^2 (ARD, without il2), acc[2 + D] = sum W df/dlog alpha (rq).
- * s, m, a: scratch of n - j doubles each. */
+ * s, m, a: scratch of j + 1 doubles each. */
 typedef void (*gpf_grad_fn)(const gpf_kern *q, int64_t n, const double *XT, int64_t j, const double *kinv,
                             const double *alpha, double *s, double *m, double *a, double *acc);
 

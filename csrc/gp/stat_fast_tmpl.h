@@ -2,14 +2,15 @@
  * Expects TGT (function attributes) and SFX(name). Loops run over the column (contiguous in i); sums go
  * through GPF_LANES fixed lanes added in a fixed order, so every instance gives the same bits. */
 
-/* s[i] = sum_d (x_{j+i,d} - x_{j,d})^2 il2[d], direct differences (no |x|^2 + |y|^2 - 2xy cancellation). */
-TGT static void SFX(sqdist)(const gpf_kern *q, int64_t n, const double *XT, int64_t j, double *s)
+/* s[i] = sum_d (x_{lo+i,d} - x_{c,d})^2 il2[d] for i < len, direct differences (no |x|^2 + |y|^2 - 2xy
+ * cancellation). */
+TGT static void SFX(sqdist)(const gpf_kern *q, int64_t n, const double *XT, int64_t c_, int64_t lo, int64_t len,
+                            double *s)
 {
-    int64_t len = n - j;
     for (int64_t i = 0; i < len; i++) s[i] = 0;
     for (int d = 0; d < q->D; d++) {
-        const double *xr = XT + (int64_t)d * n + j;
-        double xj = xr[0], c = q->il2[d];
+        const double *xr = XT + (int64_t)d * n + lo;
+        double xj = XT[(int64_t)d * n + c_], c = q->il2[d];
         for (int64_t i = 0; i < len; i++) {
             double t = xr[i] - xj;
             s[i] += t * t * c;
@@ -36,10 +37,10 @@ TGT static double SFX(lanesum)(int64_t len, const double *a, const double *b)
     return t;
 }
 
-/* sum_i m[i] (x_{j+i,d} - x_{j,d})^2 over GPF_LANES lanes. */
-TGT static double SFX(lanesum_sq)(int64_t len, const double *m, const double *xr)
+/* sum_i m[i] (xr[i] - xj)^2 over GPF_LANES lanes. */
+TGT static double SFX(lanesum_sq)(int64_t len, const double *m, const double *xr, double xj)
 {
-    double acc[GPF_LANES] = {0}, xj = xr[0];
+    double acc[GPF_LANES] = {0};
     int64_t i = 0;
     for (; i + GPF_LANES <= len; i += GPF_LANES)
         for (int l = 0; l < GPF_LANES; l++) {
@@ -59,7 +60,7 @@ TGT void SFX(gpf_col)(const gpf_kern *q, int64_t n, const double *XT, int64_t j,
 {
     int64_t len = n - j;
     double v = q->v;
-    SFX(sqdist)(q, n, XT, j, s);
+    SFX(sqdist)(q, n, XT, j, j, len, s);
     switch (q->type) {
     case ML_GPK_SE:
         for (int64_t i = 0; i < len; i++) out[i] = v * ml_exp_le0(-0.5 * s[i]);
@@ -87,10 +88,10 @@ TGT void SFX(gpf_col)(const gpf_kern *q, int64_t n, const double *XT, int64_t j,
 TGT void SFX(gpf_grad)(const gpf_kern *q, int64_t n, const double *XT, int64_t j, const double *kinv,
                        const double *alpha, double *s, double *m, double *a, double *acc)
 {
-    int64_t len = n - j;
-    const double *al = alpha + j;
-    double aj = al[0];
-    SFX(sqdist)(q, n, XT, j, s);
+    int64_t len = j + 1; /* partners 0 .. j, the diagonal last */
+    const double *al = alpha;
+    double aj = alpha[j];
+    SFX(sqdist)(q, n, XT, j, 0, len, s);
     /* a[i] = W f, m[i] = W f' */
     switch (q->type) {
     case ML_GPK_SE:
@@ -123,10 +124,10 @@ TGT void SFX(gpf_grad)(const gpf_kern *q, int64_t n, const double *XT, int64_t j
         }
     }
     }
-    a[0] *= 0.5; /* the diagonal once; its length and alpha terms vanish (s = 0) */
+    a[j] *= 0.5; /* the diagonal once; its length and alpha terms vanish (s = 0) */
     acc[0] = SFX(lanesum)(len, a, NULL);
     acc[1] = q->iso ? SFX(lanesum)(len, m, s) : 0;
-    for (int d = 0; d < q->D; d++) acc[2 + d] = q->iso ? 0 : SFX(lanesum_sq)(len, m, XT + (int64_t)d * n + j);
+    for (int d = 0; d < q->D; d++) acc[2 + d] = q->iso ? 0 : SFX(lanesum_sq)(len, m, XT + (int64_t)d * n, XT[(int64_t)d * n + j]);
     acc[2 + q->D] = 0;
     if (q->type == ML_GPK_RQ) { /* df/dlog alpha = f (-alpha log q + s / (2 q)) */
         double al_ = q->alpha, h = 1 / (2 * al_);

@@ -112,7 +112,7 @@ static int for_columns(const gpf_job *b)
         for (int64_t j = 0; j < n; j++) {
             if (!s) continue;
             if (b->out) col(b->q, n, b->XT, j, s, b->out + j * n + j);
-            else grad(b->q, n, b->XT, j, b->kinv + j * n + j, b->alpha, s, s + n, s + 2 * n, b->cols + j * b->na);
+            else grad(b->q, n, b->XT, j, b->kinv + j * n, b->alpha, s, s + n, s + 2 * n, b->cols + j * b->na);
         }
         free(s);
     }
