@@ -112,7 +112,7 @@ if not only or only == "lml" then
       local info = m:info()
       mine[#mine + 1] = t
       tot[#tot + 1], ta[#ta + 1], tc[#tc + 1] = t, info.seconds_assembly, info.seconds_cholesky
-      ti[#ti + 1], tk[#tk + 1] = info.seconds_inverse, info.seconds_contraction
+      ti[#ti + 1], tk[#tk + 1] = info.seconds_inverse, info.seconds_contraction -- (nil before these fields)
       lml, fast = l, info.fast_path
       -- the old figure of this line: lml + gradient alone on the fitted GP
       t0 = core.now()
@@ -133,9 +133,10 @@ if not only or only == "lml" then
   end
   os.execute("rm -rf " .. dir)
   local load = bench.loadavg():match("^(%S+)")
+  local split = #ti > 0 and ("%.3f s (K^-1 %.3f, contraction %.3f)"):format(med(ti) + med(tk), med(ti), med(tk)) or "(no split)"
   local line = ("gp fit + lml + gradient from theta, energy-only RBF ARD N=%d D=%d (%s path): %.3f s = fit %.3f s " ..
-    "(assembly %.3f, Cholesky %.3f) + lml gradient %.3f s (K^-1 %.3f, contraction %.3f)"):format(n, D,
-    fast and "fast" or "generic", med(tot), med(ta) + med(tc), med(ta), med(tc), med(ti) + med(tk), med(ti), med(tk))
+    "(assembly %.3f, Cholesky %.3f) + lml gradient %s"):format(n, D, fast and "fast" or "generic", med(tot),
+    med(ta) + med(tc), med(ta), med(tc), split)
   if #ratio > 0 then
     line = line .. (" = %.2fx scikit-learn %.3f s (median of %d per-round ratios; same data, %d threads; lml %.6f vs %s)")
       :format(med(ratio), med(ps), #ratio, threads, lml, sk_lml)
