@@ -98,7 +98,7 @@ if not only or only == "lml" then
   local threads = require("moonlab").get_threads()
   local k = gp.kernel.se { lengthscales = { 1, 1, 1, 1, 1, 1, 1, 1 }, variance = 1.3 }
   local have = bench.python_has("sklearn")
-  local rounds, per = quick and 1 or 3, quick and 3 or 3
+  local rounds, per = quick and 1 or 3, 3
   local tot, ta, tc, ti, tk, tg, ps, ratio = {}, {}, {}, {}, {}, {}, {}, {}
   local lml, sk_lml, fast
   gp.GP { kernel = k, noise = 1e-4 }:fit(X, y):lml { gradient = true } -- warm-up
