@@ -160,6 +160,23 @@ describe("gp energy-only stationary fast path", function()
     end
   end)
 
+  it("after add (the factor extended by a rank-k block) lml and gradient equal a full refit's", function()
+    local X = T.rand({ 67, 3 }, { seed = 21 }) * 2
+    local y = X:sum(2):sin()
+    local k = gp.kernel.constant { value = 1.5 } * gp.kernel.se { lengthscales = { 0.6, 0.9, 1.4 } } + gp.kernel.white { value = 0.01 }
+    local inc = gp.GP { kernel = k, noise = 1e-3 }:fit(X:narrow(1, 1, 60), y:narrow(1, 1, 60))
+    inc:lml { gradient = true } -- K^-1 once in the old factor's storage before the extension
+    inc:add(X:narrow(1, 61, 7), y:narrow(1, 61, 7))
+    local full = gp.GP { kernel = k, noise = 1e-3 }:fit(X, y)
+    assert.is_true(inc:info().fast_path and full:info().fast_path)
+    local li, gi = inc:lml { gradient = true }
+    local lf, gf = full:lml { gradient = true }
+    assert.is_close(li, lf, { rtol = 1e-10 })
+    local scale = 0
+    for i = 1, #gf do scale = math.max(scale, math.abs(gf[i])) end
+    for i = 1, #gf do assert.is_true(math.abs(gi[i] - gf[i]) <= 1e-10 * scale, ("grad[%d] %.17g vs %.17g"):format(i, gi[i], gf[i])) end
+  end)
+
   it("escalates jitter on duplicate points without noise, refilling the matrix as the generic path does", function()
     local X = T.rand({ 30, 2 }, { seed = 3 })
     local Xd = T.zeros { 60, 2 }
