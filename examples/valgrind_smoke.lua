@@ -103,6 +103,9 @@ gpm:lml { gradient = true }
 gpm:predict(Xg, { variance = true, gradient = true })
 gpm:optimize { maxit = 5, quiet = true }
 gp.GP { kernel = kern }:fit(T.new { { 0, 0 } }, T.new { 1 }, T.new { { 0, 0 } }):add(Xg, Eg, Gg)
+-- the energy-only stationary fast path: fit, lml gradient (K^-1 in place), add, predict, optimize
+local gpf = gp.GP { kernel = gp.kernel.constant {} * gp.kernel.rq { lengthscales = { 0.5, 0.7 } } + gp.kernel.white {} }:fit(Xg, Eg)
+gpf:lml { gradient = true }; gpf:add(T.new { { 0.1, 0.2 } }, T.new { 0.5 }); gpf:predict(Xg, { variance = true }); gpf:optimize { maxit = 3, quiet = true }
 local idk = gp.kernel.inverse_distance { atoms = 2, dim = 3, frozen = T.new { { 0, 0, -1 } }, types = { 1, 1, 2 },
   pair_types = { { 1, 2 }, { 2, 2 } }, lengthscales = { 0.5, 0.6 } }
 idk:matrix(T.new { { 0, 0, 0, 1, 0, 0 }, { 0, 0.1, 0, 1, 0.1, 0 } }, { derivatives = true })

@@ -4,7 +4,6 @@
  * the pairs and their Jacobian) get those computed once per point instead of once per block. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <omp.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -27,20 +26,6 @@ static double *point_features(const ml_gp_kernel *k, int D, int64_t n, const dou
     for (int64_t i = 0; i < n; i++) gp_invdist_features(k, X + i * D, out + i * f);
     *F = f;
     return out;
-}
-
-/* Asks for transparent huge pages on a large output before it is first written: with 4 kB pages
- * the faults of a fresh 39 MB matrix took longer than computing it. A hint only. */
-static void huge_pages(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t page = 4096;
-    if (bytes < ((size_t)4 << 20)) return;
-    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + bytes) & ~(page - 1);
-    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p, (void)bytes;
-#endif
 }
 
 /* dst[q * ld + c] = src[q * lds + c] (or src[c * lds + q] transposed) for rows q < rows and
@@ -75,7 +60,7 @@ int ml_gpk_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, int6
     int64_t ld = n2 * m, ws = ml_gpk_work_size(k, D) + (int64_t)m * m;
     int same_set = X2 == X && n2 == n;
     int fail = 0;
-    huge_pages(out, (size_t)(n * m) * (size_t)ld * sizeof *out);
+    gp_huge_pages(out, (size_t)(n * m) * (size_t)ld * sizeof *out);
     int64_t F = 0, F2 = 0;
     double *FX = point_features(k, D, n, X, &F, &fail), *FY = FX;
     if (FX && !same_set) {

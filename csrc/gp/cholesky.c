@@ -9,7 +9,18 @@
 
 /* A is symmetric (both triangles stored, column-major); on success its lower triangle holds L.
  * dpotrf('L') reads only the lower triangle, so the untouched upper triangle restores A. */
-int gp_cholesky(double *A, int64_t n, double *jitter)
+int gp_cholesky(double *A, int64_t n, double *jitter) { return gp_cholesky_refill(A, n, jitter, NULL, NULL); }
+
+/* The lower triangle again: refilled, or mirrored from the untouched upper triangle. */
+static int restore_lower(double *A, int64_t n, int (*refill)(void *, double *), void *ud)
+{
+    if (refill) return refill(ud, A);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = j + 1; i < n; i++) A[j * n + i] = A[i * n + j];
+    return ML_OK;
+}
+
+int gp_cholesky_refill(double *A, int64_t n, double *jitter, int (*refill)(void *ud, double *A), void *ud)
 {
     *jitter = 0;
     if (n == 0) return ML_OK;
@@ -32,8 +43,11 @@ int gp_cholesky(double *A, int64_t n, double *jitter)
     for (int attempt = 0; attempt <= 7; attempt++) {
         if (attempt > 0) {
             jit = mean * pow(10.0, -11 + attempt); /* 1e-10 .. 1e-4 of the mean diagonal */
-            for (int64_t j = 0; j < n; j++)
-                for (int64_t i = j + 1; i < n; i++) A[j * n + i] = A[i * n + j]; /* restore lower */
+            int rc = restore_lower(A, n, refill, ud);
+            if (rc) {
+                free(diag);
+                return rc;
+            }
             for (int64_t i = 0; i < n; i++) A[i * n + i] = diag[i] + jit;
         }
         dpotrf_("L", &nn, A, &nn, &info);
@@ -44,10 +58,10 @@ int gp_cholesky(double *A, int64_t n, double *jitter)
         }
         if (info < 0) break;
     }
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t i = j + 1; i < n; i++) A[j * n + i] = A[i * n + j];
+    int rc = restore_lower(A, n, refill, ud);
     for (int64_t i = 0; i < n; i++) A[i * n + i] = diag[i];
     free(diag);
+    if (rc) return rc;
     return ml_fail(ML_ENUMERIC,
                    "covariance matrix is not positive definite even with jitter 1e-4 x mean diagonal "
                    "(duplicate points without noise, or a non-SPD kernel?)");

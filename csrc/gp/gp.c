@@ -7,9 +7,10 @@
 
 struct ml_gp {
     ml_gp_kernel *k;
-    int D, mean_mode, deriv;
+    int D, mean_mode, deriv, fast;
     double noise, mean, jitter;
     double t_assembly, t_cholesky;  /* seconds of the last factorisation */
+    double t_inverse, t_contract;   /* seconds of the last lml gradient: K^-1, contraction */
     int64_t n, N;           /* points, observations */
     double *X, *E, *G;      /* data copies */
     double *y, *L, *alpha;  /* targets (mean removed), factor (col-major N x N), K^-1 y */
@@ -52,6 +53,8 @@ int64_t ml_gp_npoints(const ml_gp *g) { return g->n; }
 int ml_gp_has_gradients(const ml_gp *g) { return g->deriv; }
 double ml_gp_jitter(const ml_gp *g) { return g->jitter; }
 void ml_gp_timing(const ml_gp *g, double *assembly, double *cholesky) { *assembly = g->t_assembly, *cholesky = g->t_cholesky; }
+int ml_gp_fast_path(const ml_gp *g) { return g->fast; }
+void ml_gp_lml_timing(const ml_gp *g, double *inverse, double *contract) { *inverse = g->t_inverse, *contract = g->t_contract; }
 double ml_gp_mean_value(const ml_gp *g) { return g->mean; }
 const double *ml_gp_data_x(const ml_gp *g) { return g->X; }
 const double *ml_gp_data_e(const ml_gp *g) { return g->E; }
@@ -95,16 +98,25 @@ static int checked_size(int64_t n, int m, int64_t *N)
     return ML_OK;
 }
 
+/* The lower triangle of the fast path's training matrix again (jitter escalation). */
+static int refill_fast(void *ud, double *A)
+{
+    const ml_gp *g = ud;
+    return gp_fast_matrix(g->k, g->D, g->n, g->X, A);
+}
+
 int ml_gp_refit(ml_gp *g)
 {
     if (g->n == 0) return ML_OK;
     int64_t N = g->N;
     double t0 = gp_now();
-    int rc = ml_gpk_matrix(g->k, g->D, g->n, g->X, g->n, g->X, g->deriv, g->L);
+    int fast = g->fast = gp_fast_ok(g->k, g->deriv);
+    int rc = fast ? gp_fast_matrix(g->k, g->D, g->n, g->X, g->L)
+                  : ml_gpk_matrix(g->k, g->D, g->n, g->X, g->n, g->X, g->deriv, g->L);
     if (rc) return rc;
     for (int64_t i = 0; i < N; i++) g->L[i * N + i] += g->noise;
     double t1 = gp_now();
-    rc = gp_cholesky(g->L, N, &g->jitter);
+    rc = fast ? gp_cholesky_refill(g->L, N, &g->jitter, refill_fast, g) : gp_cholesky(g->L, N, &g->jitter);
     g->t_assembly = t1 - t0, g->t_cholesky = gp_now() - t1;
     if (rc) return rc;
     solve_alpha(g);
@@ -233,6 +245,34 @@ fail:
     return rc;
 }
 
+/* The fast path's gradient (stationary_fast.c) with K^-1 formed in the upper triangle of the factor's storage,
+ * which the fast fit leaves unused: U = L^T copied there is K's upper Cholesky factor, dpotri('U') turns it into
+ * the upper triangle of K^-1 (no N^2 buffer; the diagonal, shared with L, is saved and put back). */
+static int fast_gradient(ml_gp *g, double *grad)
+{
+    int64_t N = g->N;
+    double *A = g->L, t0 = gp_now();
+    double *diag = malloc((size_t)N * sizeof *diag);
+    if (!diag) return ml_fail(ML_ENOMEM, "gp.lml: out of memory for the gradient");
+    for (int64_t i = 0; i < N; i++) diag[i] = A[i * N + i];
+    const int64_t B = 64; /* tiles of B x B: reads down columns of L, writes down columns of U */
+#pragma omp parallel for schedule(dynamic, 1) if (N >= 512)
+    for (int64_t jb = 0; jb < N; jb += B)
+        for (int64_t ib = jb; ib < N; ib += B)
+            for (int64_t j = jb; j < jb + B && j < N; j++)
+                for (int64_t i = ib > j ? ib : j + 1; i < ib + B && i < N; i++) A[i * N + j] = A[j * N + i];
+    int nn = (int)N, info;
+    dpotri_("U", &nn, A, &nn, &info);
+    double t1 = gp_now();
+    g->t_inverse = t1 - t0;
+    int rc = info ? ml_fail(ML_ENUMERIC, "gp.lml: inverse of the factor failed (info %d)", info)
+                  : gp_fast_grad(g->k, g->D, g->n, g->X, A, g->alpha, grad);
+    for (int64_t i = 0; i < N; i++) A[i * N + i] = diag[i];
+    free(diag);
+    g->t_contract = gp_now() - t1;
+    return rc;
+}
+
 int ml_gp_lml(ml_gp *g, double *lml, double *grad)
 {
     if (g->n == 0) return ml_fail(ML_EINVAL, "the GP has no data: call fit first");
@@ -241,6 +281,8 @@ int ml_gp_lml(ml_gp *g, double *lml, double *grad)
     for (int64_t i = 0; i < N; i++) logdet += 2 * log(g->L[i * N + i]);
     *lml = -0.5 * quad - 0.5 * logdet - 0.5 * (double)N * log(2 * M_PI);
     if (!grad) return ML_OK;
+    if (g->fast) return fast_gradient(g, grad);
+    double t0 = gp_now();
     double *W = malloc((size_t)(N * N) * sizeof *W);
     if (!W) return ml_fail(ML_ENOMEM, "gp.lml: out of memory for the gradient");
     memcpy(W, g->L, (size_t)(N * N) * sizeof *W);
@@ -250,6 +292,8 @@ int ml_gp_lml(ml_gp *g, double *lml, double *grad)
         free(W);
         return ml_fail(ML_ENUMERIC, "gp.lml: inverse of the factor failed (info %d)", info);
     }
+    double t1 = gp_now();
+    g->t_inverse = t1 - t0;
     /* W = alpha alpha^T - K^-1, both triangles */
     for (int64_t j = 0; j < N; j++) {
         double aj = g->alpha[j];
@@ -261,6 +305,7 @@ int ml_gp_lml(ml_gp *g, double *lml, double *grad)
     }
     int rc = gp_grad_contract(g->k, g->D, g->n, g->X, g->deriv, W, grad);
     free(W);
+    g->t_contract = gp_now() - t1;
     return rc;
 }
 

@@ -2,6 +2,7 @@
 #ifndef MOONLAB_GP_INTERNAL_H
 #define MOONLAB_GP_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "moonlab/gp.h"
 #include "moonlab/runtime.h"
@@ -60,6 +61,16 @@ void gp_block_invdist_feat(const ml_gp_kernel *k, int D, const double *fx, const
 int gp_grad_contract(const ml_gp_kernel *k, int D, int64_t n, const double *X, int deriv,
                      const double *W, double *grad);
 
+/* The energy-only fast path of a stationary kernel (stationary_fast.c): 1 when it covers kernel k
+ * (se / matern / rq, optionally times a constant, plus white; no derivative observations; env
+ * MOONLAB_GP_FAST=0 turns it off); the lower triangle (column-major) of the training matrix K(X, X), the
+ * upper left untouched; the lml gradient from the upper triangle of K^-1 (column-major, dpotri('U')) and
+ * alpha = K^-1 y. */
+int gp_fast_ok(const ml_gp_kernel *k, int deriv);
+int gp_fast_matrix(const ml_gp_kernel *k, int D, int64_t n, const double *X, double *out);
+int gp_fast_grad(const ml_gp_kernel *k, int D, int64_t n, const double *X, const double *kinv,
+                 const double *alpha, double *grad);
+
 /* Read access to a GP's internals (gp.c) for prediction. */
 int gp_internals(const ml_gp *g, int *D, int *deriv, int64_t *n, int64_t *N, const double **X,
                  const double **L, const double **alpha, double *mean, const ml_gp_kernel **k);
@@ -68,6 +79,9 @@ int gp_internals(const ml_gp *g, int *D, int *deriv, int64_t *n, int64_t *N, con
 /* Cholesky with jitter escalation; A is overwritten by L (lower). *jitter receives the
  * absolute jitter added (0 when none). */
 int gp_cholesky(double *A, int64_t n, double *jitter);
+/* The same for a matrix whose lower triangle only is filled: refill(ud, A) writes the lower triangle again
+ * (diagonal included; the saved diagonal is put back after it) before each jitter attempt. */
+int gp_cholesky_refill(double *A, int64_t n, double *jitter, int (*refill)(void *ud, double *A), void *ud);
 
 /* One L-BFGS two-loop direction d = -H g from m pairs (s, y), oldest first in ring order. */
 typedef struct {
@@ -98,6 +112,9 @@ int gp_dimer_run(ml_gp_potential *p, double *x, double *mode, const ml_gp_dimer_
 
 /* Progress tick of a long loop (returns ML_OK or an interrupt code). */
 int gp_tick(const struct ml_progress *p, double done, double total);
+
+/* Transparent-huge-page hint for a large buffer before its first write (hugepages.c). */
+void gp_huge_pages(void *p, size_t bytes);
 
 /* Monotonic clock, seconds. */
 double gp_now(void);

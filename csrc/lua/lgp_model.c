@@ -180,7 +180,7 @@ static int g_set_params(lua_State *L)
 static int g_info(lua_State *L)
 {
     gp_ud *u = checkgp(L, "gp.GP:info");
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 10);
     lua_pushinteger(L, ml_gp_npoints(u->g)), lua_setfield(L, -2, "n");
     lua_pushinteger(L, u->D), lua_setfield(L, -2, "D");
     lua_pushnumber(L, ml_gp_jitter(u->g)), lua_setfield(L, -2, "jitter");
@@ -190,6 +190,10 @@ static int g_info(lua_State *L)
     ml_gp_timing(u->g, &ta, &tc);
     lua_pushnumber(L, ta), lua_setfield(L, -2, "seconds_assembly");
     lua_pushnumber(L, tc), lua_setfield(L, -2, "seconds_cholesky");
+    ml_gp_lml_timing(u->g, &ta, &tc);
+    lua_pushnumber(L, ta), lua_setfield(L, -2, "seconds_inverse");
+    lua_pushnumber(L, tc), lua_setfield(L, -2, "seconds_contraction");
+    lua_pushboolean(L, ml_gp_fast_path(u->g)), lua_setfield(L, -2, "fast_path");
     return 1;
 }
 

@@ -113,6 +113,10 @@ int ml_gp_has_gradients(const ml_gp *g);
 double ml_gp_jitter(const ml_gp *g);
 /* Seconds the last factorisation spent assembling K and in the Cholesky (jitter retries included). */
 void ml_gp_timing(const ml_gp *g, double *assembly, double *cholesky);
+/* Seconds of the last lml gradient (ml_gp_lml with grad): forming K^-1 (dpotri) and the contraction. */
+void ml_gp_lml_timing(const ml_gp *g, double *inverse, double *contract);
+/* 1 when the last factorisation took the energy-only stationary fast path (see docs/gp.md). */
+int ml_gp_fast_path(const ml_gp *g);
 double ml_gp_mean_value(const ml_gp *g);
 const double *ml_gp_data_x(const ml_gp *g);
 const double *ml_gp_data_e(const ml_gp *g);
