@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include "gmoe_internal.h"
 #include "core/clones.h"
-#include "core/expm1_poly.h"
+#include "core/exp_le0.h"
 #include "moe_internal.h"
 
 #define FB 128 /* points per block */
@@ -40,25 +40,6 @@ static inline __attribute__((always_inline)) double vlog1p_ge1(double s) {
     q = q * f2 + 1.0 / 3.0;
     q = q * f2 + 1.0;
     return fe * 0.69314718055994530942 + 2.0 * f * q;
-}
-
-/* exp(x) for x <= 0 (finite or NaN): the core kernel's reduction and degree-13 Taylor polynomial (relative error
- * ~1e-16), inlined so that it fuses with the loops around it; results below 2^-1022 (x < -708) flush to 0. */
-static inline __attribute__((always_inline)) double vexp_le0(double x) {
-    const double shifter = 0x1.8p52;
-    double xc = x > -708.0 ? x : -708.0;
-    double kd = xc * 1.4426950408889634 + shifter;
-    int64_t kb;
-    memcpy(&kb, &kd, 8);
-    double k = kd - shifter;
-    double r = xc - k * 6.93147180369123816490e-01;
-    r = r - k * 1.90821492927058770002e-10;
-    double p = ml_expm1_taylor(r) + 1.0;
-    int64_t sb = (int64_t)((uint64_t)((kb & 0xfff) + 1023) << 52); /* 2^k, k in [-1022, 0] */
-    double sc;
-    memcpy(&sc, &sb, 8);
-    double res = p * sc;
-    return x > -708.0 ? res : (x != x ? x : 0.0);
 }
 
 int gmoe_fast_ok(const ml_gmoe *m) {
@@ -111,7 +92,7 @@ static inline __attribute__((always_inline)) void block_gate(const ml_gmoe *m, c
         double *g = B->G[i];
         const double *l = B->L[i];
         #pragma omp simd
-        for (int t = 0; t < nb; t++) { g[t] = vexp_le0(l[t] - mx[t]); s[t] += g[t]; }
+        for (int t = 0; t < nb; t++) { g[t] = ml_exp_le0(l[t] - mx[t]); s[t] += g[t]; }
     }
     #pragma omp simd
     for (int t = 0; t < nb; t++) { mx[t] += vlog1p_ge1(s[t]); s[t] = 1.0 / s[t]; }
@@ -249,7 +230,7 @@ CLONES double gmoe_fast_estep(const ml_gmoe *m, int fix, const double *X, const 
         for (int i = 0; i < K; i++) {
             double *w = B->W[i];
             #pragma omp simd
-            for (int t = 0; t < nb; t++) { w[t] = vexp_le0(w[t] - mx[t]); s[t] += w[t]; }
+            for (int t = 0; t < nb; t++) { w[t] = ml_exp_le0(w[t] - mx[t]); s[t] += w[t]; }
         }
         double lb = 0;
         #pragma omp simd reduction(+ : lb)
