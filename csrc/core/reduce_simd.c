@@ -255,13 +255,72 @@ static ext64_fn pick64(int sign)
 float ml_rext_f32(const float *x, int64_t n, int sign, int *nan) { return pick32(sign)(x, n, nan); }
 double ml_rext_f64(const double *x, int64_t n, int sign, int *nan) { return pick64(sign)(x, n, nan); }
 
-/* argmax/argmin in one pass over memory: the extreme of each cache-sized block, then a scan of the
- * block that first held the final extreme (or of the first block with a NaN) for its position. */
-#define ARG_BLOCK 4096
-#define ARG(NAME, T, FN, PICK)                                                                        \
+/* Index of the first element of x [n] equal to v (v is there: a value the block held). */
+#define FIND_C(NAME, T)                                                                           \
+    static int64_t NAME(const T *x, int64_t n, T v)                                               \
+    {                                                                                             \
+        int64_t j = 0;                                                                            \
+        while (j < n - 1 && x[j] != v) j++;                                                       \
+        return j;                                                                                 \
+    }
+FIND_C(find_f32_c, float)
+FIND_C(find_f64_c, double)
+
+#if HAVE_X86
+/* The same, four vectors per step: equal lanes as a bit mask, the lowest set bit is the answer. */
+#define FIND_V(NAME, T, TGT, VT, W, LOAD, SET1, EQMASK, PORT)                                     \
+    TGT static int64_t NAME(const T *x, int64_t n, T v)                                           \
+    {                                                                                             \
+        VT b = SET1(v);                                                                           \
+        int64_t i = 0;                                                                            \
+        for (; i + 4 * W <= n; i += 4 * W) {                                                      \
+            uint64_t q = (uint64_t)EQMASK(LOAD(x + i), b) | (uint64_t)EQMASK(LOAD(x + i + W), b) << W | \
+                         (uint64_t)EQMASK(LOAD(x + i + 2 * W), b) << (2 * W) |                    \
+                         (uint64_t)EQMASK(LOAD(x + i + 3 * W), b) << (3 * W);                     \
+            if (q) return i + __builtin_ctzll(q);                                                 \
+        }                                                                                         \
+        return i + PORT(x + i, n - i, v);                                                         \
+    }
+#define EQ512S(a, b) _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)
+#define EQ512D(a, b) _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ)
+#define EQ256S(a, b) _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ))
+#define EQ256D(a, b) _mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_EQ_OQ))
+FIND_V(find_f32_512, float, TGT512, __m512, 16, _mm512_loadu_ps, _mm512_set1_ps, EQ512S, find_f32_c)
+FIND_V(find_f64_512, double, TGT512, __m512d, 8, _mm512_loadu_pd, _mm512_set1_pd, EQ512D, find_f64_c)
+FIND_V(find_f32_256, float, TGT256, __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, EQ256S, find_f32_c)
+FIND_V(find_f64_256, double, TGT256, __m256d, 4, _mm256_loadu_pd, _mm256_set1_pd, EQ256D, find_f64_c)
+#endif
+
+typedef int64_t (*find32_fn)(const float *, int64_t, float);
+typedef int64_t (*find64_fn)(const double *, int64_t, double);
+
+static find32_fn pickf32(void)
+{
+#if HAVE_X86
+    ml_isa isa = ml_cpu_isa();
+    if (isa == ML_ISA_AVX512) return find_f32_512;
+    if (isa == ML_ISA_AVX2) return find_f32_256;
+#endif
+    return find_f32_c;
+}
+
+static find64_fn pickf64(void)
+{
+#if HAVE_X86
+    ml_isa isa = ml_cpu_isa();
+    if (isa == ML_ISA_AVX512) return find_f64_512;
+    if (isa == ML_ISA_AVX2) return find_f64_256;
+#endif
+    return find_f64_c;
+}
+
+/* argmax/argmin in one pass over memory: the extreme of each cache-sized block, then a vector scan of the
+ * block that first held the final extreme (or a scan of the first block with a NaN) for its position. */
+#define ARG_BLOCK 16384
+#define ARG(NAME, T, FN, PICK, FFN, FPICK)                                                        \
     int64_t NAME(const T *x, int64_t n, int sign)                                                 \
     {                                                                                             \
-        FN f = PICK(sign);                                                                 \
+        FN f = PICK(sign);                                                                        \
         int64_t bb = 0;                                                                           \
         T best = 0;                                                                               \
         for (int64_t b = 0; b < n; b += ARG_BLOCK) {                                              \
@@ -274,8 +333,9 @@ double ml_rext_f64(const double *x, int64_t n, int sign, int *nan) { return pick
             }                                                                                     \
             if (b == 0 || (sign > 0 ? v > best : v < best)) best = v, bb = b;                     \
         }                                                                                         \
-        while (x[bb] != best) bb++;                                                               \
-        return bb;                                                                                \
+        FFN find = FPICK();                                                                       \
+        int64_t m = n - bb < ARG_BLOCK ? n - bb : ARG_BLOCK;                                      \
+        return bb + find(x + bb, m, best);                                                        \
     }
-ARG(ml_rarg_f32, float, ext32_fn, pick32)
-ARG(ml_rarg_f64, double, ext64_fn, pick64)
+ARG(ml_rarg_f32, float, ext32_fn, pick32, find32_fn, pickf32)
+ARG(ml_rarg_f64, double, ext64_fn, pick64, find64_fn, pickf64)
