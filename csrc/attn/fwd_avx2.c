@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attn_internal.h"
+#include "core/exp2_poly.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
@@ -18,12 +19,7 @@ FTGT static inline __attribute__((always_inline)) __m256 exp2n8(__m256 t) {
     t = _mm256_max_ps(_mm256_set1_ps(-127.0f), t);             /* max(lo, NaN) = NaN */
     __m256 r = _mm256_add_ps(t, magic);                         /* low mantissa bits: round(t) + 127 */
     __m256 f = _mm256_sub_ps(t, _mm256_sub_ps(r, magic));
-    __m256 p = _mm256_set1_ps(1.327647129073739e-3f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.675540961325169e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550713092088699e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022120237350464e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469440460205e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000001192092896f));
+    __m256 p = ML_EXP2_POLY5(_mm256_fmadd_ps, _mm256_set1_ps, f);
     __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(r), 23));
     return _mm256_mul_ps(p, sc);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attn_internal.h"
+#include "core/exp2_poly.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
@@ -17,12 +18,7 @@ FTGT static inline __attribute__((always_inline)) __m512 exp2n16(__m512 t) {
     t = _mm512_max_ps(_mm512_set1_ps(-127.0f), t); /* max(lo, NaN) = NaN */
     __m512 r = _mm512_add_ps(t, magic);
     __m512 f = _mm512_sub_ps(t, _mm512_sub_ps(r, magic));
-    __m512 p = _mm512_set1_ps(1.327647129073739e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.675540961325169e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550713092088699e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022120237350464e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931469440460205e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0000001192092896f));
+    __m512 p = ML_EXP2_POLY5(_mm512_fmadd_ps, _mm512_set1_ps, f);
     __m512 sc = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(r), 23));
     return _mm512_mul_ps(p, sc);
 }

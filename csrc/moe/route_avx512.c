@@ -7,6 +7,7 @@
  * builds for any x86-64. */
 #include "moe_internal.h"
 #include "moonlab/cpu.h"
+#include "core/exp2_poly.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -17,18 +18,13 @@
 
 /* exp of 16 floats <= 0 (x < -87 is clamped): 2^n 2^f with n = round(x log2 e), f = x log2 e - n from one
  * fused multiply-subtract, 2^f by a degree-5 minimax polynomial on [-1/2, 1/2] (relative error 2.4e-7; the
- * polynomial of the attention kernels), 2^n by scalef. */
+ * polynomial of core/exp2_poly.h, shared with the attention kernels), 2^n by scalef. */
 INL __m512 exp16(__m512 x) {
     const __m512 l2e = _mm512_set1_ps(1.44269504088896341f);
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, l2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 f = _mm512_fmsub_ps(x, l2e, n);
-    __m512 p = _mm512_set1_ps(1.327647129073739e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.675540961325169e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550713092088699e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022120237350464e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931469440460205e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0000001192092896f));
+    __m512 p = ML_EXP2_POLY5(_mm512_fmadd_ps, _mm512_set1_ps, f);
     return _mm512_scalef_ps(p, n);
 }
 
@@ -297,6 +293,25 @@ INL int softmax_rows(int R, const float *const *x, float it, int scaled, int nor
     return 1;
 }
 
+/* Token t's outputs: its k weights s[idx[j]] * sc (rescaled to sum to route_scale rs when renormalising), its
+ * expert ids and, for drops by probability, the ranks. */
+INL void token_out(const ml_moe_route_opts *o, int64_t t, int k, const float *s, const int64_t *idx, float sc,
+                   float rs, float *W, int64_t *experts, double *rank) {
+    float *w = W + t * k, sum = 0;
+    int64_t *ex = experts + t * k;
+    for (int j = 0; j < k; j++) { w[j] = s[idx[j]] * sc; sum += w[j]; }
+    float c = rs;
+    if (o->renormalize) c = sum > 0 ? c / sum : 0;
+    for (int j = 0; j < k; j++) { w[j] *= c; ex[j] = idx[j] + o->index_base; }
+    if (rank)
+        for (int j = 0; j < k; j++) rank[t * k + j] = (double)(s[idx[j]] * sc);
+}
+
+/* Adds the f32 partial sums Pf [E] of the probabilities to P in f64 and clears them (every 64 rows). */
+INL void flush_p(double *P, float *Pf, int64_t E) {
+    for (int64_t e = 0; e < E; e++) { P[e] += (double)Pf[e]; Pf[e] = 0; }
+}
+
 /* Lane r of the result = the max (OP = max) or sum (OP = add) of the 16 lanes of row r, for 16 rows at once by
  * a shuffle tree (15 OPs instead of 16 horizontal reductions): row r must be given as v[ROW_SLOT(r)]. */
 #define ROW_SLOT(r) (((r) % 4) * 4 + (r) / 4)
@@ -393,7 +408,7 @@ INL int rows16(const pass16 *ps, int64_t E, int64_t nv, int64_t t, __m512 *hz, d
     if (k > 0) {
         const float *sv[16];
         uint64_t taken[16];
-        unsigned char id[16 * 64];
+        int64_t id[16 * 64];
         for (int r = 0; r < 16; r++) {
             taken[r] = 0;
             sv[r] = ps->sel_on_z ? z[r] : s[r];
@@ -429,24 +444,14 @@ INL int rows16(const pass16 *ps, int64_t E, int64_t nv, int64_t t, __m512 *hz, d
                 }
                 int at = __builtin_ctzll(q); /* q != 0: B[r] is a live value of the row */
                 taken[r] |= 1ull << at;
-                id[r * k + j] = (unsigned char)at;
+                id[r * k + j] = at;
             }
         }
-        int64_t base = o->index_base;
-        for (int r = 0; r < 16; r++) {
-            int64_t tt = t + r;
-            float *w = ps->W + tt * k, tot = 0, sc = ps->norm ? 1.0f : inv[r];
-            int64_t *ex = ps->experts + tt * k;
-            for (int j = 0; j < k; j++) { w[j] = s[r][id[r * k + j]] * sc; tot += w[j]; }
-            float c = ps->rs;
-            if (o->renormalize) c = tot > 0 ? c / tot : 0;
-            for (int j = 0; j < k; j++) { w[j] *= c; ex[j] = id[r * k + j] + base; }
-            if (ps->rank)
-                for (int j = 0; j < k; j++) ps->rank[tt * k + j] = (double)(s[r][id[r * k + j]] * sc);
-        }
+        for (int r = 0; r < 16; r++)
+            token_out(o, t + r, k, s[r], id + r * k, ps->norm ? 1.0f : inv[r], ps->rs, ps->W, ps->experts, ps->rank);
     }
-    if ((*np += 16) == 64) { /* f32 partial sums of P flushed to f64 every 64 rows */
-        for (int64_t e = 0; e < E; e++) { ps->P[e] += (double)ps->Pf[e]; ps->Pf[e] = 0; }
+    if ((*np += 16) == 64) {
+        flush_p(ps->P, ps->Pf, E);
         *np = 0;
     }
     return 1;
@@ -457,7 +462,7 @@ INL void block(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t nv
                int64_t *experts, float *W, float *probs, double *P, double *zs, double *hs, int64_t *bad,
                float *buf, double *rank) {
     int k = o->k;
-    int64_t base = o->index_base, nv16 = 16 * nv;
+    int64_t nv16 = 16 * nv;
     float *zt0 = buf, *zt1 = zt0 + nv16, *sb0 = zt1 + nv16, *sb1 = sb0 + nv16, *sel = sb1 + nv16, *Pf = sel + nv16,
           *bf = Pf + nv16;
     float bm[16], bsum[16];
@@ -509,18 +514,10 @@ INL void block(const ml_moe_route_opts *o, const float *X, int64_t E, int64_t nv
                 float b0 = sel_on_z ? mr[r] : NAN;
                 if (nv <= 4 && !use_groups) topk_regs(sv, E, nv, k, b0, idx);
                 else topk_live(sv, E, nv, k, o->groups, o->group_topk, b0, idx);
-                float *w = W + t * k, sum = 0;
-                int64_t *ex = experts + t * k;
-                float sc = norm ? 1.0f : invr[r];
-                for (int j = 0; j < k; j++) { w[j] = s[idx[j]] * sc; sum += w[j]; }
-                float c = rs;
-                if (o->renormalize) c = sum > 0 ? c / sum : 0;
-                for (int j = 0; j < k; j++) { w[j] *= c; ex[j] = idx[j] + base; }
-                if (rank)
-                    for (int j = 0; j < k; j++) rank[t * k + j] = (double)(s[idx[j]] * sc);
+                token_out(o, t, k, s, idx, norm ? 1.0f : invr[r], rs, W, experts, rank);
             }
-            if (++np == 64) { /* f32 partial sums of P flushed to f64 every 64 rows */
-                for (int64_t e = 0; e < E; e++) { P[e] += (double)Pf[e]; Pf[e] = 0; }
+            if (++np == 64) {
+                flush_p(P, Pf, E);
                 np = 0;
             }
         }
