@@ -294,25 +294,20 @@ FIND_V(find_f64_256, double, TGT256, __m256d, 4, _mm256_loadu_pd, _mm256_set1_pd
 typedef int64_t (*find32_fn)(const float *, int64_t, float);
 typedef int64_t (*find64_fn)(const double *, int64_t, double);
 
-static find32_fn pickf32(void)
-{
+/* The find kernel of this CPU's level. */
 #if HAVE_X86
-    ml_isa isa = ml_cpu_isa();
-    if (isa == ML_ISA_AVX512) return find_f32_512;
-    if (isa == ML_ISA_AVX2) return find_f32_256;
+#define PICK_FIND(NAME, FN, F512, F256, FC)                                                       \
+    static FN NAME(void)                                                                          \
+    {                                                                                             \
+        ml_isa isa = ml_cpu_isa();                                                                \
+        return isa == ML_ISA_AVX512 ? F512 : isa == ML_ISA_AVX2 ? F256 : FC;                      \
+    }
+#else
+#define PICK_FIND(NAME, FN, F512, F256, FC) \
+    static FN NAME(void) { return FC; }
 #endif
-    return find_f32_c;
-}
-
-static find64_fn pickf64(void)
-{
-#if HAVE_X86
-    ml_isa isa = ml_cpu_isa();
-    if (isa == ML_ISA_AVX512) return find_f64_512;
-    if (isa == ML_ISA_AVX2) return find_f64_256;
-#endif
-    return find_f64_c;
-}
+PICK_FIND(pickf32, find32_fn, find_f32_512, find_f32_256, find_f32_c)
+PICK_FIND(pickf64, find64_fn, find_f64_512, find_f64_256, find_f64_c)
 
 /* argmax/argmin in one pass over memory: the extreme of each cache-sized block, then a vector scan of the
  * block that first held the final extreme (or a scan of the first block with a NaN) for its position. */
