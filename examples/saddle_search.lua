@@ -7,9 +7,10 @@
 -- plots the Müller–Brown surface with one path of each method.
 -- Usage: lua5.4 examples/saddle_search.lua [N=20] [systems=mb,leps,lj2,lj3,morse] [outdir] [methods=dimer,gpr_dimer]
 -- (env GP_MAX_OUTER = 60 and GP_HYPER_MAXIT = 40 cap the GPR-dimer's true evaluations and MAP evaluations;
--- GP_FIRST = k runs starts k..N only (to trace one start); GP_HYPER_POINTS, GP_HYPER_EVERY, GP_ANCHOR_PRIOR=1,
--- GP_INIT_ROT, GP_LENGTH_FLOOR, GP_TRUST_ADAPT=0|1, GP_REJECT=0|1 and GP_REJECT_TOL set gpr_dimer's hyper_points,
--- hyper_every, anchor_prior, init_rot, length_floor, trust_adapt, reject and reject_tol)
+-- GP_FIRST = k runs starts k..N only (to trace one start); GP_HYPER_POINTS, GP_HYPER_SELECT=latest|fps,
+-- GP_HYPER_EVERY, GP_ANCHOR_PRIOR=1, GP_INIT_ROT, GP_LENGTH_FLOOR, GP_TRUST_ADAPT=0|1, GP_REJECT=0|1 and
+-- GP_REJECT_TOL set gpr_dimer's hyper_points, hyper_select, hyper_every, anchor_prior, init_rot, length_floor,
+-- trust_adapt, reject and reject_tol)
 -- As a module (the tour): local run = dofile(...)("--module"); run{n = 4, systems = {"mb"}}
 local gp = require "moonlab.gp"
 local T = require "moonlab.tensor"
@@ -114,7 +115,7 @@ local function run(opts)
         local o = { quiet = true, maxit = 2000, max_calls = opts.max_calls or 2000 }
         if method == "gpr_dimer" then
           o = { quiet = true, kernel = sys.kernel(), max_outer = opts.max_outer or 60, hyper_maxit = opts.hyper_maxit or 40,
-            hyper_points = opts.hyper_points or sys.hyper_points, hyper_every = opts.hyper_every,
+            hyper_points = opts.hyper_points or sys.hyper_points, hyper_select = opts.hyper_select, hyper_every = opts.hyper_every,
             anchor_prior = opts.anchor_prior, init_rot = opts.init_rot, trust_adapt = opts.trust_adapt,
             reject = opts.reject, reject_tol = opts.reject_tol, length_floor = opts.length_floor }
           -- atoms: pair-distance ratios within [0.9, 1.1] of a data point (the paper's [2/3, 3/2] lets a
@@ -230,7 +231,7 @@ local outdir = arg and arg[3] or "build"
 local t0 = os.time()
 local methods = arg and arg[4] and (function() local t = {} for s in arg[4]:gmatch("[^,]+") do t[#t + 1] = s end return t end)() or nil
 local rows, paths = run { n = N, first = tonumber(os.getenv("GP_FIRST") or ""), systems = sys, methods = methods, max_outer = tonumber(os.getenv("GP_MAX_OUTER") or ""),
-  hyper_maxit = tonumber(os.getenv("GP_HYPER_MAXIT") or ""), hyper_points = tonumber(os.getenv("GP_HYPER_POINTS") or ""),
+  hyper_maxit = tonumber(os.getenv("GP_HYPER_MAXIT") or ""), hyper_points = tonumber(os.getenv("GP_HYPER_POINTS") or ""), hyper_select = os.getenv("GP_HYPER_SELECT"),
   hyper_every = tonumber(os.getenv("GP_HYPER_EVERY") or ""), anchor_prior = os.getenv("GP_ANCHOR_PRIOR") == "1" or nil,
   init_rot = tonumber(os.getenv("GP_INIT_ROT") or ""), trust_adapt = os.getenv("GP_TRUST_ADAPT") and os.getenv("GP_TRUST_ADAPT") == "1",
   reject = os.getenv("GP_REJECT") and os.getenv("GP_REJECT") == "1", length_floor = tonumber(os.getenv("GP_LENGTH_FLOOR") or ""),

@@ -100,6 +100,8 @@ describe("gp bad input", function()
       "gp.gpr_dimer: bad argument #5 'hyper_every': expected >= 1, got 0")
     err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { hyper_points = -1 }) end,
       "gp.gpr_dimer: bad argument #5 'hyper_points': expected >= 0, got -1")
+    err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { hyper_select = "fsp" }) end,
+      "gp.gpr_dimer: option 'hyper_select' = 'fsp' is not one of 'latest', 'fps'")
     err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { init_rot = -1 }) end,
       "gp.gpr_dimer: bad argument #5 'init_rot': expected >= 0, got -1")
     err(function() gp.gpr_dimer(mb, T.zeros { 2 }, T.new { 1, 0 }, { init_rot_tol = 0 }) end,

@@ -1,5 +1,6 @@
 -- moonlab.gp: the GPR-dimer's safeguards (trust region over the kernel's moving-frozen pairs,
--- adaptive trust, step rejection, length-scale floor, initial rotations on true images) against
+-- adaptive trust, step rejection, length-scale floor, initial rotations on true images, farthest-point
+-- subsets for the MAP) against
 -- the plain loop and the dimer, on the Morse heptamer, LJ7 2-D and Müller–Brown; saddles verified
 -- by the finite-difference Hessian (one negative eigenvalue) and the published Müller–Brown saddle.
 local T = require "moonlab.tensor"
@@ -8,6 +9,15 @@ local gp = require "moonlab.gp"
 local function gnorm(pot, x)
   local _, G = pot:energy_gradient(x)
   return math.sqrt((G * G):sum())
+end
+
+-- LJ7 2-D: the potential, a start 0.05 per coordinate from the hexagon's minimum, a random mode
+local function lj2_start()
+  local lj = gp.potential.lj { n = 7, dim = 2 }
+  local x = { 0, 0 }
+  for k = 0, 5 do x[#x + 1] = 1.12 * math.cos(k * math.pi / 3); x[#x + 1] = 1.12 * math.sin(k * math.pi / 3) end
+  local m = gp.minimize(lj, T.new(x), { quiet = true }).x
+  return lj, m + T.randn({ 14 }, { seed = 3 }) * 0.05, T.randn({ 14 }, { seed = 103 })
 end
 
 describe("gp.gpr_dimer safeguards", function()
@@ -41,11 +51,7 @@ describe("gp.gpr_dimer safeguards", function()
     assert.is_true(not p_ok or p.calls >= r.calls, ("plain %d calls, safeguards %d"):format(p.calls, r.calls))
   end)
   it("LJ7 2-D: the safeguards on (default for inverse-distance kernels) and off both reach first-order saddles", function()
-    local lj = gp.potential.lj { n = 7, dim = 2 }
-    local x = { 0, 0 }
-    for k = 0, 5 do x[#x + 1] = 1.12 * math.cos(k * math.pi / 3); x[#x + 1] = 1.12 * math.sin(k * math.pi / 3) end
-    local m = gp.minimize(lj, T.new(x), { quiet = true }).x
-    local x0, m0 = m + T.randn({ 14 }, { seed = 3 }) * 0.05, T.randn({ 14 }, { seed = 103 })
+    local lj, x0, m0 = lj2_start()
     local base = { quiet = true, ratio_lo = 0.9, ratio_hi = 1.1, hyper_points = 6, max_outer = 60, hyper_maxit = 40 }
     local on = gp.gpr_dimer(lj, x0, m0, base)
     local off = { trust_adapt = false, reject = false, length_floor = 0 }
@@ -56,6 +62,24 @@ describe("gp.gpr_dimer safeguards", function()
       assert.is_true(gnorm(lj, r.x) < 0.01)
       assert.equals(1, gp.hessian(lj, r.x).negative)
     end
+  end)
+  it("hyper_select = 'fps': MAP on a farthest-point subset reaches a first-order saddle; one point is 'latest'", function()
+    local lj, x0, m0 = lj2_start()
+    local function opts(select, points)
+      return { quiet = true, ratio_lo = 0.9, ratio_hi = 1.1, hyper_points = points, hyper_select = select,
+        max_outer = 60, hyper_maxit = 40 }
+    end
+    local fps = gp.gpr_dimer(lj, x0, m0, opts("fps", 6))
+    assert.is_true(fps.converged, fps.reason)
+    assert.is_true(gnorm(lj, fps.x) < 0.01)
+    assert.equals(1, gp.hessian(lj, fps.x).negative)
+    -- the subset changes the hyperparameters, so the searches part ways
+    local latest = gp.gpr_dimer(lj, x0, m0, opts("latest", 6))
+    assert.is_true(latest.calls ~= fps.calls or (latest.x - fps.x):norm() > 1e-9)
+    -- a subset of one point is the newest point either way (FPS starts from it): the same search, bit for bit
+    local a, b = gp.gpr_dimer(lj, x0, m0, opts("fps", 1)), gp.gpr_dimer(lj, x0, m0, opts("latest", 1))
+    assert.equals(a.calls, b.calls)
+    assert.equals(0, (a.x - b.x):norm())
   end)
   it("Müller–Brown with initial rotations on true images reaches the published saddle", function()
     local pot = gp.potential.muller_brown()

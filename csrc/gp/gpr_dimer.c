@@ -25,6 +25,7 @@ ml_gp_gpr_opts ml_gp_gpr_defaults(void)
     o.hyper.xtol = 1e-4;
     o.hyper_every = 1;
     o.hyper_points = 0;
+    o.hyper_select = ML_GP_HYPER_LATEST;
     o.anchor_prior = 0;
     o.init_rot = 0;
     o.init_rot_tol = 5.0 * M_PI / 180;
@@ -94,6 +95,8 @@ typedef struct {
     int D;
     ml_gp_gpr_result *res;
     double *lower, *phi;  /* length-scale floors (np), pair features (cap * npairs) */
+    int64_t *sel;         /* hyper_select = fps: the chosen points (cap) */
+    double *sub, *dmin;   /* their X, E, G rows (cap * (2D + 1)); distances (cap) */
 } model_ctx;
 
 static int fit_model(model_ctx *m, int64_t n, const double *X, const double *E, double *Es,
@@ -115,7 +118,18 @@ static int fit_model(model_ctx *m, int64_t n, const double *X, const double *E, 
     if (do_hyper && hm < n) {
         ml_gp *gs = ml_gp_new(m->k, D, o->noise, ML_GP_MEAN_ZERO);
         if (!gs) return ml_errcode() ? ml_errcode() : ML_ENOMEM;
-        rc = ml_gp_fit(gs, hm, X + (n - hm) * D, Es + (n - hm), G + (n - hm) * D);
+        const double *hX = X + (n - hm) * D, *hE = Es + (n - hm), *hG = G + (n - hm) * D;
+        if (o->hyper_select == ML_GP_HYPER_FPS) {
+            double *sX = m->sub, *sG = sX + hm * D, *sE = sG + hm * D;
+            gp_fps(m->k, n, X, D, hm, m->sel, m->phi, m->dmin);
+            for (int64_t j = 0; j < hm; j++) {
+                memcpy(sX + j * D, X + m->sel[j] * D, (size_t)D * sizeof *sX);
+                memcpy(sG + j * D, G + m->sel[j] * D, (size_t)D * sizeof *sG);
+                sE[j] = Es[m->sel[j]];
+            }
+            hX = sX, hE = sE, hG = sG;
+        }
+        rc = ml_gp_fit(gs, hm, hX, hE, hG);
         if (!rc) rc = map_hyper(gs, m->k, &m->ho, &m->res->hyper_failures);
         ml_gp_free(gs);
         if (rc == GP_EINTR) return rc;
@@ -152,10 +166,11 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
     int D = p->dim, rc = ML_OK;
     if (o->max_outer < 1 || !(o->noise >= 0) || !(o->trust_radius > 0) || !(o->ratio_lo > 0 && o->ratio_lo < 1) ||
         !(o->ratio_hi > 1) || o->inner_maxit < 1 || o->hyper_every < 1 || o->hyper_points < 0 ||
+        (o->hyper_select != ML_GP_HYPER_LATEST && o->hyper_select != ML_GP_HYPER_FPS) ||
         o->init_rot < 0 || !(o->init_rot_tol > 0) || !(o->reject_tol > 0) || !(o->length_floor >= 0 || o->length_floor == -1))
         return ml_fail(ML_EINVAL, "bad gpr_dimer options (max_outer, inner_maxit >= 1; trust_radius > 0; "
                                   "0 < ratio_lo < 1 < ratio_hi; noise >= 0; hyper_every >= 1, "
-                                  "hyper_points >= 0, init_rot >= 0, init_rot_tol, reject_tol > 0, "
+                                  "hyper_points >= 0, hyper_select latest|fps, init_rot >= 0, init_rot_tol, reject_tol > 0, "
                                   "length_floor >= 0)");
     if (ml_gpk_dim(k0) && ml_gpk_dim(k0) != D)
         return ml_fail(ML_EINVAL, "kernel needs %d coordinates, the potential has %d", ml_gpk_dim(k0), D);
@@ -169,7 +184,9 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
     double *lower = k ? malloc((size_t)(ml_gpk_nparams(k) + 1) * sizeof *lower) : NULL;
     const ml_gp_kernel *kd = k ? gp_invdist_leaf(k) : NULL;
     double *phi = malloc((size_t)cap * (kd ? kd->npairs + 1 : 1) * sizeof *phi);
-    if (!X || !E || !Es || !G || !m0 || !ws || !k || !th0 || !lower || !phi) {
+    int64_t *sel = malloc((size_t)cap * sizeof *sel);
+    double *sub = malloc((size_t)cap * (2 * (size_t)D + 1) * sizeof *sub), *dmin = malloc((size_t)cap * sizeof *dmin);
+    if (!X || !E || !Es || !G || !m0 || !ws || !k || !th0 || !lower || !phi || !sel || !sub || !dmin) {
         rc = ml_fail(ML_ENOMEM, "gpr_dimer: out of memory");
         goto done;
     }
@@ -188,7 +205,8 @@ int ml_gp_gpr_dimer(ml_gp_potential *p, const ml_gp_kernel *k0, double *x, doubl
     if (oo.reject < 0) oo.reject = kd != NULL;
     if (oo.length_floor < 0) oo.length_floor = kd ? 1 : 0;
     o = &oo;
-    model_ctx mc = {.o = o, .ho = o->hyper, .k = k, .D = D, .res = res, .lower = lower, .phi = phi};
+    model_ctx mc = {.o = o, .ho = o->hyper, .k = k, .D = D, .res = res, .lower = lower, .phi = phi,
+                    .sel = sel, .sub = sub, .dmin = dmin};
     if (o->anchor_prior) mc.ho.prior_center = th0;
     int64_t calls0 = p->calls, n = 0, cur = 0;
     memcpy(X, x, (size_t)D * sizeof *X);
@@ -291,5 +309,6 @@ done:
     ml_gp_free(g);
     ml_gpk_free(k);
     free(X), free(E), free(Es), free(G), free(m0), free(ws), free(th0), free(lower), free(phi);
+    free(sel), free(sub), free(dmin);
     return rc;
 }

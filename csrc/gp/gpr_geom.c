@@ -1,5 +1,5 @@
 /* Data geometry of the GPR-dimer: its trust region (pair-distance ratios over the kernel's pairs,
- * or a Cartesian radius) and the length-scale floor from the data's spread. */
+ * or a Cartesian radius), the length-scale floor from the data's spread, and farthest-point subsets. */
 #include <math.h>
 #include <stddef.h>
 #include "gp_internal.h"
@@ -91,5 +91,33 @@ void gp_length_floor(const ml_gp_kernel *k, int64_t n, const double *X, int D, d
             }
         lower[offset + q] = best > 0 ? log(f * sqrt(best)) : -HUGE_VAL;
         j++;
+    }
+}
+
+/* Farthest-point sampling of m of the n points (the newest first), in the kernel's feature space. */
+void gp_fps(const ml_gp_kernel *k, int64_t n, const double *X, int D, int64_t m, int64_t *sel, double *phi,
+            double *dmin)
+{
+    const ml_gp_kernel *kd = gp_invdist_leaf(k);
+    int F = kd ? kd->npairs : D;
+    const double *feat = X;
+    if (kd) {
+        for (int64_t i = 0; i < n; i++) pair_features(kd, X + i * D, phi + i * F);
+        feat = phi;
+    }
+    for (int64_t i = 0; i < n; i++) dmin[i] = HUGE_VAL;
+    int64_t c = n - 1;
+    for (int64_t j = 0; j < m; j++) {
+        sel[j] = c;
+        dmin[c] = -1; /* chosen */
+        int64_t best = -1;
+        for (int64_t i = 0; i < n; i++) {
+            if (dmin[i] < 0) continue;
+            double s = 0;
+            for (int f = 0; f < F; f++) s += (feat[i * F + f] - feat[c * F + f]) * (feat[i * F + f] - feat[c * F + f]);
+            if (s < dmin[i]) dmin[i] = s;
+            if (best < 0 || dmin[i] > dmin[best]) best = i;
+        }
+        c = best;
     }
 }

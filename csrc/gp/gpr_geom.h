@@ -1,4 +1,4 @@
-/* Data geometry of the GPR-dimer (gpr_geom.c). */
+/* Data geometry of the GPR-dimer (gpr_geom.c): trust region, length-scale floor, farthest-point subsets. */
 #ifndef MOONLAB_GP_GPR_GEOM_H
 #define MOONLAB_GP_GPR_GEOM_H
 
@@ -25,5 +25,11 @@ int gp_in_trust(void *ud, const double *x);
  * distance between two of the n points in each length scale's metric (phi: n * npairs doubles). */
 void gp_length_floor(const ml_gp_kernel *k, int64_t n, const double *X, int D, double f,
                      double *lower, int offset, double *phi);
+
+/* Farthest-point sampling of m of the n points into sel: the newest point first, then each time the
+ * point farthest from those chosen (inverse-distance kernels: Euclidean in the pair features 1/r,
+ * else Cartesian). phi: n * npairs doubles; dmin: n doubles. */
+void gp_fps(const ml_gp_kernel *k, int64_t n, const double *X, int D, int64_t m, int64_t *sel, double *phi,
+            double *dmin);
 
 #endif

@@ -159,13 +159,15 @@ static int l_gpr_dimer(lua_State *L)
     ml_gp_gpr_opts o = ml_gp_gpr_defaults();
     int64_t max_outer = o.max_outer, inner = o.inner_maxit, hmax = o.hyper.maxit, restarts = 0, seed = 0,
             hevery = o.hyper_every, hpoints = o.hyper_points, init_rot = o.init_rot;
-    int anchor = o.anchor_prior, tadapt = o.trust_adapt, reject = o.reject;
+    int anchor = o.anchor_prior, tadapt = o.trust_adapt, reject = o.reject, hselect = o.hyper_select;
+    static const char *const hselects[] = {"latest", "fps", NULL}; /* ML_GP_HYPER_LATEST, ML_GP_HYPER_FPS */
     mlL_opt extra[] = {{"noise", MLL_NUMBER, &o.noise, NULL}, {"max_outer", MLL_INT, &max_outer, NULL},
                        {"trust_radius", MLL_NUMBER, &o.trust_radius, NULL},
                        {"ratio_lo", MLL_NUMBER, &o.ratio_lo, NULL}, {"ratio_hi", MLL_NUMBER, &o.ratio_hi, NULL},
                        {"inner_maxit", MLL_INT, &inner, NULL}, {"hyper_maxit", MLL_INT, &hmax, NULL},
                        {"restarts", MLL_INT, &restarts, NULL}, {"seed", MLL_INT, &seed, NULL},
                        {"hyper_every", MLL_INT, &hevery, NULL}, {"hyper_points", MLL_INT, &hpoints, NULL},
+                       {"hyper_select", MLL_ENUM, &hselect, hselects},
                        {"anchor_prior", MLL_BOOL, &anchor, NULL}, {"init_rot", MLL_INT, &init_rot, NULL},
                        {"init_rot_tol", MLL_NUMBER, &o.init_rot_tol, NULL},
                        {"trust_adapt", MLL_BOOL, &tadapt, NULL}, {"reject", MLL_BOOL, &reject, NULL},
@@ -188,7 +190,7 @@ static int l_gpr_dimer(lua_State *L)
         return mlL_argerror(L, 5, fname, "ratio_lo", "expected 0 < ratio_lo < 1 < ratio_hi");
     o.max_outer = (int)max_outer, o.inner_maxit = (int)inner, o.hyper.maxit = (int)hmax;
     o.hyper.restarts = (int)restarts, o.hyper.seed = (uint64_t)seed;
-    o.hyper_every = (int)hevery, o.hyper_points = (int)hpoints, o.anchor_prior = anchor;
+    o.hyper_every = (int)hevery, o.hyper_points = (int)hpoints, o.hyper_select = hselect, o.anchor_prior = anchor;
     o.init_rot = (int)init_rot, o.trust_adapt = tadapt, o.reject = reject;
     if (o.length_floor != -1 && (!(o.length_floor >= 0) || !(o.length_floor < 1e6)))
         return mlL_argerror(L, 5, fname, "length_floor", "expected a finite number >= 0, got %g", o.length_floor);

@@ -358,7 +358,7 @@ function M.dimer(pot, x0, mode0, o)
 end
 
 local gpr_keys = { "noise", "max_outer", "trust_radius", "ratio_lo", "ratio_hi", "inner_maxit", "hyper_maxit",
-  "hyper_every", "hyper_points", "anchor_prior", "init_rot", "init_rot_tol", "trust_adapt", "reject", "reject_tol", "length_floor", "restarts", "seed", "kernel", "prior" }
+  "hyper_every", "hyper_points", "hyper_select", "anchor_prior", "init_rot", "init_rot_tol", "trust_adapt", "reject", "reject_tol", "length_floor", "restarts", "seed", "kernel", "prior" }
 for _, k in ipairs(dimer_keys) do gpr_keys[#gpr_keys + 1] = k end
 
 --- The default kernel of gpr_dimer for a potential: inverse-distance for atoms (one pair type),

@@ -255,6 +255,8 @@ typedef void (*ml_gp_pathfn)(void *ud, const double *x, double E);
 int ml_gp_dimer(ml_gp_potential *p, double *x, double *mode, const ml_gp_dimer_opts *o,
                 ml_gp_dimer_result *r, ml_gp_pathfn path, void *path_ud);
 
+enum { ML_GP_HYPER_LATEST = 0, ML_GP_HYPER_FPS = 1 };
+
 typedef struct ml_gp_gpr_opts {
     ml_gp_dimer_opts dimer;       /* the surrogate dimer (rotations 10, 0.01 rad, step 0.05) */
     double noise;                 /* 1e-5 */
@@ -264,7 +266,9 @@ typedef struct ml_gp_gpr_opts {
     int inner_maxit;              /* surrogate translations per outer iteration (200) */
     ml_gp_opt_opts hyper;         /* hyperparameter MAP each outer iteration */
     int hyper_every;              /* MAP at every k-th outer iteration (1), warm-started */
-    int hyper_points;             /* MAP on the latest k data points only (0 = all) */
+    int hyper_points;             /* MAP on k data points only (0 = all) */
+    int hyper_select;             /* which k: ML_GP_HYPER_LATEST, or ML_GP_HYPER_FPS (farthest-point
+                                   * sampling from the newest, Goswami & Jonsson 2025) */
     int anchor_prior;             /* priors centred on the starting hyperparameters (0: on the warm start) */
     int init_rot;                 /* true image evaluations at the start to settle the mode (0) */
     double init_rot_tol;          /* ... until the surrogate's minimum mode turns by less (5 deg) */
