@@ -370,15 +370,21 @@ static int rows_reduce(ml_reduce op, const ml_tensor *a, int64_t outer, int64_t 
     return bad ? ml_fail(ML_ENOMEM, "out of memory in a reduction") : ML_OK;
 }
 
-int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
+typedef int (*dim_fn)(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out);
+
+/* fn(op, a, dim, out) on a, or on a contiguous copy of a strided a. */
+static int on_contiguous(dim_fn fn, ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
 {
-    if (!ml_tensor_is_contiguous(a)) {
-        ml_tensor c = {0};
-        int rc = ml_tensor_contiguous(&c, a);
-        if (!rc) rc = ml_tensor_reduce(op, &c, dim, out);
-        ml_tensor_release(&c);
-        return rc;
-    }
+    if (ml_tensor_is_contiguous(a)) return fn(op, a, dim, out);
+    ml_tensor c = {0};
+    int rc = ml_tensor_contiguous(&c, a);
+    if (!rc) rc = fn(op, &c, dim, out);
+    ml_tensor_release(&c);
+    return rc;
+}
+
+static int reduce_contiguous(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
+{
     int64_t outer = 1, inner = 1, len;
     if (dim < 0) {
         len = a->numel;
@@ -467,15 +473,15 @@ int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
     return ML_OK;
 }
 
-int ml_tensor_cumulate(int prod, const ml_tensor *a, int dim, ml_tensor *out)
+int ml_tensor_reduce(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
 {
-    if (!ml_tensor_is_contiguous(a)) {
-        ml_tensor c = {0};
-        int rc = ml_tensor_contiguous(&c, a);
-        if (!rc) rc = ml_tensor_cumulate(prod, &c, dim, out);
-        ml_tensor_release(&c);
-        return rc;
-    }
+    return on_contiguous(reduce_contiguous, op, a, dim, out);
+}
+
+/* op is ML_SUM or ML_PROD. */
+static int cumulate_contiguous(ml_reduce op, const ml_tensor *a, int dim, ml_tensor *out)
+{
+    int prod = op == ML_PROD;
     if (dim < 0 || dim >= a->ndim) return ml_fail(ML_EINVAL, "cumulate: dim %d out of range", dim + 1);
     if (!ml_tensor_same_shape(a, out) || !ml_tensor_is_contiguous(out))
         return ml_fail(ML_EINVAL, "cumulate: output must be contiguous of the input's shape");
@@ -502,4 +508,9 @@ int ml_tensor_cumulate(int prod, const ml_tensor *a, int dim, ml_tensor *out)
         }
     }
     return ML_OK;
+}
+
+int ml_tensor_cumulate(int prod, const ml_tensor *a, int dim, ml_tensor *out)
+{
+    return on_contiguous(cumulate_contiguous, prod ? ML_PROD : ML_SUM, a, dim, out);
 }
