@@ -232,25 +232,26 @@ EXT_V(min_f64_256, double, TGT256, __m256d, 4, _mm256_loadu_pd, _mm256_min_pd, U
 typedef float (*ext32_fn)(const float *, int64_t, int *);
 typedef double (*ext64_fn)(const double *, int64_t, int *);
 
-static ext32_fn pick32(int sign)
-{
+/* The kernel of this CPU's level among F512, F256 and the portable FC. */
 #if HAVE_X86
-    ml_isa isa = ml_cpu_isa();
-    if (isa == ML_ISA_AVX512) return sign > 0 ? max_f32_512 : min_f32_512;
-    if (isa == ML_ISA_AVX2) return sign > 0 ? max_f32_256 : min_f32_256;
+#define PICK_ISA(NAME, FN, F512, F256, FC)                                                        \
+    static FN NAME(void)                                                                          \
+    {                                                                                             \
+        ml_isa isa = ml_cpu_isa();                                                                \
+        return isa == ML_ISA_AVX512 ? F512 : isa == ML_ISA_AVX2 ? F256 : FC;                      \
+    }
+#else
+#define PICK_ISA(NAME, FN, F512, F256, FC) \
+    static FN NAME(void) { return FC; }
 #endif
-    return sign > 0 ? max_f32_c : min_f32_c;
-}
+PICK_ISA(pickmax32, ext32_fn, max_f32_512, max_f32_256, max_f32_c)
+PICK_ISA(pickmin32, ext32_fn, min_f32_512, min_f32_256, min_f32_c)
+PICK_ISA(pickmax64, ext64_fn, max_f64_512, max_f64_256, max_f64_c)
+PICK_ISA(pickmin64, ext64_fn, min_f64_512, min_f64_256, min_f64_c)
 
-static ext64_fn pick64(int sign)
-{
-#if HAVE_X86
-    ml_isa isa = ml_cpu_isa();
-    if (isa == ML_ISA_AVX512) return sign > 0 ? max_f64_512 : min_f64_512;
-    if (isa == ML_ISA_AVX2) return sign > 0 ? max_f64_256 : min_f64_256;
-#endif
-    return sign > 0 ? max_f64_c : min_f64_c;
-}
+/* The max (sign > 0) or min kernel of this CPU's level. */
+static ext32_fn pick32(int sign) { return sign > 0 ? pickmax32() : pickmin32(); }
+static ext64_fn pick64(int sign) { return sign > 0 ? pickmax64() : pickmin64(); }
 
 float ml_rext_f32(const float *x, int64_t n, int sign, int *nan) { return pick32(sign)(x, n, nan); }
 double ml_rext_f64(const double *x, int64_t n, int sign, int *nan) { return pick64(sign)(x, n, nan); }
@@ -294,20 +295,8 @@ FIND_V(find_f64_256, double, TGT256, __m256d, 4, _mm256_loadu_pd, _mm256_set1_pd
 typedef int64_t (*find32_fn)(const float *, int64_t, float);
 typedef int64_t (*find64_fn)(const double *, int64_t, double);
 
-/* The find kernel of this CPU's level. */
-#if HAVE_X86
-#define PICK_FIND(NAME, FN, F512, F256, FC)                                                       \
-    static FN NAME(void)                                                                          \
-    {                                                                                             \
-        ml_isa isa = ml_cpu_isa();                                                                \
-        return isa == ML_ISA_AVX512 ? F512 : isa == ML_ISA_AVX2 ? F256 : FC;                      \
-    }
-#else
-#define PICK_FIND(NAME, FN, F512, F256, FC) \
-    static FN NAME(void) { return FC; }
-#endif
-PICK_FIND(pickf32, find32_fn, find_f32_512, find_f32_256, find_f32_c)
-PICK_FIND(pickf64, find64_fn, find_f64_512, find_f64_256, find_f64_c)
+PICK_ISA(pickf32, find32_fn, find_f32_512, find_f32_256, find_f32_c)
+PICK_ISA(pickf64, find64_fn, find_f64_512, find_f64_256, find_f64_c)
 
 /* argmax/argmin in one pass over memory: the extreme of each cache-sized block, then a vector scan of the
  * block that first held the final extreme (or a scan of the first block with a NaN) for its position. */
