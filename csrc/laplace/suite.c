@@ -49,15 +49,6 @@ const ml_lsuite_entry *ml_lsuite_get(int i) {
 #define GAMMA EULER_GAMMA
 #define UNIT_I I
 #include "suite_tmpl.h"
-#undef CT
-#undef SFX
-#undef CSQRT
-#undef CEXP
-#undef CLOG
-#undef CATAN
-#undef CREAL
-#undef GAMMA
-#undef UNIT_I
 
 static int suite_eval(void *params, size_t n, const double complex *s, double complex *out) {
     int id = *(const int *)params;
@@ -86,15 +77,6 @@ static __complex128 cq(__float128 re, __float128 im) {
 #define GAMMA EULER_GAMMAQ
 #define UNIT_I cq(0, 1)
 #include "suite_tmpl.h"
-#undef CT
-#undef SFX
-#undef CSQRT
-#undef CEXP
-#undef CLOG
-#undef CATAN
-#undef CREAL
-#undef GAMMA
-#undef UNIT_I
 
 static int suite_evalq(void *params, size_t n, const __complex128 *s, __complex128 *out) {
     int id = *(const int *)params;

@@ -1,5 +1,6 @@
 /* moonlab laplace — the suite transforms F(s), instantiated in double and quad precision by
- * suite.c. Expects CT (complex type), SFX(name), CSQRT, CEXP, CLOG, CATAN, CREAL, GAMMA, UNIT_I.
+ * suite.c. Expects CT (complex type), SFX(name), CSQRT, CEXP, CLOG, CATAN, CREAL, GAMMA, UNIT_I (undefined
+ * again at the end).
  * Not a public header. */
 
 static CT SFX(F)(int id, CT s) {
@@ -34,3 +35,13 @@ static CT SFX(F)(int id, CT s) {
     }
     }
 }
+
+#undef CT
+#undef SFX
+#undef CSQRT
+#undef CEXP
+#undef CLOG
+#undef CATAN
+#undef CREAL
+#undef GAMMA
+#undef UNIT_I
