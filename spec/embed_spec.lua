@@ -5,12 +5,7 @@ local build = os.getenv("MOONLAB_BUILD") or "build"
 local build_abs = build:sub(1, 1) == "/" and build or (root .. "/" .. build)
 local asan = os.getenv("MOONLAB_ASAN") ~= nil
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
+local sh = require("spec.helpers.shell").sh
 
 local function readme_section(title)
   local h = assert(io.open(root .. "/README.md"))

@@ -6,12 +6,7 @@ local root = os.getenv("MOONLAB_ROOT") or "."
 local build = os.getenv("MOONLAB_BUILD") or (root .. "/build")
 
 local exe
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
+local sh = require("spec.helpers.shell").sh
 
 local function setup()
   if exe then return exe end

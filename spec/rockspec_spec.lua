@@ -1,12 +1,7 @@
 -- The rockspec builds and installs offline into a fresh tree, and the tree alone serves `require "moonlab"`.
 local root = os.getenv("MOONLAB_ROOT") or "."
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
+local sh = require("spec.helpers.shell").sh
 
 -- Packaging specs run in the plain build only (they are not a memory check).
 local function packaging_skipped()
