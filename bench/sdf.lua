@@ -7,6 +7,7 @@ local core = require "moonlab.core"
 local T = ml.tensor
 local sdf = require "moonlab.sdf"
 local B = require "moonlab.bench"
+local S = require "bench.helpers.sdf_scene"
 
 local quick = arg and arg[1] == "--quick"
 local only = arg and arg[1] == "--only" and arg[2] or nil
@@ -16,14 +17,11 @@ local info = ml.info()
 local threads = info.threads
 print(("# sdf bench: %d threads (medians of %d runs; the machine may be shared)"):format(threads, RUNS))
 
--- the sampler scene: sphere + box + torus (translations only, so the PyTorch port evaluates the same formula)
-local scene = sdf.union(sdf.sphere { r = 0.6, center = { -0.9, 0, 0 } }, sdf.box { size = 0.8, center = { 0.9, 0, 0 } },
-  sdf.torus { R = 0.6, r = 0.2 }:translate { 0, 0.9, 0 })
+local scene = S.scene() -- the sampler scene: sphere + box + torus
 
 -- 1. error-bounded sampling, β = 0.01, reference defaults, 32×32 camera rays
 if part("sample") then
-  local cam = { eye = { 0.4, 0.8, 3.2 }, target = { 0, 0.2, 0 }, fov = 50, width = 32, height = 32 }
-  local o, u = sdf.camera_rays(cam)
+  local o, u = sdf.camera_rays(S.camera(32))
   local R = o:shape()[1]
   local opts = { beta = 0.01, quiet = true }
   local s
@@ -33,15 +31,8 @@ if part("sample") then
   for i = 1, R do if s.bound:get(i) <= 0.1 then conv = conv + 1 end end
   local refs = ("%.1f SDF evaluations/ray, %.1f%% of rays with B <= eps"):format(evals, 100 * conv / R)
   if B.python_has("torch") then
-    local rays = {}
-    local ot, ut = o:totable(), u:totable()
-    for i = 1, R do rays[i] = { ot[i][1], ot[i][2], ot[i][3], ut[i][1], ut[i][2], ut[i][3] } end
-    local path = os.tmpname() .. ".npy"
-    T.new(rays):save(path)
-    local root = os.getenv("MOONLAB_ROOT") or "."
-    local p = io.popen(("/usr/bin/python3 %s/bench/sdf_torch.py %s %d %d 0.01 2>&1"):format(root, path, threads, RUNS))
-    local out = p:read("a")
-    p:close()
+    local path = S.save_rays(o, u)
+    local out = S.python("sdf_torch.py", path, threads, RUNS, "0.01")
     os.remove(path)
     local ts, tev = out:match("TORCH (%S+) (%S+)")
     if ts then
@@ -61,7 +52,7 @@ end
 -- 2. render with the error-bounded sampler vs sphere tracing, same scene and camera
 if part("render") then
   local n = quick and 256 or 512
-  local cam = { eye = { 0.4, 0.8, 3.2 }, target = { 0, 0.2, 0 }, fov = 50, width = n, height = n }
+  local cam = S.camera(n)
   local runs = quick and 3 or 5
   local ts = B.median(function() sdf.render(scene, cam, { sphere_trace = true, quiet = true }) end, { runs = runs })
   local te = B.median(function() sdf.render(scene, cam, { beta = 0.01, quiet = true }) end, { runs = runs, warmup = 0 })

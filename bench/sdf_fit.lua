@@ -8,21 +8,21 @@ local core = require "moonlab.core"
 local T = ml.tensor
 local sdf = require "moonlab.sdf"
 local B = require "moonlab.bench"
+local S = require "bench.helpers.sdf_scene"
 
 local quick = arg and arg[1] == "--quick"
 local RUNS = quick and 3 or 5
 local threads = ml.info().threads
 print(("# sdf fit bench: %d threads (medians of %d runs; the machine may be shared)"):format(threads, RUNS))
 
--- the bench scene of bench/sdf.lua sampled onto a 128³ grid over [-1.5, 1.5]³; 1024 camera rays with the true
--- scene's pixels as targets, β = 0.05 (mid-training)
-local scene = sdf.union(sdf.sphere { r = 0.6, center = { -0.9, 0, 0 } }, sdf.box { size = 0.8, center = { 0.9, 0, 0 } },
-  sdf.torus { R = 0.6, r = 0.2 }:translate { 0, 0.9, 0 })
+-- the bench scene of bench/sdf.lua (bench/helpers/sdf_scene.lua) sampled onto a 128³ grid over [-1.5, 1.5]³;
+-- 1024 camera rays with the true scene's pixels as targets, β = 0.05 (mid-training)
+local scene = S.scene()
 local bounds = { { -1.5, -1.5, -1.5 }, { 1.5, 1.5, 1.5 } }
 local res = 128
 local info = sdf.grid_info(sdf.grid { res = res, bounds = bounds, from = scene })
 local grid = sdf.grid { res = res, bounds = bounds, values = info.values, colors = T.full({ res, res, res, 3 }, 0.5) }
-local cam = { eye = { 0.4, 0.8, 3.2 }, target = { 0, 0.2, 0 }, fov = 50, width = 32, height = 32 }
+local cam = S.camera(32)
 local o, u = sdf.camera_rays(cam)
 local target = sdf.render(scene, cam, { quiet = true }):reshape { 1024, 3 }
 local R = o:shape()[1]
@@ -33,17 +33,9 @@ local samples = {}
 for r = 1, RUNS do samples[#samples + 1] = B.median(step, { runs = 1, warmup = r == 1 and 1 or 0 }) end
 local refs = ("%d samples/ray, loss %.4f"):format(N, loss)
 if B.python_has("torch") then
-  local rays = {}
-  local ot, ut, tt = o:totable(), u:totable(), target:totable()
-  for i = 1, R do rays[i] = { ot[i][1], ot[i][2], ot[i][3], ut[i][1], ut[i][2], ut[i][3], tt[i][1], tt[i][2], tt[i][3] } end
-  local rpath, vpath = os.tmpname() .. ".npy", os.tmpname() .. ".npy"
-  T.new(rays):save(rpath)
+  local rpath, vpath = S.save_rays(o, u, target), os.tmpname() .. ".npy"
   info.values:save(vpath)
-  local root = os.getenv("MOONLAB_ROOT") or "."
-  local p = io.popen(("/usr/bin/python3 %s/bench/sdf_fit_torch.py %s %s %d %d 0.05 2>&1"):format(root, vpath, rpath,
-    threads, RUNS))
-  local out = p:read("a")
-  p:close()
+  local out = S.python("sdf_fit_torch.py", vpath, rpath, threads, RUNS, "0.05")
   os.remove(rpath); os.remove(vpath)
   local ts, tn, tl = out:match("TORCH (%S+) (%S+) (%S+)")
   for r = 1, RUNS do samples[#samples + 1] = B.median(step, { runs = 1, warmup = 0 }) end
