@@ -338,20 +338,33 @@ local KINDS = {
   image = { body = image_body, opts = list(PANEL, { "image", "range" }) },
 }
 
-local function figure(kind, fname, o, extra)
+-- Raises fname's error unless o is a table with a 'file' (level as for error, counted from the caller).
+local function need_file(fname, o, level)
   if type(o) ~= "table" or type(o.file) ~= "string" then
-    error(fname .. ": expected a table with a 'file' (.png or .svg)", 3)
+    error(fname .. ": expected a table with a 'file' (.png or .svg)", level + 1)
   end
-  opts.check(fname, o, list(KINDS[kind].opts, { "file", "size" }, extra or {}), 3)
+end
+
+-- Draws o.file at size: the terminal and output lines, then the commands body(s) appends to the list s, then
+-- gnuplot. Errors raised on the way keep their message. -> file, script
+local function draw(fname, o, size, body)
   local ok, res = pcall(function()
-    local s = { terminal(o.file, o.size, fname), "set output " .. quote(o.file) }
-    for _, c in ipairs(KINDS[kind].body(o, fname)) do s[#s + 1] = c end
+    local s = { terminal(o.file, size, fname), "set output " .. quote(o.file) }
+    body(s)
     s[#s + 1] = "unset output"
     local script = table.concat(s, "\n") .. "\n"
     return { run(script, o.file), script }
   end)
   if not ok then error(res, 0) end
   return res[1], res[2]
+end
+
+local function figure(kind, fname, o, extra)
+  need_file(fname, o, 3)
+  opts.check(fname, o, list(KINDS[kind].opts, { "file", "size" }, extra or {}), 3)
+  return draw(fname, o, o.size, function(s)
+    for _, c in ipairs(KINDS[kind].body(o, fname)) do s[#s + 1] = c end
+  end)
 end
 
 --- lines{file=, title=, xlabel=, ylabel=, logx=, logy=, xrange=, yrange=, xtics={labels}, key=true, size={w,h},
@@ -388,7 +401,7 @@ function M.image(o) return figure("image", "plot.image", o) end
 --- grid{file=, rows=, cols=, size=, title=, panels={{kind="lines"|"bars"|"heatmap"|"surface"|"image", ...}}}
 --- -> file, script: several panels in one figure (row by row).
 function M.grid(o)
-  if type(o) ~= "table" or type(o.file) ~= "string" then error("plot.grid: expected a table with a 'file' (.png or .svg)", 2) end
+  need_file("plot.grid", o, 2)
   opts.check("plot.grid", o, { "file", "size", "title", "rows", "cols", "panels" }, 2)
   if type(o.panels) ~= "table" or #o.panels == 0 then error("plot.grid: 'panels' must be a non-empty list", 2) end
   local n = #o.panels
@@ -397,9 +410,8 @@ function M.grid(o)
   if math.type(rows) ~= "integer" or math.type(cols) ~= "integer" or rows < 1 or cols < 1 or rows * cols < n then
     error(("plot.grid: %d panels do not fit in rows = %s, cols = %s"):format(n, tostring(rows), tostring(cols)), 2)
   end
-  local ok, res = pcall(function()
-    local s = { terminal(o.file, o.size or { 480 * cols, 360 * rows }, "plot.grid"), "set output " .. quote(o.file),
-      ("set multiplot layout %d,%d%s"):format(rows, cols, o.title and (" title " .. quote(o.title)) or "") }
+  return draw("plot.grid", o, o.size or { 480 * cols, 360 * rows }, function(s)
+    s[#s + 1] = ("set multiplot layout %d,%d%s"):format(rows, cols, o.title and (" title " .. quote(o.title)) or "")
     for i, p in ipairs(o.panels) do
       local kind = p.kind
       local fname = ("plot.grid panel %d"):format(i)
@@ -413,12 +425,7 @@ function M.grid(o)
       for _, c in ipairs(KINDS[kind].body(q, fname)) do s[#s + 1] = c end
     end
     s[#s + 1] = "unset multiplot"
-    s[#s + 1] = "unset output"
-    local script = table.concat(s, "\n") .. "\n"
-    return { run(script, o.file), script }
   end)
-  if not ok then error(res, 0) end
-  return res[1], res[2]
 end
 
 --- from_store(store | path, {name=, x=, y=, by=, file=, band=false, title=, xlabel=, ylabel=, logx=, logy=, size=})
