@@ -58,24 +58,20 @@ function M.send(dest, s, tag)
   arg("send", 3, "tag", tag, "integer", true)
   return need("send").send(dest, s, tag)
 end
+-- The function mpi.<fname>([src], [tag]): checks both (optional integers) and calls the binding's fname.
+local function by_src_tag(fname)
+  return function(src, tag)
+    arg(fname, 1, "src", src, "integer", true)
+    arg(fname, 2, "tag", tag, "integer", true)
+    return need(fname)[fname](src, tag)
+  end
+end
 --- recv([src = -1 (any)], [tag = -1 (any)]) -> s, src, tag: blocking receive of a string.
-function M.recv(src, tag)
-  arg("recv", 1, "src", src, "integer", true)
-  arg("recv", 2, "tag", tag, "integer", true)
-  return need("recv").recv(src, tag)
-end
+M.recv = by_src_tag("recv")
 --- probe([src], [tag]) -> src, tag, bytes: waits for a message without receiving it.
-function M.probe(src, tag)
-  arg("probe", 1, "src", src, "integer", true)
-  arg("probe", 2, "tag", tag, "integer", true)
-  return need("probe").probe(src, tag)
-end
+M.probe = by_src_tag("probe")
 --- iprobe([src], [tag]) -> src, tag, bytes | nil when nothing is waiting.
-function M.iprobe(src, tag)
-  arg("iprobe", 1, "src", src, "integer", true)
-  arg("iprobe", 2, "tag", tag, "integer", true)
-  return need("iprobe").iprobe(src, tag)
-end
+M.iprobe = by_src_tag("iprobe")
 --- barrier(): waits for every rank.
 function M.barrier(...) none("barrier", ...) return need("barrier").barrier() end
 --- allreduce(x, [op = "sum"|"max"|"min"|"prod"]) -> the reduction over ranks of a number or a list of numbers.
