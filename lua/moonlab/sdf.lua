@@ -81,8 +81,9 @@ local function prim(fname, o, names)
   return color
 end
 
-local function placed(node, center)
-  if center then node.xf = { R = IDENT, t = center, s = 1 } end
+-- The primitive node, moved to o.center (checked) when given.
+local function placed(fname, o, node)
+  if o.center then node.xf = { R = IDENT, t = vec3(fname, "center", o.center), s = 1 } end
   return new_node(node)
 end
 
@@ -91,8 +92,8 @@ function M.sphere(o)
   local fname = "sdf.sphere"
   local color = prim(fname, o, { "r", "center", "color" })
   o = o or {}
-  return placed({ kind = "sphere", param = { posnum(fname, "r", o.r, 1) }, exact = true, rgb = color,
-    desc = ("r=%g"):format(o.r or 1) }, o.center and vec3(fname, "center", o.center))
+  return placed(fname, o, { kind = "sphere", param = { posnum(fname, "r", o.r, 1) }, exact = true, rgb = color,
+    desc = ("r=%g"):format(o.r or 1) })
 end
 
 --- sdf.box{size = {1,1,1}, center}: full side lengths; ‖max(q,0)‖ + min(max q, 0), q = |p| − size/2 (exact)
@@ -104,8 +105,8 @@ function M.box(o)
   if type(s) == "number" then s = { s, s, s } end
   s = vec3(fname, "size", s, { 1, 1, 1 })
   for i = 1, 3 do if s[i] <= 0 then fail(fname, "size", "sizes > 0", s[i]) end end
-  return placed({ kind = "box", param = { s[1] / 2, s[2] / 2, s[3] / 2 }, exact = true, rgb = color,
-    desc = ("size=(%g,%g,%g)"):format(s[1], s[2], s[3]) }, o.center and vec3(fname, "center", o.center))
+  return placed(fname, o, { kind = "box", param = { s[1] / 2, s[2] / 2, s[3] / 2 }, exact = true, rgb = color,
+    desc = ("size=(%g,%g,%g)"):format(s[1], s[2], s[3]) })
 end
 
 --- sdf.torus{R = 1, r = 0.25, center}: ring in the xz-plane around the y axis (exact)
@@ -114,8 +115,8 @@ function M.torus(o)
   local color = prim(fname, o, { "R", "r", "center", "color" })
   o = o or {}
   local R, r = posnum(fname, "R", o.R, 1), posnum(fname, "r", o.r, 0.25)
-  return placed({ kind = "torus", param = { R, r }, exact = true, rgb = color, desc = ("R=%g r=%g"):format(R, r) },
-    o.center and vec3(fname, "center", o.center))
+  return placed(fname, o, { kind = "torus", param = { R, r }, exact = true, rgb = color,
+    desc = ("R=%g r=%g"):format(R, r) })
 end
 
 --- sdf.capsule{a = {0,-0.5,0}, b = {0,0.5,0}, r = 0.25}: points within r of the segment ab (exact)
@@ -149,8 +150,8 @@ function M.cylinder(o)
   local color = prim(fname, o, { "r", "h", "center", "color" })
   o = o or {}
   local r, h = posnum(fname, "r", o.r, 0.5), posnum(fname, "h", o.h, 1)
-  return placed({ kind = "cylinder", param = { r, h / 2 }, exact = true, rgb = color, desc = ("r=%g h=%g"):format(r, h) },
-    o.center and vec3(fname, "center", o.center))
+  return placed(fname, o, { kind = "cylinder", param = { r, h / 2 }, exact = true, rgb = color,
+    desc = ("r=%g h=%g"):format(r, h) })
 end
 
 --- sdf.fn(f, {exact = false, color}) — a Lua SDF (the slow path): f(points [N,3] f64 tensor) returns a tensor
