@@ -108,8 +108,16 @@ static void start_vectors(lua_State *L, const char *fname, lgp_pot *u, int xi, i
     *x = ml_f64(tx), *mode = ml_f64(tm);
 }
 
-static void push_dimer_result(lua_State *L, int xi, int mi, const ml_gp_dimer_result *r, path_buf *pb)
+/* The end of a dimer run: raises fname's error for rc != ML_OK or a path that ran out of memory, else pushes the
+ * result table (x and mode: the tensors at xi and mi); frees the path either way. */
+static void push_dimer_result(lua_State *L, const char *fname, lgp_pot *u, int rc, int xi, int mi,
+                              const ml_gp_dimer_result *r, path_buf *pb)
 {
+    if (rc || pb->oom) {
+        free(pb->xs), free(pb->es);
+        if (!rc) mlL_error(L, "%s: out of memory for the path", fname);
+        lgp_raise(L, fname, u, rc);
+    }
     lua_createtable(L, 0, 12);
     lua_pushvalue(L, xi), lua_setfield(L, -2, "x");
     lua_pushvalue(L, mi), lua_setfield(L, -2, "mode");
@@ -121,6 +129,7 @@ static void push_dimer_result(lua_State *L, int xi, int mi, const ml_gp_dimer_re
     lua_pushinteger(L, r->iterations), lua_setfield(L, -2, "iterations");
     push_path(L, pb);
     lua_setfield(L, -2, "path");
+    free(pb->xs), free(pb->es);
 }
 
 /* core.gp_dimer(pot, x0, mode0, opts) */
@@ -140,13 +149,7 @@ static int l_dimer(lua_State *L)
     o.progress = pg;
     int rc = ml_gp_dimer(&u->p, x, mode, &o, &r, path_add, &pb);
     mlL_long_end(L, pg);
-    if (rc || pb.oom) {
-        free(pb.xs), free(pb.es);
-        if (!rc) return mlL_error(L, "%s: out of memory for the path", fname);
-        return lgp_raise(L, fname, u, rc);
-    }
-    push_dimer_result(L, xi, mi, &r, &pb);
-    free(pb.xs), free(pb.es);
+    push_dimer_result(L, fname, u, rc, xi, mi, &r, &pb);
     return 1;
 }
 
@@ -210,13 +213,7 @@ static int l_gpr_dimer(lua_State *L)
     o.hyper.progress = pg;
     int rc = ml_gp_gpr_dimer(&u->p, k, x, mode, &o, &r, path_add, &pb);
     mlL_long_end(L, pg);
-    if (rc || pb.oom) {
-        free(pb.xs), free(pb.es);
-        if (!rc) return mlL_error(L, "%s: out of memory for the path", fname);
-        return lgp_raise(L, fname, u, rc);
-    }
-    push_dimer_result(L, xi, mi, &r.d, &pb);
-    free(pb.xs), free(pb.es);
+    push_dimer_result(L, fname, u, rc, xi, mi, &r.d, &pb);
     lua_createtable(L, 0, 3);
     lua_pushnumber(L, r.t_fit), lua_setfield(L, -2, "fit");
     lua_pushnumber(L, r.t_hyper), lua_setfield(L, -2, "hyper");
