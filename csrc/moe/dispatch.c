@@ -25,6 +25,22 @@ int ml_moe_dispatch(const ml_tensor *x, const int64_t *order, int64_t n_order, i
     return ML_OK;
 }
 
+/* out [D] = the sum over the K slots j with a row slot[j] >= 0 of w[j] (1 without weights) times that row of ys. */
+#define COMBINE_ROW(NAME, TY)                                                                                   \
+    static void NAME(TY *out, const TY *ys, const TY *w, const int64_t *slot, int64_t K, int64_t D)            \
+    {                                                                                                           \
+        for (int64_t d = 0; d < D; d++) out[d] = 0;                                                             \
+        for (int64_t j = 0; j < K; j++) {                                                                       \
+            int64_t i = slot[j];                                                                                \
+            if (i < 0) continue;                                                                                \
+            TY c = w ? w[j] : (TY)1;                                                                            \
+            const TY *src = ys + i * D;                                                                         \
+            for (int64_t d = 0; d < D; d++) out[d] += c * src[d];                                               \
+        }                                                                                                       \
+    }
+COMBINE_ROW(combine_row_f64, double)
+COMBINE_ROW(combine_row_f32, float)
+
 int ml_moe_combine(const ml_tensor *ys, const int64_t *order, int64_t n_order, int base, int64_t K,
                    const ml_tensor *weights, ml_tensor *y) {
     if (y->ndim != 2 || ys->ndim != 2 || ys->shape[1] != y->shape[1] || ys->shape[0] != n_order ||
@@ -52,29 +68,10 @@ int ml_moe_combine(const ml_tensor *ys, const int64_t *order, int64_t n_order, i
     }
     #pragma omp parallel for schedule(static) if (T * D > 32768)
     for (int64_t t = 0; t < T; t++) {
-        if (y->dtype == ML_F64) {
-            double *out = ml_f64(y) + t * D;
-            const double *w = weights ? ml_f64(weights) + t * K : NULL;
-            for (int64_t d = 0; d < D; d++) out[d] = 0;
-            for (int64_t j = 0; j < K; j++) {
-                int64_t i = row[t * K + j];
-                if (i < 0) continue;
-                double c = w ? w[j] : 1.0;
-                const double *src = ml_f64(ys) + i * D;
-                for (int64_t d = 0; d < D; d++) out[d] += c * src[d];
-            }
-        } else {
-            float *out = ml_f32(y) + t * D;
-            const float *w = weights ? ml_f32(weights) + t * K : NULL;
-            for (int64_t d = 0; d < D; d++) out[d] = 0;
-            for (int64_t j = 0; j < K; j++) {
-                int64_t i = row[t * K + j];
-                if (i < 0) continue;
-                float c = w ? w[j] : 1.0f;
-                const float *src = ml_f32(ys) + i * D;
-                for (int64_t d = 0; d < D; d++) out[d] += c * src[d];
-            }
-        }
+        if (y->dtype == ML_F64)
+            combine_row_f64(ml_f64(y) + t * D, ml_f64(ys), weights ? ml_f64(weights) + t * K : NULL, row + t * K, K, D);
+        else
+            combine_row_f32(ml_f32(y) + t * D, ml_f32(ys), weights ? ml_f32(weights) + t * K : NULL, row + t * K, K, D);
     }
     free(row);
     return ML_OK;
