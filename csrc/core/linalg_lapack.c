@@ -59,14 +59,28 @@ static int check_square(const ml_tensor *a, const char *what)
 
 static int nomem(void) { return ml_fail(ML_ENOMEM, "out of memory in a LAPACK call"); }
 
+/* malloc of n elements of size bytes, at least one (LAPACK wants valid pointers for empty arrays). */
+static void *alloc_n(int64_t n, size_t size) { return malloc(size * (size_t)(n > 0 ? n : 1)); }
+
+/* Checks a as check_square does and copies it column-major into *A (n x n). */
+static int square_colmajor(const ml_tensor *a, const char *what, lapack_int *n, double **A)
+{
+    int rc = check_square(a, what);
+    if (rc) return rc;
+    *n = (lapack_int)a->shape[0];
+    *A = to_colmajor(a, *n, *n);
+    return *A ? ML_OK : nomem();
+}
+
 int ml_linalg_solve(const ml_tensor *a, const ml_tensor *b, ml_tensor *x)
 {
-    int rc = check_square(a, "solve");
+    lapack_int n, k = b->ndim == 2 ? (lapack_int)b->shape[1] : 1, info = 0;
+    double *A;
+    int rc = square_colmajor(a, "solve", &n, &A);
     if (rc) return rc;
-    lapack_int n = (lapack_int)a->shape[0], k = b->ndim == 2 ? (lapack_int)b->shape[1] : 1, info = 0;
-    double *A = to_colmajor(a, n, n), *B = to_colmajor(b, n, k);
-    lapack_int *piv = malloc(sizeof *piv * (size_t)(n ? n : 1));
-    if (!A || !B || !piv) rc = nomem();
+    double *B = to_colmajor(b, n, k);
+    lapack_int *piv = alloc_n(n, sizeof *piv);
+    if (!B || !piv) rc = nomem();
     else {
         dgesv_(&n, &k, A, &n, piv, B, &n, &info);
         if (info > 0) rc = ml_fail(ML_ENUMERIC, "the matrix is singular (U[%d,%d] = 0)", info, info);
@@ -92,11 +106,10 @@ int ml_linalg_inv(const ml_tensor *a, ml_tensor *out)
 
 int ml_linalg_cholesky(const ml_tensor *a, ml_tensor *l)
 {
-    int rc = check_square(a, "cholesky");
+    lapack_int n, info = 0;
+    double *A;
+    int rc = square_colmajor(a, "cholesky", &n, &A);
     if (rc) return rc;
-    lapack_int n = (lapack_int)a->shape[0], info = 0;
-    double *A = to_colmajor(a, n, n);
-    if (!A) return nomem();
     dpotrf_("L", &n, A, &n, &info, 1);
     if (info > 0) rc = ml_fail(ML_ENUMERIC, "the matrix is not positive definite (leading minor %d)", info);
     else {
@@ -110,12 +123,12 @@ int ml_linalg_cholesky(const ml_tensor *a, ml_tensor *l)
 
 int ml_linalg_det(const ml_tensor *a, double *det)
 {
-    int rc = check_square(a, "det");
+    lapack_int n, info = 0;
+    double *A;
+    int rc = square_colmajor(a, "det", &n, &A);
     if (rc) return rc;
-    lapack_int n = (lapack_int)a->shape[0], info = 0;
-    double *A = to_colmajor(a, n, n);
-    lapack_int *piv = malloc(sizeof *piv * (size_t)(n ? n : 1));
-    if (!A || !piv) rc = nomem();
+    lapack_int *piv = alloc_n(n, sizeof *piv);
+    if (!piv) rc = nomem();
     else {
         dgetrf_(&n, &n, A, &n, piv, &info);
         double d = 1;
@@ -132,11 +145,12 @@ int ml_linalg_det(const ml_tensor *a, double *det)
 
 int ml_linalg_eigh(const ml_tensor *a, ml_tensor *w, ml_tensor *v)
 {
-    int rc = check_square(a, "eigh");
+    lapack_int n, info = 0, lwork = -1, liwork = -1, iq;
+    double *A, q;
+    int rc = square_colmajor(a, "eigh", &n, &A);
     if (rc) return rc;
-    lapack_int n = (lapack_int)a->shape[0], info = 0, lwork = -1, liwork = -1, iq;
-    double *A = to_colmajor(a, n, n), *W = malloc(sizeof *W * (size_t)(n ? n : 1)), q;
-    if (!A || !W) {
+    double *W = alloc_n(n, sizeof *W);
+    if (!W) {
         free(A);
         free(W);
         return nomem();
@@ -144,8 +158,8 @@ int ml_linalg_eigh(const ml_tensor *a, ml_tensor *w, ml_tensor *v)
     dsyevd_("V", "L", &n, A, &n, W, &q, &lwork, &iq, &liwork, &info, 1, 1);
     lwork = (lapack_int)q;
     liwork = iq;
-    double *work = malloc(sizeof *work * (size_t)(lwork > 0 ? lwork : 1));
-    lapack_int *iwork = malloc(sizeof *iwork * (size_t)(liwork > 0 ? liwork : 1));
+    double *work = alloc_n(lwork, sizeof *work);
+    lapack_int *iwork = alloc_n(liwork, sizeof *iwork);
     if (!work || !iwork) rc = nomem();
     else {
         dsyevd_("V", "L", &n, A, &n, W, work, &lwork, iwork, &liwork, &info, 1, 1);
@@ -171,9 +185,8 @@ int ml_linalg_svd(const ml_tensor *a, int full, ml_tensor *u, ml_tensor *s, ml_t
     lapack_int m = (lapack_int)a->shape[0], n = (lapack_int)a->shape[1], k = m < n ? m : n, info = 0, lwork = -1;
     lapack_int ucols = full ? m : k, vrows = full ? n : k;
     const char *job = full ? "A" : "S";
-    double *A = to_colmajor(a, m, n), *S = malloc(sizeof *S * (size_t)(k ? k : 1));
-    int64_t ucells = (int64_t)m * ucols, vcells = (int64_t)vrows * n;
-    double *U = malloc(sizeof *U * (size_t)(ucells > 0 ? ucells : 1)), *VT = malloc(sizeof *VT * (size_t)(vcells > 0 ? vcells : 1));
+    double *A = to_colmajor(a, m, n), *S = alloc_n(k, sizeof *S);
+    double *U = alloc_n((int64_t)m * ucols, sizeof *U), *VT = alloc_n((int64_t)vrows * n, sizeof *VT);
     lapack_int *iwork = malloc(sizeof *iwork * (size_t)(8 * (k ? k : 1)));
     double q, *work = NULL;
     int rc = ML_OK;
@@ -182,7 +195,7 @@ int ml_linalg_svd(const ml_tensor *a, int full, ml_tensor *u, ml_tensor *s, ml_t
         lapack_int ldu = m > 0 ? m : 1, ldvt = vrows > 0 ? vrows : 1, lda = m > 0 ? m : 1;
         dgesdd_(job, &m, &n, A, &lda, S, U, &ldu, VT, &ldvt, &q, &lwork, iwork, &info, 1);
         lwork = (lapack_int)q;
-        work = malloc(sizeof *work * (size_t)(lwork > 0 ? lwork : 1));
+        work = alloc_n(lwork, sizeof *work);
         if (!work) rc = nomem();
         else {
             dgesdd_(job, &m, &n, A, &lda, S, U, &ldu, VT, &ldvt, work, &lwork, iwork, &info, 1);
@@ -211,7 +224,7 @@ int ml_linalg_lstsq(const ml_tensor *a, const ml_tensor *b, double rcond, ml_ten
     if (a->shape[0] > LA_MAX || a->shape[1] > LA_MAX) return ml_fail(ML_EINVAL, "matrix too large for LAPACK");
     lapack_int m = (lapack_int)a->shape[0], n = (lapack_int)a->shape[1], k = b->ndim == 2 ? (lapack_int)b->shape[1] : 1;
     lapack_int ldb = m > n ? m : n, mn = m < n ? m : n, info = 0, lwork = -1, r = 0, iq = 0;
-    double *A = to_colmajor(a, m, n), *B = to_colmajor(b, ldb, k), *S = malloc(sizeof *S * (size_t)(mn ? mn : 1)), q;
+    double *A = to_colmajor(a, m, n), *B = to_colmajor(b, ldb, k), *S = alloc_n(mn, sizeof *S), q;
     int rc = ML_OK;
     double *work = NULL;
     lapack_int *iwork = NULL;
@@ -220,8 +233,8 @@ int ml_linalg_lstsq(const ml_tensor *a, const ml_tensor *b, double rcond, ml_ten
         lapack_int lda = m > 0 ? m : 1;
         dgelsd_(&m, &n, &k, A, &lda, B, &ldb, S, &rcond, &r, &q, &lwork, &iq, &info);
         lwork = (lapack_int)q;
-        work = malloc(sizeof *work * (size_t)(lwork > 0 ? lwork : 1));
-        iwork = malloc(sizeof *iwork * (size_t)(iq > 0 ? iq : 1));
+        work = alloc_n(lwork, sizeof *work);
+        iwork = alloc_n(iq, sizeof *iwork);
         if (!work || !iwork) rc = nomem();
         else {
             dgelsd_(&m, &n, &k, A, &lda, B, &ldb, S, &rcond, &r, work, &lwork, iwork, &info);
