@@ -14,6 +14,19 @@
 
 #include "clones.h"
 
+/* Calls FN_f32, FN_f64, FN_i32, FN_i64 or FN_u8 (which also serves bool) of dtype dt with the arguments. */
+#define BY_DTYPE(dt, FN, ...)                                                                     \
+    do {                                                                                          \
+        switch (dt) {                                                                             \
+        case ML_F32: FN##_f32(__VA_ARGS__); break;                                                \
+        case ML_F64: FN##_f64(__VA_ARGS__); break;                                                \
+        case ML_I32: FN##_i32(__VA_ARGS__); break;                                                \
+        case ML_I64: FN##_i64(__VA_ARGS__); break;                                                \
+        case ML_U8:                                                                               \
+        case ML_BOOL: FN##_u8(__VA_ARGS__); break;                                                \
+        }                                                                                         \
+    } while (0)
+
 /* One loop per operand layout: both contiguous, one broadcast scalar, general strides. */
 #define LOOPS(TX, TO, EXPR)                                                                       \
     do {                                                                                         \
@@ -98,14 +111,7 @@ INT_BINARY(bin_u8, uint8_t, uint8_t)
 void ml_kern_binary(ml_binop op, ml_dtype dt, int64_t n, const void *x, int64_t sx, const void *y, int64_t sy,
                     void *o, int64_t so)
 {
-    switch (dt) {
-    case ML_F32: bin_f32(op, n, x, sx, y, sy, o, so); break;
-    case ML_F64: bin_f64(op, n, x, sx, y, sy, o, so); break;
-    case ML_I32: bin_i32(op, n, x, sx, y, sy, o, so); break;
-    case ML_I64: bin_i64(op, n, x, sx, y, sy, o, so); break;
-    case ML_U8:
-    case ML_BOOL: bin_u8(op, n, x, sx, y, sy, o, so); break;
-    }
+    BY_DTYPE(dt, bin, op, n, x, sx, y, sy, o, so);
 }
 
 #define COMPARE(NAME, T)                                                                          \
@@ -130,14 +136,7 @@ COMPARE(cmp_u8, uint8_t)
 void ml_kern_compare(ml_cmpop op, ml_dtype dt, int64_t n, const void *x, int64_t sx, const void *y, int64_t sy,
                      uint8_t *o, int64_t so)
 {
-    switch (dt) {
-    case ML_F32: cmp_f32(op, n, x, sx, y, sy, o, so); break;
-    case ML_F64: cmp_f64(op, n, x, sx, y, sy, o, so); break;
-    case ML_I32: cmp_i32(op, n, x, sx, y, sy, o, so); break;
-    case ML_I64: cmp_i64(op, n, x, sx, y, sy, o, so); break;
-    case ML_U8:
-    case ML_BOOL: cmp_u8(op, n, x, sx, y, sy, o, so); break;
-    }
+    BY_DTYPE(dt, cmp, op, n, x, sx, y, sy, o, so);
 }
 
 #define WHERE(T)                                                                                  \
@@ -317,12 +316,5 @@ static void un_u8(ml_unop op, int64_t n, const uint8_t *x, int64_t sx, uint8_t *
 
 void ml_kern_unary(ml_unop op, ml_dtype dt, int64_t n, const void *x, int64_t sx, void *o, int64_t so)
 {
-    switch (dt) {
-    case ML_F32: un_f32(op, n, x, sx, o, so); break;
-    case ML_F64: un_f64(op, n, x, sx, o, so); break;
-    case ML_I32: un_i32(op, n, x, sx, o, so); break;
-    case ML_I64: un_i64(op, n, x, sx, o, so); break;
-    case ML_U8:
-    case ML_BOOL: un_u8(op, n, x, sx, o, so); break;
-    }
+    BY_DTYPE(dt, un, op, n, x, sx, o, so);
 }
