@@ -90,33 +90,34 @@ static int run(ew_ctx *c, const char *what)
     return ML_OK;
 }
 
-int ml_tensor_binary(ml_binop op, const ml_tensor *a, const ml_tensor *b, double s, int rev, ml_tensor *out)
+/* Runs kind (0 binary, 1 compare) op on a and b, or on a and the scalar s of a's dtype when b is NULL; the
+ * operands swapped when rev. */
+static int run_pair(int kind, int op, const ml_tensor *a, const ml_tensor *b, double s, int rev, ml_tensor *out,
+                    const char *what)
 {
-    if ((b && a->dtype != b->dtype) || out->dtype != a->dtype)
-        return ml_fail(ML_EINVAL, "dtypes differ: %s, %s and output %s (promote first)", ml_dtype_name(a->dtype),
-                       ml_dtype_name(b ? b->dtype : a->dtype), ml_dtype_name(out->dtype));
     ml_tensor sc = {0};
     double buf;
     if (!b) {
         scalar_tensor(&sc, a->dtype, s, &buf);
         b = &sc;
     }
-    ew_ctx c = {0, op, rev ? b : a, rev ? a : b, NULL, out};
-    return run(&c, "binary op");
+    ew_ctx c = {kind, op, rev ? b : a, rev ? a : b, NULL, out};
+    return run(&c, what);
+}
+
+int ml_tensor_binary(ml_binop op, const ml_tensor *a, const ml_tensor *b, double s, int rev, ml_tensor *out)
+{
+    if ((b && a->dtype != b->dtype) || out->dtype != a->dtype)
+        return ml_fail(ML_EINVAL, "dtypes differ: %s, %s and output %s (promote first)", ml_dtype_name(a->dtype),
+                       ml_dtype_name(b ? b->dtype : a->dtype), ml_dtype_name(out->dtype));
+    return run_pair(0, op, a, b, s, rev, out, "binary op");
 }
 
 int ml_tensor_compare(ml_cmpop op, const ml_tensor *a, const ml_tensor *b, double s, int rev, ml_tensor *out)
 {
     if ((b && a->dtype != b->dtype) || out->dtype != ML_BOOL)
         return ml_fail(ML_EINVAL, "compare: operands must share a dtype and the output must be bool");
-    ml_tensor sc = {0};
-    double buf;
-    if (!b) {
-        scalar_tensor(&sc, a->dtype, s, &buf);
-        b = &sc;
-    }
-    ew_ctx c = {1, op, rev ? b : a, rev ? a : b, NULL, out};
-    return run(&c, "compare");
+    return run_pair(1, op, a, b, s, rev, out, "compare");
 }
 
 int ml_tensor_where(const ml_tensor *cond, const ml_tensor *a, const ml_tensor *b, ml_tensor *out)
