@@ -76,6 +76,28 @@ static ml_tensor *result(lua_State *L, ml_tensor *out, int outidx, const char *f
     return out;
 }
 
+/* The binary (cmp = 0) or comparison (cmp = 1) op of the operands at 1 and 2 as dtype dt, broadcast into the
+ * result of dtype rdt (out at outidx, or a new tensor); returns 1 with the result on top of the stack. */
+static int run_pair(lua_State *L, int cmp, int op, ml_tensor *out, int outidx, const char *fname, ml_dtype dt,
+                    ml_dtype rdt)
+{
+    ml_tensor *a = lt_operand(L, 1, dt, fname, "self");
+    ml_tensor *b = lt_operand(L, 2, dt, fname, "other");
+    int nd;
+    int64_t shape[ML_MAXDIM];
+    if (ml_broadcast_shape(a, b, &nd, shape)) return mlL_argerror(L, 2, fname, "other", "%s", ml_errmsg());
+    ml_tensor *o = result(L, out, outidx, fname, rdt, nd, shape);
+    int ri = lua_gettop(L);
+    if (out) {
+        a = unalias(L, a, o, fname);
+        b = unalias(L, b, o, fname);
+    }
+    int rc = cmp ? ml_tensor_compare((ml_cmpop)op, a, b, 0, 0, o) : ml_tensor_binary((ml_binop)op, a, b, 0, 0, o);
+    if (rc) return mlL_raise(L, fname);
+    lua_pushvalue(L, ri);
+    return 1;
+}
+
 /* x OP y, either side a tensor or a number; opts {out = t} at 3; inplace writes into x. */
 static int binary(lua_State *L, ml_binop op, int inplace)
 {
@@ -95,20 +117,7 @@ static int binary(lua_State *L, ml_binop op, int inplace)
                              ml_dtype_name(out->dtype));
         dt = out->dtype;
     }
-    ml_tensor *a = lt_operand(L, 1, dt, fname, "self");
-    ml_tensor *b = lt_operand(L, 2, dt, fname, "other");
-    int nd;
-    int64_t shape[ML_MAXDIM];
-    if (ml_broadcast_shape(a, b, &nd, shape)) return mlL_argerror(L, 2, fname, "other", "%s", ml_errmsg());
-    ml_tensor *o = result(L, out, outidx, fname, dt, nd, shape);
-    int ri = lua_gettop(L);
-    if (out) {
-        a = unalias(L, a, o, fname);
-        b = unalias(L, b, o, fname);
-    }
-    if (ml_tensor_binary(op, a, b, 0, 0, o)) return mlL_raise(L, fname);
-    lua_pushvalue(L, ri);
-    return 1;
+    return run_pair(L, 0, op, out, outidx, fname, dt, dt);
 }
 static int l_add(lua_State *L) { return binary(L, ML_ADD, 0); }
 static int l_sub(lua_State *L) { return binary(L, ML_SUB, 0); }
@@ -136,20 +145,7 @@ static int compare(lua_State *L, ml_cmpop op)
     if (!lt_test(L, 1) && !lt_test(L, 2)) return mlL_argerror(L, 1, fname, "self", "expected a tensor, got %s", luaL_typename(L, 1));
     ml_tensor *out = out_opt(L, 3, fname);
     ml_dtype dt = pair_dtype(L, 1, 2);
-    ml_tensor *a = lt_operand(L, 1, dt, fname, "self");
-    ml_tensor *b = lt_operand(L, 2, dt, fname, "other");
-    int nd;
-    int64_t shape[ML_MAXDIM];
-    if (ml_broadcast_shape(a, b, &nd, shape)) return mlL_argerror(L, 2, fname, "other", "%s", ml_errmsg());
-    ml_tensor *o = result(L, out, 3, fname, ML_BOOL, nd, shape);
-    int ri = lua_gettop(L);
-    if (out) {
-        a = unalias(L, a, o, fname);
-        b = unalias(L, b, o, fname);
-    }
-    if (ml_tensor_compare(op, a, b, 0, 0, o)) return mlL_raise(L, fname);
-    lua_pushvalue(L, ri);
-    return 1;
+    return run_pair(L, 1, op, out, 3, fname, dt, ML_BOOL);
 }
 static int l_eq(lua_State *L) { return compare(L, ML_EQ); }
 static int l_ne(lua_State *L) { return compare(L, ML_NE); }
