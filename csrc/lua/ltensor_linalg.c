@@ -98,23 +98,17 @@ static int l_solve(lua_State *L)
     return 1;
 }
 
-static int l_cholesky(lua_State *L)
+/* fn(A) -> the [n,n] matrix of A's dtype that f writes from the square A at 1. */
+static int square_to_square(lua_State *L, const char *fn, int (*f)(const ml_tensor *, ml_tensor *))
 {
-    const char *fn = "tensor.linalg.cholesky";
     ml_tensor *a = square_arg(L, 1, fn);
-    ml_tensor *l = lt_newout(L, fn, a->dtype, 2, a->shape);
-    if (ml_linalg_cholesky(a, l)) return mlL_raise(L, fn);
+    ml_tensor *o = lt_newout(L, fn, a->dtype, 2, a->shape);
+    if (f(a, o)) return mlL_raise(L, fn);
     return 1;
 }
 
-static int l_inv(lua_State *L)
-{
-    const char *fn = "tensor.linalg.inv";
-    ml_tensor *a = square_arg(L, 1, fn);
-    ml_tensor *o = lt_newout(L, fn, a->dtype, 2, a->shape);
-    if (ml_linalg_inv(a, o)) return mlL_raise(L, fn);
-    return 1;
-}
+static int l_cholesky(lua_State *L) { return square_to_square(L, "tensor.linalg.cholesky", ml_linalg_cholesky); }
+static int l_inv(lua_State *L) { return square_to_square(L, "tensor.linalg.inv", ml_linalg_inv); }
 
 static int l_det(lua_State *L)
 {

@@ -125,6 +125,15 @@ static int l_squeeze(lua_State *L)
     return 1;
 }
 
+/* Pushes the view v when rc is ML_OK, else raises fn's 'shape' error naming t's shape. */
+static int push_shaped(lua_State *L, int rc, const char *fn, const ml_tensor *t, ml_tensor *v)
+{
+    char s1[96];
+    if (rc) return mlL_argerror(L, 2, fn, "shape", "%s (tensor is %s)", ml_errmsg(), ml_shape_str(t, s1, sizeof s1));
+    lt_pushview(L, v);
+    return 1;
+}
+
 /* expand(shape): -1 keeps a size. */
 static int l_expand(lua_State *L)
 {
@@ -142,11 +151,7 @@ static int l_expand(lua_State *L)
         int sd = i - (n - t->ndim);
         shape[i] = s == -1 && sd >= 0 ? t->shape[sd] : s;
     }
-    char s1[96];
-    if (ml_tensor_expand(&v, t, n, shape))
-        return mlL_argerror(L, 2, fn, "shape", "%s (tensor is %s)", ml_errmsg(), ml_shape_str(t, s1, sizeof s1));
-    lt_pushview(L, &v);
-    return 1;
+    return push_shaped(L, ml_tensor_expand(&v, t, n, shape), fn, t, &v);
 }
 
 static int l_view(lua_State *L)
@@ -155,11 +160,7 @@ static int l_view(lua_State *L)
     ml_tensor *t = LT_SELF(fn), v;
     int64_t shape[ML_MAXDIM];
     int n = lt_checkshape(L, 2, fn, "shape", shape, t->numel);
-    char s1[96];
-    if (ml_tensor_view(&v, t, n, shape))
-        return mlL_argerror(L, 2, fn, "shape", "%s (tensor is %s)", ml_errmsg(), ml_shape_str(t, s1, sizeof s1));
-    lt_pushview(L, &v);
-    return 1;
+    return push_shaped(L, ml_tensor_view(&v, t, n, shape), fn, t, &v);
 }
 
 /* reshape: a view when the strides allow it, else a contiguous copy with the new shape. */
