@@ -501,15 +501,21 @@ static int l_randn(lua_State *L) { return random_tensor(L, 1); }
 
 /* ---- basic methods ---- */
 
-static int l_shape(lua_State *L)
+/* Pushes v [n] as a Lua list of integers. */
+static int push_ints(lua_State *L, const int64_t *v, int n)
 {
-    ml_tensor *t = LT_SELF("tensor:shape");
-    lua_createtable(L, t->ndim, 0);
-    for (int i = 0; i < t->ndim; i++) {
-        lua_pushinteger(L, t->shape[i]);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, v[i]);
         lua_rawseti(L, -2, i + 1);
     }
     return 1;
+}
+
+static int l_shape(lua_State *L)
+{
+    ml_tensor *t = LT_SELF("tensor:shape");
+    return push_ints(L, t->shape, t->ndim);
 }
 
 static int l_size(lua_State *L)
@@ -523,12 +529,7 @@ static int l_size(lua_State *L)
 static int l_strides(lua_State *L)
 {
     ml_tensor *t = LT_SELF("tensor:strides");
-    lua_createtable(L, t->ndim, 0);
-    for (int i = 0; i < t->ndim; i++) {
-        lua_pushinteger(L, t->strides[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-    return 1;
+    return push_ints(L, t->strides, t->ndim);
 }
 
 static int l_dtype(lua_State *L)
