@@ -39,21 +39,31 @@ local function mpirun()
   return "mpirun -n 3 --oversubscribe" .. (uid == "0" and " --allow-run-as-root" or "")
 end
 
-describe("sweep.run on MPI", function()
+-- mpirun's command line, or nil after a pending test that says what is missing.
+local function mpirun_or_pending()
   local cmd = mpirun()
-  if not cmd or not require("moonlab.mpi").built() then
-    it("needs Open MPI", function()
-      pending(not cmd and "mpirun not installed: MPI specs skipped" or "moonlab.mpi_core not built: MPI specs skipped")
-    end)
-    return
-  end
+  if cmd and require("moonlab.mpi").built() then return cmd end
+  it("needs Open MPI", function()
+    pending(not cmd and "mpirun not installed: MPI specs skipped" or "moonlab.mpi_core not built: MPI specs skipped")
+  end)
+end
+
+-- A fresh temporary name base and the script base.lua holding code -> base, store path base.db, script path.
+local function script_file(code)
+  local base = os.tmpname()
+  local db, script = base .. ".db", base .. ".lua"
+  local h = assert(io.open(script, "w"))
+  h:write(code)
+  h:close()
+  return base, db, script
+end
+
+describe("sweep.run on MPI", function()
+  local cmd = mpirun_or_pending()
+  if not cmd then return end
 
   it("runs every configuration exactly once across ranks; a run killed twice is recorded as crashed", function()
-    local base = os.tmpname()
-    local db, script = base .. ".db", base .. ".lua"
-    local h = assert(io.open(script, "w"))
-    h:write(DRIVER)
-    h:close()
+    local base, db, script = script_file(DRIVER)
     local log = base .. ".log"
     local ok = os.execute(("%s lua5.4 %s %s >%s 2>&1"):format(cmd, script, db, log))
     local lf = io.open(log)
@@ -136,18 +146,12 @@ os.exit(0)
 end)
 
 describe("sweep.run on MPI when a rank dies", function()
-  local cmd = mpirun()
-  if not cmd or not require("moonlab.mpi").built() then
-    it("needs Open MPI", function() pending("mpirun or moonlab.mpi_core missing: MPI specs skipped") end)
-    return
-  end
+  local cmd = mpirun_or_pending()
+  if not cmd then return end
 
   it("retries the dead rank's run once on another rank, then records it as crashed; the others finish", function()
-    local base = os.tmpname()
-    local db, script = base .. ".db", base .. ".lua"
-    local h = assert(io.open(script, "w"))
     -- run 5 kills the rank process running it (not only its worker), every time it runs
-    h:write([[
+    local base, db, script = script_file([[
 local sweep = require "moonlab.sweep"
 local proc = require("moonlab.core").proc
 local g = {}
@@ -164,7 +168,6 @@ if require("moonlab.mpi").rank() == 0 then
   f:close()
 end
 ]])
-    h:close()
     -- Open MPI ends the whole job when a rank dies unless recovery is enabled
     local cmd4 = cmd:gsub("%-n 3", "-n 4") .. " --enable-recovery"
     assert(os.execute(("timeout 60 %s lua5.4 %s %s >/dev/null 2>&1"):format(cmd4, script, db)))
