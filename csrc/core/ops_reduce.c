@@ -179,17 +179,26 @@ static void store(ml_tensor *out, int64_t k, double d, int64_t q)
     else ml_tensor_seti(out, k, q);
 }
 
+/* The partials of a line of len elements cut into CHUNK-sized pieces: *nc of them, a double and an integer each. */
+static int chunk_partials(int64_t len, int64_t *nc, double **pd, int64_t **pq)
+{
+    *nc = (len + CHUNK - 1) / CHUNK;
+    *pd = malloc((size_t)*nc * sizeof **pd);
+    *pq = malloc((size_t)*nc * sizeof **pq);
+    if (*pd && *pq) return ML_OK;
+    free(*pd);
+    free(*pq);
+    return ml_fail(ML_ENOMEM, "out of memory in a reduction");
+}
+
 /* A full sum/mean of a long line: fixed CHUNK-sized tasks in parallel, partials combined pairwise. */
 static int long_sum(ml_reduce op, const ml_tensor *a, int64_t len, ml_tensor *out)
 {
-    int64_t nc = (len + CHUNK - 1) / CHUNK;
-    double *pd = malloc((size_t)nc * sizeof *pd);
-    int64_t *pq = malloc((size_t)nc * sizeof *pq);
-    if (!pd || !pq) {
-        free(pd);
-        free(pq);
-        return ml_fail(ML_ENOMEM, "out of memory in a reduction");
-    }
+    int64_t nc;
+    double *pd;
+    int64_t *pq;
+    int rc = chunk_partials(len, &nc, &pd, &pq);
+    if (rc) return rc;
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < nc; c++) {
         int64_t s = c * CHUNK, n = len - s < CHUNK ? len - s : CHUNK;
@@ -408,14 +417,11 @@ static int reduce_contiguous(ml_reduce op, const ml_tensor *a, int dim, ml_tenso
     if (outer == 1 && (op == ML_SUM || op == ML_MEAN) && len > 2 * CHUNK) return long_sum(op, a, len, out);
     if (outer == 1 && len > 2 * CHUNK && (op == ML_MAX || op == ML_MIN || op == ML_ARGMAX || op == ML_ARGMIN)) {
         /* parallel over fixed chunks, first winner kept in chunk order */
-        int64_t nc = (len + CHUNK - 1) / CHUNK;
-        double *pd = malloc((size_t)nc * sizeof *pd);
-        int64_t *pq = malloc((size_t)nc * sizeof *pq);
-        if (!pd || !pq) {
-            free(pd);
-            free(pq);
-            return ml_fail(ML_ENOMEM, "out of memory in a reduction");
-        }
+        int64_t nc;
+        double *pd;
+        int64_t *pq;
+        int rc = chunk_partials(len, &nc, &pd, &pq);
+        if (rc) return rc;
         ml_reduce lop = op == ML_MAX || op == ML_ARGMAX ? ML_ARGMAX : ML_ARGMIN;
         int arg = op == ML_ARGMAX || op == ML_ARGMIN;
         if (!arg && ml_dtype_is_float(a->dtype)) { /* values only: chunk extremes, NaN wins */
