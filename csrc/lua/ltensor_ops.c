@@ -478,15 +478,24 @@ static ml_tensor *index_arg(lua_State *L, int idx, int64_t n, const char *fname)
     return z;
 }
 
+/* The arguments of tensor:index and tensor:index_put: self (*t, at least 1-D), its dim at 2 (*d, 0-based) and
+ * the positions at 3 (returned, 0-based), with the stack cut to top slots. */
+static ml_tensor *index_args(lua_State *L, const char *fname, int top, ml_tensor **t, int *d)
+{
+    *t = LT_SELF(fname);
+    if ((*t)->ndim == 0) mlL_argerror(L, 1, fname, "self", "cannot index a 0-dim tensor");
+    *d = lt_checkdim(L, 2, (*t)->ndim, fname, 0);
+    lua_settop(L, top);
+    return index_arg(L, 3, (*t)->shape[*d], fname);
+}
+
 /* index(dim, idx): the slices at positions idx along dim (a copy). */
 static int l_index(lua_State *L)
 {
     const char *fname = "tensor:index";
-    ml_tensor *t = LT_SELF(fname);
-    if (t->ndim == 0) return mlL_argerror(L, 1, fname, "self", "cannot index a 0-dim tensor");
-    int d = lt_checkdim(L, 2, t->ndim, fname, 0);
-    lua_settop(L, 3);
-    ml_tensor *ix = index_arg(L, 3, t->shape[d], fname);
+    ml_tensor *t;
+    int d;
+    ml_tensor *ix = index_args(L, fname, 3, &t, &d);
     int64_t shape[ML_MAXDIM];
     memcpy(shape, t->shape, sizeof shape);
     shape[d] = ix->numel;
@@ -499,11 +508,9 @@ static int l_index(lua_State *L)
 static int l_index_put(lua_State *L)
 {
     const char *fname = "tensor:index_put";
-    ml_tensor *t = LT_SELF(fname);
-    if (t->ndim == 0) return mlL_argerror(L, 1, fname, "self", "cannot index a 0-dim tensor");
-    int d = lt_checkdim(L, 2, t->ndim, fname, 0);
-    lua_settop(L, 4);
-    ml_tensor *ix = index_arg(L, 3, t->shape[d], fname);
+    ml_tensor *t;
+    int d;
+    ml_tensor *ix = index_args(L, fname, 4, &t, &d);
     ml_tensor *src = lt_operand(L, 4, t->dtype, fname, "src");
     src = unalias(L, src, t, fname);
     char s1[96], s2[96];
