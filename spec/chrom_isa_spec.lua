@@ -20,16 +20,12 @@ for _, v in ipairs(out) do io.write(("%.17g\n"):format(v)) end
 ]]
 
 local H = require "spec.helpers.isa"
+local sh_file = require("spec.helpers.shell").sh_file
 
 local function run(isa)
-  local f = os.tmpname()
-  local h = assert(io.open(f, "w"))
-  h:write(CODE)
-  h:close()
-  local p = assert(io.popen(("%s%s %s 2>&1"):format(isa and ("MOONLAB_ISA=" .. isa .. " ") or "", H.lua_bin(), f)))
-  local out = p:read("a")
-  p:close()
-  os.remove(f)
+  local _, out = sh_file(CODE, function(f)
+    return ("%s%s %s"):format(isa and ("MOONLAB_ISA=" .. isa .. " ") or "", H.lua_bin(), f)
+  end)
   local v = {}
   for s in out:gmatch("[^\n]+") do v[#v + 1] = assert(tonumber(s), out) end
   return v

@@ -5,7 +5,8 @@ local build = os.getenv("MOONLAB_BUILD") or "build"
 local build_abs = build:sub(1, 1) == "/" and build or (root .. "/" .. build)
 local asan = os.getenv("MOONLAB_ASAN") ~= nil
 
-local sh = require("spec.helpers.shell").sh
+local shell = require "spec.helpers.shell"
+local sh = shell.sh
 
 local function readme_section(title)
   local h = assert(io.open(root .. "/README.md"))
@@ -35,14 +36,8 @@ describe("examples/embed.c", function()
   end)
 
   it("reports a failing script with a non-zero exit", function()
-    local f = os.tmpname()
-    local h = assert(io.open(f, "w"))
-    h:write("require 'moonlab'.tensor.zeros{-1}\n")
-    h:close()
-    local p = io.popen(build .. "/embed " .. f .. " 2>&1")
-    local out = p:read("a")
-    local ok = p:close()
-    os.remove(f)
+    local ok, out = shell.sh_file("require 'moonlab'.tensor.zeros{-1}\n",
+      function(f) return build .. "/embed " .. f end)
     assert.is_falsy(ok)
     assert.matches("FAIL lua: .*tensor.zeros: bad argument #1 'shape': size 1 must be positive", out)
   end)

@@ -6,7 +6,8 @@ local root = os.getenv("MOONLAB_ROOT") or "."
 local build = os.getenv("MOONLAB_BUILD") or (root .. "/build")
 
 local exe
-local sh = require("spec.helpers.shell").sh
+local shell = require "spec.helpers.shell"
+local sh, sh_file = shell.sh, shell.sh_file
 
 local function setup()
   if exe then return exe end
@@ -21,14 +22,10 @@ end
 
 -- Runs Lua code inside the test program (globals: test.*); returns ok, output.
 local function run(code)
-  local f = os.tmpname()
-  local h = assert(io.open(f, "w"))
-  h:write(code)
-  h:close()
-  local ok, out = sh(("env -u LD_PRELOAD ASAN_OPTIONS=detect_leaks=0 LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua' %s %s")
-    :format(root, root, setup(), f))
-  os.remove(f)
-  return ok, out
+  return sh_file(code, function(f)
+    return ("env -u LD_PRELOAD ASAN_OPTIONS=detect_leaks=0 LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua' %s %s")
+      :format(root, root, setup(), f)
+  end)
 end
 
 teardown(function() if exe then os.remove(exe) end end)

@@ -2,16 +2,10 @@
 local root = os.getenv("MOONLAB_ROOT") or "."
 local help = require "moonlab.help"
 local T = require "moonlab.tensor"
+local sh_file = require("spec.helpers.shell").sh_file
 
 local function run(input, args)
-  local f = os.tmpname()
-  local h = assert(io.open(f, "w"))
-  h:write(input)
-  h:close()
-  local p = io.popen(("%s/bin/moonlab %s < %s 2>&1"):format(root, args or "", f))
-  local out = p:read("a")
-  p:close()
-  os.remove(f)
+  local _, out = sh_file(input, function(f) return ("%s/bin/moonlab %s < %s"):format(root, args or "", f) end)
   return out
 end
 
@@ -29,14 +23,8 @@ describe("bin/moonlab", function()
   end)
 
   it("runs a script with the same globals", function()
-    local f = os.tmpname()
-    local h = assert(io.open(f, "w"))
-    h:write("print((T.ones{3} * 2):sum())\n")
-    h:close()
-    local p = io.popen(("%s/bin/moonlab %s 2>&1"):format(root, f))
-    local out = p:read("a")
-    p:close()
-    os.remove(f)
+    local _, out = sh_file("print((T.ones{3} * 2):sum())\n",
+      function(f) return ("%s/bin/moonlab %s"):format(root, f) end)
     assert.equal("6.0\n", out)
   end)
 end)
