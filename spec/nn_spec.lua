@@ -40,13 +40,7 @@ describe("nn model", function()
   it("overfits one small batch to near-zero loss (G1 gated, f32)", function()
     local m = nn.gpt { vocab = 32, context = 16, layers = 2, d_model = 32, heads = 4, gate = "elementwise", seed = 4 }
     local x, y = batch(2, 16, 32, 9)
-    local first, loss = m:loss(x, y), nil
-    for _ = 1, 150 do
-      loss = m:loss(x, y)
-      m:backward()
-      m:step { lr = 1e-2, warmup = 5, weight_decay = 0 }
-    end
-    loss = m:loss(x, y)
+    local first, loss = U.overfit(m, x, y, 150)
     assert.is_true(first > 3)
     assert.is_true(loss < 0.02, "final loss " .. loss)
   end)

@@ -23,6 +23,18 @@ function U.batch(B, L, V, seed)
   return T.new(x, "i64"), T.new(y, "i64")
 end
 
+-- Trains m on the one batch x -> y for `steps` AdamW steps (lr 1e-2, warmup 5, no weight decay) -> the loss
+-- before and after.
+function U.overfit(m, x, y, steps)
+  local first = m:loss(x, y)
+  for _ = 1, steps do
+    m:loss(x, y)
+    m:backward()
+    m:step { lr = 1e-2, warmup = 5, weight_decay = 0 }
+  end
+  return first, m:loss(x, y)
+end
+
 function U.same_bits(a, b) return T.allclose(a, b, { rtol = 0, atol = 0 }) end
 
 function U.with(base, extra)
