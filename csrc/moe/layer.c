@@ -95,42 +95,33 @@ double ml_moe_layer_cache_aux(const ml_moe_layer_cache *c, double *z_loss) {
     return c->aux;
 }
 
-/* act = silu(h1) * h3 over n elements */
-static void swiglu(ml_dtype dt, const void *h1, const void *h3, void *act, int64_t n) {
-    if (dt == ML_F32) {
-        const float *a = h1, *b = h3;
-        float *o = act;
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
-    } else {
-        const double *a = h1, *b = h3;
-        double *o = act;
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) o[i] = a[i] / (1.0 + exp(-a[i])) * b[i];
+/* The SwiGLU elementwise parts for one float type TY (EXP its exp), over n elements:
+ * swiglu_SFX: act = silu(h1) * h3;
+ * swiglu_back_SFX: from da: dh1 = da * h3 * silu'(h1) (into da's buffer d1), dh3 = da * silu(h1) (into d3). */
+#define SWIGLU(SFX, TY, EXP)                                                                                   \
+    static void swiglu_##SFX(const TY *a, const TY *b, TY *o, int64_t n) {                                     \
+        _Pragma("omp parallel for schedule(static) if (n > 65536)")                                            \
+        for (int64_t i = 0; i < n; i++) o[i] = a[i] / ((TY)1 + EXP(-a[i])) * b[i];                             \
+    }                                                                                                          \
+    static void swiglu_back_##SFX(const TY *a, const TY *b, TY *g, TY *g3, int64_t n) {                        \
+        _Pragma("omp parallel for schedule(static) if (n > 65536)")                                            \
+        for (int64_t i = 0; i < n; i++) {                                                                      \
+            TY s = (TY)1 / ((TY)1 + EXP(-a[i])), da = g[i];                                                    \
+            g3[i] = da * a[i] * s;                                                                             \
+            g[i] = da * b[i] * s * ((TY)1 + a[i] * ((TY)1 - s));                                               \
+        }                                                                                                      \
     }
+SWIGLU(f32, float, expf)
+SWIGLU(f64, double, exp)
+
+static void swiglu(ml_dtype dt, const void *h1, const void *h3, void *act, int64_t n) {
+    if (dt == ML_F32) swiglu_f32(h1, h3, act, n);
+    else swiglu_f64(h1, h3, act, n);
 }
 
-/* from da: dh1 = da * h3 * silu'(h1) (into da's buffer d1), dh3 = da * silu(h1) (into d3) */
 static void swiglu_back(ml_dtype dt, const void *h1, const void *h3, void *d1, void *d3, int64_t n) {
-    if (dt == ML_F32) {
-        const float *a = h1, *b = h3;
-        float *g = d1, *g3 = d3;
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) {
-            float s = 1.0f / (1.0f + expf(-a[i])), da = g[i];
-            g3[i] = da * a[i] * s;
-            g[i] = da * b[i] * s * (1.0f + a[i] * (1.0f - s));
-        }
-    } else {
-        const double *a = h1, *b = h3;
-        double *g = d1, *g3 = d3;
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) {
-            double s = 1.0 / (1.0 + exp(-a[i])), da = g[i];
-            g3[i] = da * a[i] * s;
-            g[i] = da * b[i] * s * (1.0 + a[i] * (1.0 - s));
-        }
-    }
+    if (dt == ML_F32) swiglu_back_f32(h1, h3, d1, d3, n);
+    else swiglu_back_f64(h1, h3, d1, d3, n);
 }
 
 int ml_moe_layer_forward(const ml_moe_layer *m, const ml_tensor *x, ml_moe_layer_cache *c, ml_tensor *y) {
