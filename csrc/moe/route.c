@@ -81,6 +81,8 @@ int ml_moe_route(const ml_moe_route_opts *o, const ml_tensor *logits, ml_moe_rou
     int64_t T = logits->shape[0], E = logits->shape[1], K, co, cd;
     int rc = ml_moe_route_bounds(o, T, E, &K, &co, &cd);
     if (rc) return rc;
+    if (logits->dtype == ML_F32 && !(fabs(o->route_scale) <= FLT_MAX)) /* the weights would be inf or NaN */
+        return ml_fail(ML_EINVAL, "route_scale = %g is beyond the f32 range of the weights", o->route_scale);
     if (r->cap_order < co || r->cap_dropped < cd)
         return ml_fail(ML_EINVAL, "order/dropped buffers need %lld/%lld rows", (long long)co, (long long)cd);
     ml_tensor W;
