@@ -50,6 +50,16 @@ describe("moe bad input", function()
     err("moe.combine: bad argument #1 'y_sorted'", function() moe.combine(T.zeros({ 3, 2 }), r) end)
     err("moe.combine: bad argument #1 'y_sorted': expected the dtype of r.weights", function() moe.combine(T.zeros({ 8, 2 }, "f32"), r) end)
     err("moe.update_bias: bad argument #2 'counts'", function() moe.update_bias(T.zeros({ 4 }), r.counts, 0.1) end)
+    -- fuzzpass: r.opts / r.logits changed after moe.route gave NaN gradients without an error
+    local r2 = moe.route(lg, { k = 2, temperature = 0.5 })
+    local g = T.ones(r2.weights:shape())
+    assert.is_true(moe.route_backward(g, r2):abs():max() < math.huge)
+    r2.opts.temperature = 5e-324
+    err("moe.route_backward: row 1: the logits or act(x)/temperature + noise are not finite", function() moe.route_backward(g, r2) end)
+    r2.opts.temperature = 0.5
+    r2.logits = lg:clone()
+    r2.logits:set(3, 1, 0 / 0)
+    err("moe.route_backward: row 3: the logits", function() moe.route_backward(g, r2) end)
   end)
 
   it("gaussian_moe: sigma, tau, k, sizes, gate names", function()
