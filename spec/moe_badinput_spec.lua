@@ -33,6 +33,13 @@ describe("moe bad input", function()
     err("moe.route: bad argument #2 'order'", function() moe.route(lg, { k = 1, score = "sigmoid", order = "topk_then_softmax" }) end)
     err("moe.route: bad argument #2 'pad_to'", function() moe.route(lg, { k = 1, pad_to = 0 }) end)
     err("moe.route: bad argument #2 'noise'", function() moe.route(lg, { k = 1, noise = { std = -1, seed = 1 } }) end)
+    -- fuzzpass: a finite route_scale beyond the f32 range gave inf/NaN f32 weights
+    local lg32 = lg:astype("f32")
+    err("moe.route: bad argument #2 'route_scale': expected |route_scale| <= 3.40282e+38 for f32 logits, got 1e+300",
+      function() moe.route(lg32, { k = 1, route_scale = 1e300 }) end)
+    err("moe.route: bad argument #2 'route_scale'", function() moe.route(lg32, { k = 2, route_scale = -1e39, order = "topk_then_softmax" }) end)
+    err("moe.route: bad argument #2 'route_scale'", function() moe.route(lg32, { expert_choice = true, capacity = 2, route_scale = 1e300 }) end)
+    assert.is_true(moe.route(lg, { k = 2, route_scale = 1e300 }).weights:sum() < math.huge) -- f64: in range
   end)
 
   it("route_backward, dispatch, combine, update_bias: mismatched shapes", function()
@@ -43,6 +50,16 @@ describe("moe bad input", function()
     err("moe.combine: bad argument #1 'y_sorted'", function() moe.combine(T.zeros({ 3, 2 }), r) end)
     err("moe.combine: bad argument #1 'y_sorted': expected the dtype of r.weights", function() moe.combine(T.zeros({ 8, 2 }, "f32"), r) end)
     err("moe.update_bias: bad argument #2 'counts'", function() moe.update_bias(T.zeros({ 4 }), r.counts, 0.1) end)
+    -- fuzzpass: r.opts / r.logits changed after moe.route gave NaN gradients without an error
+    local r2 = moe.route(lg, { k = 2, temperature = 0.5 })
+    local g = T.ones(r2.weights:shape())
+    assert.is_true(moe.route_backward(g, r2):abs():max() < math.huge)
+    r2.opts.temperature = 5e-324
+    err("moe.route_backward: row 1: the logits or act(x)/temperature + noise are not finite", function() moe.route_backward(g, r2) end)
+    r2.opts.temperature = 0.5
+    r2.logits = lg:clone()
+    r2.logits:set(3, 1, 0 / 0)
+    err("moe.route_backward: row 3: the logits", function() moe.route_backward(g, r2) end)
   end)
 
   it("gaussian_moe: sigma, tau, k, sizes, gate names", function()
@@ -95,5 +112,10 @@ describe("moe bad input", function()
     local y, st = L:forward(T.zeros({ 2, 4 }, "f32"))
     err("moe.layer:backward: bad argument #1 'dy'", function() L:backward(T.zeros({ 3, 4 }, "f32"), st) end)
     err("moe.layer:backward: bad argument #2 'state'", function() L:backward(y, {}) end)
+    local x = T.randn({ 2, 4 }, { seed = 1, dtype = "f32" })
+    err("moe.layer:forward: route_scale = 1e+300 is beyond the f32 range", function()
+      moe.layer({ d_model = 4, d_ff = 3, experts = 3, router = { route_scale = 1e300 } }):forward(x) end)
+    err("moe.layer:forward: row 0: act(x)/temperature + noise is not finite", function()
+      moe.layer({ d_model = 4, d_ff = 3, experts = 3, router = { temperature = 1e-40 } }):forward(x) end)
   end)
 end)

@@ -179,6 +179,51 @@ describe("moe.route", function()
     assert.truthy(tostring(err):match("row 457"), tostring(err))
   end)
 
+  -- API fuzzer pass (fuzzpass): finite logits whose z = act(x)/temperature + noise is not finite (a tiny
+  -- temperature, 1/temperature overflowing to inf so that 0/temperature is NaN, huge noise) reached the top-k
+  -- with NaN scores: ctz(0) and an out-of-range expert index on the fused AVX-512 pass, a UBSan shift in the
+  -- f32 exp of the template, NaN weights and losses in f64. Now the row is named.
+  it("raises on rows whose transformed logits are not finite (tiny temperature, huge noise)", function()
+    local cases = {
+      { dt = "f32", E = 64, o = { k = 2, temperature = 1e-40 } },              -- 16-row pass
+      { dt = "f32", E = 100, o = { k = 3, temperature = 1e-40 } },             -- general loop
+      { dt = "f32", E = 64, o = { k = 2, temperature = 1e-40, bias = true } },
+      { dt = "f32", E = 64, o = { k = 4, groups = 4, group_topk = 2, temperature = 1e-40 } },
+      { dt = "f32", E = 8, o = { k = 2, score = "sigmoid", temperature = 1e-40 } },
+      { dt = "f32", E = 8, o = { expert_choice = true, capacity = 4, temperature = 1e-40 } },
+      { dt = "f32", E = 8, o = { k = 2, noise = { std = 1e300, seed = 1 } } },
+      { dt = "f64", E = 8, o = { k = 2, temperature = 5e-324 } },
+    }
+    for _, c in ipairs(cases) do
+      local lg = T.randn({ 40, c.E }, { seed = 5, dtype = c.dt })
+      if c.o.bias then c.o.bias = T.zeros({ c.E }) end
+      local ok, err = pcall(moe.route, lg, c.o)
+      assert.is_false(ok, c.dt .. " E = " .. c.E)
+      assert.truthy(tostring(err):find("moe.route: bad argument #1 'logits': row 1: act(x)/temperature + noise is not finite", 1, true), tostring(err))
+    end
+    -- one row only overflows: x/temperature > 3.4e38 in f32 at row 457 (rows 1..456 are fine)
+    local lg = T.randn({ 600, 64 }, { seed = 3, dtype = "f32" })
+    lg[{ 457, 9 }] = 1e10
+    local ok, err = pcall(moe.route, lg, { k = 2, temperature = 1e-30 })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("row 457: act(x)/temperature", 1, true), tostring(err))
+    lg[{ 457, 9 }] = 1e7 -- 1e37: finite, and routed to expert 9
+    local r = moe.route(lg, { k = 2, temperature = 1e-30 })
+    assert.equal(9, r.experts[{ 457, 1 }])
+    assert.equal(1, r.weights[{ 457, 1 }])
+  end)
+
+  it("raises when the z-loss overflows (f64 logits near 1e200)", function()
+    local lg = T.randn({ 5, 8 }, { seed = 1 }) * 1e200
+    local ok, err = pcall(moe.route, lg, { k = 2 })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("moe.route: bad argument #1 'logits': the z-loss", 1, true), tostring(err))
+    local r = moe.route(T.randn({ 5, 8 }, { seed = 1 }) * 1e100, { k = 2 }) -- lse^2 ~ 1e200: finite
+    for _, f in ipairs { "aux_loss", "z_loss", "entropy" } do
+      assert.truthy(r[f] == r[f] and math.abs(r[f]) < math.huge, f)
+    end
+  end)
+
   it("breaks ties by the lowest expert index", function()
     local lg = T.new({ { 1, 3, 3, 3, 0 }, { 2, 2, 2, 2, 2 } })
     local r = moe.route(lg, { k = 2 })

@@ -46,6 +46,22 @@ describe("nn bad input", function()
     fails_with(function() d:loss({ 0, 1 }, { 1, 2 }) end, "nn.model:loss", "loss is nan at step 1")
   end)
 
+  -- fuzzpass: generate on a model with NaN parameters looped forever in the top-k selection (a NaN logit is
+  -- never counted) and sampled from NaN probabilities without top_k; now it raises like the loss does.
+  it("generate with non-finite parameters raises instead of hanging", function()
+    for _, dt in ipairs { "f32", "f64" } do
+      local d = nn.gpt { vocab = 16, context = 8, layers = 1, d_model = 8, heads = 2, dtype = dt, seed = 1 }
+      local p = d:parameters()
+      p[1] = 0 / 0
+      d:set_parameters(p)
+      for _, k in ipairs { 3, 0 } do
+        fails_with(function() d:generate({ 0, 1 }, { max_tokens = 2, top_k = k }) end, "nn.model:generate",
+          "logits of generated token 1 are not finite")
+      end
+      fails_with(function() d:generate({ 0 }, { max_tokens = 2, temperature = 0 }) end, "nn.model:generate", "not finite")
+    end
+  end)
+
   it("unreadable corpus, too small corpus", function()
     fails_with(function() nn.text_dataset("/nonexistent/corpus.txt") end, "nn.text_dataset", "cannot read",
       "/nonexistent/corpus.txt")

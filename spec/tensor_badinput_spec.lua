@@ -83,6 +83,17 @@ describe("tensor bad input", function()
     assert.matches("tensor.randn: bad argument #1 'shape': cannot allocate", errmsg(T.randn, { 1e14 // 1, 100 }, { seed = 1 }))
     assert.matches("more than 2%^63 elements", errmsg(T.zeros, { 2 ^ 40 // 1, 2 ^ 40 // 1 }))
     assert.matches("tensor.new: bad argument #1 'shape': cannot allocate", errmsg(T.new, 100000, 100000, 1000))
+    -- fuzzpass (npy harness, seed 7): with a zero dim the other dims went unchecked and the contiguous strides
+    -- (products of the other dims) overflowed int64 (UBSan); an empty tensor of that shape is now refused too
+    assert.matches("tensor.zeros: bad argument #1 'shape': tensor of that shape has more than 2%^63 elements %(not counting its zero dims%)",
+      errmsg(T.zeros, { 0, 2 ^ 62 // 1, 4 }))
+    assert.matches("more than 2%^63 elements", errmsg(T.zeros, { 2 ^ 62 // 1, 4, 0 }))
+    local z = T.zeros({ 0, 3 })
+    assert.matches("tensor:reshape: bad argument #2 'shape': tensor of that shape has more than 2%^63", errmsg(z.reshape, z, { 0, 2 ^ 62 // 1, 2 ^ 62 // 1 }))
+    assert.same({ 0, 2 ^ 31 // 1, 2 ^ 31 // 1 }, T.zeros({ 0, 2 ^ 31 // 1, 2 ^ 31 // 1 }):shape()) -- in range: fine
+    local p = tmpfile("\x93NUMPY\x01\x00v\x00{'descr': 'b1', 'fortran_order': True, 'shape': (5, 3, 1, 32222222222222222, 10, 0, 10, 2), }" .. (" "):rep(40) .. "\n")
+    assert.matches("tensor.load: .*more than 2%^63 elements", errmsg(T.load, p))
+    os.remove(p)
   end)
 
   it("reports malformed and truncated .npy files", function()

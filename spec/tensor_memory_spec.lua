@@ -32,6 +32,31 @@ describe("tensor.memory", function()
     assert.is_true(peak <= bound, ("peak %.1f MiB > bound %.1f MiB"):format(peak / 2 ^ 20, bound / 2 ^ 20))
   end)
 
+  -- fuzzpass: the collector runs finalizers inside moonlab calls (mlL_account steps it for every tensor of
+  -- 64 KiB or more), so a __gc that closed its object's tensors freed an operand the call was reading:
+  -- tensor.cat joined zeroed operands into a wrong result, matmul/add/sort raised "dtypes differ (f32 and f32)"
+  -- style messages. close() inside a finalizer now leaves the freeing to the tensor's own __gc.
+  it("a finalizer closing a tensor in use by a call neither breaks the call nor leaks", function()
+    collectgarbage()
+    local base = T.memory().live
+    for i = 1, 30 do
+      local x = { T.randn({ 256, 256 }, { seed = i }), T.randn({ 256, 256 }, { seed = i + 100 }) }
+      local s = x[1]:sum() + x[2]:sum()
+      setmetatable({}, { __gc = function() for _, t in ipairs(x) do t:close() end end }) -- garbage at once
+      local c = T.cat(x, 1)
+      assert.is_true(math.abs(c:sum() - s) < 1e-9, "cat of iteration " .. i)
+      local p = x[1]:matmul(x[2])
+      assert.same({ 256, 256 }, p:shape())
+      assert.equal(x[1]:dtype(), (x[1] + x[2]):dtype())
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(T.memory().live - base < 2 ^ 20, "tensors closed by finalizers are freed once collected")
+    local t = T.zeros { 3 }
+    t:close() -- outside a finalizer: at once
+    assert.has_error(function() t:sum() end)
+  end)
+
   it("does not collect while the collector is stopped (the user's choice)", function()
     collectgarbage()
     local base = T.memory().live

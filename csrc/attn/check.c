@@ -1,4 +1,5 @@
 /* moonlab attn — options, input validation and call geometry. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include "attn_internal.h"
@@ -67,6 +68,10 @@ int ml_attn_check(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
     }
     if (!isnan(o->scale) && (!isfinite(o->scale))) {
         ml_fail(ML_EINVAL, "expected a finite number, got %g", o->scale);
+        return bad_arg(bad, ML_ATTN_ARG_SCALE);
+    }
+    if (q->dtype == ML_F32 && fabs(o->scale) > FLT_MAX) { /* as f32 it is inf: every score inf or NaN */
+        ml_fail(ML_EINVAL, "expected |scale| <= %g for f32, got %g", FLT_MAX, o->scale);
         return bad_arg(bad, ML_ATTN_ARG_SCALE);
     }
     if (o->window < 0) {

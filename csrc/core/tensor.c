@@ -19,22 +19,24 @@ static int shape_numel(int ndim, const int64_t *shape, int64_t *numel, int allow
 {
     if (ndim < 0 || ndim > ML_MAXDIM)
         return ml_fail(ML_EINVAL, "tensor has %d dims, expected 0..%d", ndim, ML_MAXDIM);
+    /* With a zero dim the count is 0, but the product of the other dims is still checked: the contiguous strides
+     * are products of the dims (a zero dim counted as 1), so they must stay below 2^63 too. */
     int64_t n = 1;
+    int zero = 0;
     for (int i = 0; i < ndim; i++) {
         if (allow0 && shape[i] == 0) {
-            for (int j = i + 1; j < ndim; j++)
-                if (shape[j] < 0)
-                    return ml_fail(ML_EINVAL, "size %lld of dim %d is negative", (long long)shape[j], j + 1);
-            n = 0;
-            break;
+            zero = 1;
+            continue;
         }
         if (shape[i] <= 0)
-            return ml_fail(ML_EINVAL, "size %lld of dim %d is not positive", (long long)shape[i], i + 1);
+            return ml_fail(ML_EINVAL, zero ? "size %lld of dim %d is negative" : "size %lld of dim %d is not positive",
+                           (long long)shape[i], i + 1);
         if (n > INT64_MAX / shape[i])
-            return ml_fail(ML_ENOMEM, "tensor of that shape has more than 2^63 elements");
+            return ml_fail(ML_ENOMEM, "tensor of that shape has more than 2^63 elements%s",
+                           zero ? " (not counting its zero dims)" : "");
         n *= shape[i];
     }
-    *numel = n;
+    *numel = zero ? 0 : n;
     return ML_OK;
 }
 

@@ -1,5 +1,6 @@
 /* Lua bindings of the MoE routers (core.moe_*; wrapped by lua/moonlab/moe.lua). Gaussian-MoE statistics are
  * in lmoe_gmoe.c, the MoE layer in lmoe_layer.c; helpers shared by the three in lmoe.h. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include "lmoe.h"
@@ -157,6 +158,9 @@ static int l_route(lua_State *L) {
     lua_settop(L, 2);
     lmoe_route_opts(L, 2, 2, fn, E, &o, &bias, &rp); /* slot 3: bias */
     o.bias = bias;
+    if (lg->dtype == ML_F32 && !(fabs(o.route_scale) <= FLT_MAX))
+        return mlL_argerror(L, 2, fn, "route_scale", "expected |route_scale| <= %g for f32 logits, got %g", FLT_MAX,
+                            o.route_scale);
     if (ml_moe_route_bounds(&o, T, E, &K, &co, &cd) != ML_OK) return mlL_raise(L, fn);
     ml_moe_routing r;
     memset(&r, 0, sizeof r);

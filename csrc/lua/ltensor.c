@@ -673,11 +673,22 @@ static int l_fill(lua_State *L)
     return 1;
 }
 
-static int l_close(lua_State *L)
+static int l_gc(lua_State *L)
 {
     ml_tensor *t = lt_test(L, 1);
     if (t) ml_tensor_release(t);
     return 0;
+}
+
+/* t:close() and __close. Called from a __gc finalizer (lua_gc answers -1 while the collector runs one, Lua
+ * 5.4.4+) it does nothing: the collector also runs inside bindings (every allocation may step it, and
+ * mlL_account steps it for large tensors), so a finalizer closing its object's tensors would free a tensor that
+ * the interrupted binding is reading (a wrong error, or tensor.cat joining zeroed operands). The tensor's own
+ * __gc frees it once unreachable. */
+static int l_close(lua_State *L)
+{
+    if (lua_gc(L, LUA_GCISRUNNING) < 0) return 0;
+    return l_gc(L);
 }
 
 static int l_len(lua_State *L)
@@ -760,7 +771,7 @@ void mlL_open_tensor(lua_State *L)
         lua_setfield(L, -2, "__tostring");
         lua_pushcfunction(L, l_len);
         lua_setfield(L, -2, "__len");
-        lua_pushcfunction(L, l_close);
+        lua_pushcfunction(L, l_gc);
         lua_setfield(L, -2, "__gc");
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__close");

@@ -1,4 +1,5 @@
 /* moonlab moe — the router dispatcher: options, validation, token or expert choice, bookkeeping, losses. */
+#include <float.h>
 #include <stdlib.h>
 #include "moe_internal.h"
 
@@ -80,6 +81,8 @@ int ml_moe_route(const ml_moe_route_opts *o, const ml_tensor *logits, ml_moe_rou
     int64_t T = logits->shape[0], E = logits->shape[1], K, co, cd;
     int rc = ml_moe_route_bounds(o, T, E, &K, &co, &cd);
     if (rc) return rc;
+    if (logits->dtype == ML_F32 && !(fabs(o->route_scale) <= FLT_MAX)) /* the weights would be inf or NaN */
+        return ml_fail(ML_EINVAL, "route_scale = %g is beyond the f32 range of the weights", o->route_scale);
     if (r->cap_order < co || r->cap_dropped < cd)
         return ml_fail(ML_EINVAL, "order/dropped buffers need %lld/%lld rows", (long long)co, (long long)cd);
     ml_tensor W;
@@ -107,6 +110,11 @@ int ml_moe_route(const ml_moe_route_opts *o, const ml_tensor *logits, ml_moe_rou
             ml_tensor_wrap(&Pt, logits->dtype, 2, psh, r->probs);
             for (int64_t i = 0; i < T * E; i++) ml_tensor_setd(&Pt, i, s[i]);
         }
+    }
+    if (!isfinite(zsum)) { /* f64 logits beyond ~1e154: sum of lse^2 overflows */
+        rc = ml_fail(ML_EINVAL, "the z-loss sum over rows of logsumexp^2 overflows (logsumexp of magnitude near or "
+                     "above %.3g)", sqrt(DBL_MAX / (double)(T > 0 ? T : 1)));
+        goto done;
     }
     if ((rc = moe_build_order(o, T, K, E, token_capacity(o, T, E), rank, &W, r, assigned))) goto done;
     if (o->expert_choice) { /* dropped = tokens that no expert took */

@@ -250,11 +250,11 @@ INL int softmax_rows(int R, const float *const *x, float it, int scaled, int nor
         __mmask16 q = lane_mask(E, 16 * i);
         for (int r = 0; r < R; r++) {
             __m512 v = _mm512_maskz_loadu_ps(q, x[r] + 16 * i);
-            chk[r] = _mm512_add_ps(chk[r], _mm512_sub_ps(v, v));
             if (scaled) {
                 v = _mm512_mul_ps(v, vit);
                 _mm512_mask_storeu_ps(zt[r] + 16 * i, q, v);
             }
+            chk[r] = _mm512_add_ps(chk[r], _mm512_sub_ps(v, v)); /* z = x/temperature finite */
             vm[r] = _mm512_mask_max_ps(vm[r], q, vm[r], v);
         }
     }
@@ -362,11 +362,11 @@ INL int rows16(const pass16 *ps, int64_t E, int64_t nv, int64_t t, __m512 *hz, d
         for (int64_t i = 0; i < nv; i++) {
             __mmask16 q = lane_mask(E, 16 * i);
             __m512 v = _mm512_maskz_loadu_ps(q, x[r] + 16 * i);
-            chk = _mm512_add_ps(chk, _mm512_sub_ps(v, v));
             if (ps->scaled) {
                 v = _mm512_mul_ps(v, vit);
                 _mm512_mask_storeu_ps(Zb + 64 * r + 16 * i, q, v);
             }
+            chk = _mm512_add_ps(chk, _mm512_sub_ps(v, v)); /* z = x/temperature finite */
             vm = _mm512_mask_max_ps(vm, q, vm, v);
         }
         V[ROW_SLOT(r)] = vm;

@@ -31,6 +31,7 @@ int ml_moe_route_backward(const ml_moe_route_opts *o, const ml_tensor *logits, c
     double aux_c = daux * o->aux_coef * (double)E / (double)(T > 0 ? T : 1);
     double z_c = dz * o->z_coef * 2.0 / (double)(T > 0 ? T : 1);
     int bad = 0;
+    int64_t badrow = T; /* first row whose logits or z = act(x)/temperature + noise are not finite */
     #pragma omp parallel if (T * E > 16384)
     {
         double *buf = malloc((size_t)(5 * E + 2 * K + 2) * sizeof(double));
@@ -43,10 +44,17 @@ int ml_moe_route_backward(const ml_moe_route_opts *o, const ml_tensor *logits, c
             if (!buf) continue;
             double *x = buf, *z = buf + E, *s = buf + 2 * E, *p = buf + 3 * E, *ds = buf + 4 * E;
             double *g = buf + 5 * E, *u = g + K;
+            double chk = 0;
             for (int64_t e = 0; e < E; e++) {
                 x[e] = ml_tensor_getd(logits, t * E + e);
                 z[e] = moe_act(o->activation, x[e]) / o->temperature;
                 if (o->noise_std > 0) z[e] += o->noise_std * ml_rng_normal(o->noise_seed, (uint64_t)(t * E + e));
+                chk += z[e] * 0;
+            }
+            if (chk != 0) { /* NaN gradients otherwise (r.logits or r.opts changed since moe.route) */
+                #pragma omp critical(moe_route_backward_bad)
+                if (t < badrow) badrow = t;
+                continue;
             }
             double m = z[0];
             for (int64_t e = 1; e < E; e++) m = z[e] > m ? z[e] : m;
@@ -101,5 +109,8 @@ int ml_moe_route_backward(const ml_moe_route_opts *o, const ml_tensor *logits, c
     }
     free(f);
     if (bad) return ml_fail(ML_ENOMEM, "moe.route_backward: out of memory");
+    if (badrow < T)
+        return ml_fail(ML_EINVAL, "row %lld: the logits or act(x)/temperature + noise are not finite (temperature = %g)",
+                       (long long)(badrow + base), o->temperature);
     return ML_OK;
 }

@@ -2,7 +2,8 @@
  * route_tokens.c and route_avx2.c. Loops over the E experts of a token are written for `omp simd`. */
 
 /* z = act(x)/temperature + noise for one row into buf (or x itself when the transform is the identity);
- * returns NULL when a logit is not finite. */
+ * returns NULL when a logit or a transformed logit is not finite (x/temperature overflows for a tiny
+ * temperature, 0/temperature is NaN when 1/temperature overflows). */
 static const REAL *MOE_CAT(row_z_, SUFFIX)(const ml_moe_route_opts *o, const REAL *x, int64_t t, int64_t E,
                                           REAL *buf) {
     REAL chk = 0;
@@ -15,7 +16,9 @@ static const REAL *MOE_CAT(row_z_, SUFFIX)(const ml_moe_route_opts *o, const REA
     if (o->noise_std > 0)
         for (int64_t e = 0; e < E; e++)
             buf[e] += (REAL)(o->noise_std * ml_rng_normal(o->noise_seed, (uint64_t)(t * E + e)));
-    return buf;
+    #pragma omp simd reduction(+ : chk)
+    for (int64_t e = 0; e < E; e++) chk += buf[e] * 0;
+    return chk == 0 ? buf : NULL;
 }
 
 /* Scores of one row into s: softmax(z) or sigmoid(z); adds s to P; returns lse(z); *H = entropy of s/sum(s). */

@@ -62,8 +62,12 @@ static int S(decode)(ml_nn_model *m, R *kc, R *vc, R *w, double *sc, int64_t tok
 }
 
 /* Samples from softmax(logits / temperature) restricted to the top_k largest (greedy when
- * temperature == 0); u is a uniform number in [0,1). */
+ * temperature == 0); u is a uniform number in [0,1). Returns -1 when a logit is not finite (NaN parameters,
+ * overflowing activations): the top-k selection below would never count a NaN and loop forever. */
 static int64_t S(sample)(const R *logits, int64_t V, double temperature, int64_t top_k, double u, double *p) {
+    R chk = 0;
+    for (int64_t i = 0; i < V; i++) chk += logits[i] * 0;
+    if (chk != 0) return -1;
     int64_t best = 0;
     for (int64_t i = 1; i < V; i++) best = logits[i] > logits[best] ? i : best;
     if (temperature <= 0) return best;
@@ -109,6 +113,11 @@ int S(nn_generate)(ml_nn_model *m, const int64_t *prompt, int64_t P, int64_t n, 
         if ((rc = S(decode)(m, kc, vc, w, sc, tok, t++, logits))) break;
         if (i + 1 < P) { tok = prompt[i + 1]; continue; }
         tok = S(sample)(logits, V, temperature, top_k, ml_rng_uniform(seed, (uint64_t)(i + 1 - P)), sc + C);
+        if (tok < 0) {
+            rc = ml_fail(ML_EINVAL, "the logits of generated token %lld are not finite (non-finite parameters?)",
+                         (long long)(i + 2 - P));
+            break;
+        }
         out[i + 1 - P] = tok;
         if (ml_interrupted()) break;
     }
