@@ -60,6 +60,24 @@ describe("attn bad input", function()
     fails_with(function() attn.sdpa(q, k, v, 5) end, "opts")
   end)
 
+  it("large finite f32 scores give the f64 answer; scores beyond the f32 range raise naming the row", function()
+    -- the SIMD kernels share one float shift per row (its max in log2 units); from |score| ~ 2^21 its rounding
+    -- exceeds the exponent's range (wrong weights from 3e8, NaN from 1e10 before): such calls take the portable
+    -- kernel, which subtracts the max exactly
+    for _, m in ipairs { 1e2, 3e4, 1e6, 1e18 } do
+      local qq = T.randn({ 2, 2, 9, 8 }, { seed = 11 }) * m
+      local kk = T.randn({ 2, 2, 13, 8 }, { seed = 12 }) * m
+      local vv = T.randn({ 2, 2, 13, 8 }, { seed = 13 })
+      local ref = attn.sdpa(qq, kk, vv, { causal = true })
+      local got = attn.sdpa(qq:astype("f32"), kk:astype("f32"), vv:astype("f32"), { causal = true })
+      local err = (got:astype("f64") - ref):abs():max()
+      assert.is_true(err < 1e-5, ("scale of q, k %g: max error %g"):format(m, err))
+    end
+    local big = T.randn({ 1, 2, 4, 8 }, { seed = 14, dtype = "f32" }) * 1e19
+    fails_with(function() attn.sdpa(big, big, big) end,
+      "attn.sdpa: the attention scores of row (", "overflow f32", "|q.k| * scale must stay below 3.40282e+38")
+  end)
+
   it("rejects masks that do not broadcast", function()
     fails_with(function() attn.sdpa(q, k, v, { mask = rnd({ 5, 6 }, 5) }) end,
       "bad argument #4 'mask': expected a mask broadcastable to [B,Hq,L,S] = [2,4,5,7]", "got [5,6]")

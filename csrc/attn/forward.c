@@ -46,6 +46,48 @@ static int check_out(const ml_tensor *t, const char *name, ml_dtype dt, int nd, 
 /* Gated SDPA forward (Qiu et al. 2025, eq. 5; G1 gate Y' = Y ⊙ act(Z), §2.2). Queries are tiled in
  * blocks of 64 rows against 64-key blocks with an online softmax (Dao et al. FlashAttention
  * recurrence); causal/window blocks outside every row's range are never visited. */
+/* 1 when every element of t is finite. */
+static int all_finite(const ml_tensor *t) {
+    if (!t || (t->dtype != ML_F32 && t->dtype != ML_F64)) return 1;
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(t->dtype == ML_F32 ? (double)ml_f32(t)[i] : ml_f64(t)[i])) return 0;
+    return 1;
+}
+
+/* Finite q, k (and mask) whose scores overflow the dtype (|q.k| * scale beyond its range) leave NaN or +inf in a
+ * row's log-sum-exp: an error naming the first such row instead of a NaN output. A fully masked row has -inf,
+ * and non-finite inputs propagate to the rows they touch (documented), so neither raises. */
+static int check_lse(const attn_geom *g, const ml_tensor *lse, const ml_tensor *q, const ml_tensor *k,
+                     const ml_tensor *mask) {
+    int64_t n = g->B * g->Hq * g->L;
+    for (int64_t i = 0; i < n; i++) {
+        double v = lse->dtype == ML_F32 ? (double)ml_f32(lse)[i] : ml_f64(lse)[i];
+        if (v < HUGE_VAL) continue;
+        if (!all_finite(q) || !all_finite(k) || !all_finite(mask)) return ML_OK;
+        return ml_fail(ML_ENUMERIC, "the attention scores of row (%lld, %lld, %lld) overflow %s (log-sum-exp "
+                       "%g): |q.k| * scale must stay below %g", (long long)(i / (g->Hq * g->L) + 1),
+                       (long long)(i / g->L % g->Hq + 1), (long long)(i % g->L + 1),
+                       lse->dtype == ML_F32 ? "f32" : "f64", v,
+                       lse->dtype == ML_F32 ? 3.4028234663852886e38 : 1.7976931348623157e308);
+    }
+    return ML_OK;
+}
+
+/* 1 when a row's log-sum-exp says the SIMD kernels' float shift (the row max in log2 units, shared by all of a
+ * row's exponents) is too coarse: |lse| >= 2^21 gives it an ulp of at least 1/4, and +inf, or NaN from finite
+ * inputs, shows an exponent out of range; -inf (every key masked) is fine, and NaN inputs propagate. The
+ * portable kernel subtracts the max exactly. */
+static int lse_needs_portable(const attn_geom *g, const float *lse, const ml_tensor *q, const ml_tensor *k,
+                              const ml_tensor *mask) {
+    int64_t n = g->B * g->Hq * g->L;
+    int nan = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (lse[i] != lse[i]) nan = 1;
+        else if (!(fabsf(lse[i]) < 2097152.0f) && lse[i] != -INFINITY) return 1;
+    }
+    return nan && all_finite(q) && all_finite(k) && all_finite(mask);
+}
+
 int ml_attn_forward(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
                     const ml_tensor *v, const ml_tensor *mask, const ml_tensor *gate,
                     ml_tensor *out, ml_tensor *lse, ml_tensor *y, ml_tensor *probs) {
@@ -68,10 +110,15 @@ int ml_attn_forward(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *
         else
             rc = forward_f32(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
                              ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
+        if (!rc && lse_needs_portable(&g, ml_f32(lse), q, k, mask))
+            rc = forward_f32(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
+                             ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
+        if (!rc) rc = check_lse(&g, lse, q, k, mask);
         if (!rc && probs) probs_f32(&g, ml_f32(q), ml_f32(k), ml_f32(lse), ml_f32(probs));
     } else {
         rc = forward_f64(&g, ml_f64(q), ml_f64(k), ml_f64(v), gate ? ml_f64(gate) : NULL,
                          ml_f64(out), ml_f64(lse), y ? ml_f64(y) : NULL);
+        if (!rc) rc = check_lse(&g, lse, q, k, mask);
         if (!rc && probs) probs_f64(&g, ml_f64(q), ml_f64(k), ml_f64(lse), ml_f64(probs));
     }
     return rc;
