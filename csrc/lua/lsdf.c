@@ -1,5 +1,6 @@
 /* Lua bindings of the SDF core, part 1: scene compilation, evaluation, density and weights
  * (core.sdf_*; wrapped by lua/moonlab/sdf.lua). */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include "lsdf.h"
@@ -228,7 +229,8 @@ static int l_density(lua_State *L)
     const char *fn = "sdf.density";
     ml_tensor *d = mlL_checktensor(L, 1, fn, "d");
     double beta = mlL_checknumber(L, 2, fn, "beta", 0);
-    if (!(beta > 0) || !isfinite(beta)) return mlL_argerror(L, 2, fn, "beta", "expected a finite number > 0, got %g", beta);
+    if (!(beta >= DBL_MIN) || !isfinite(beta))
+        return mlL_argerror(L, 2, fn, "beta", "expected a finite number > 0 and >= %g (1/beta finite), got %g", DBL_MIN, beta);
     ml_tensor *s = mlL_newtensor(L, ML_F64, d->ndim, d->shape);
     for (int64_t i = 0; i < d->numel; i++) ml_f64(s)[i] = ml_sdf_density1(ml_tensor_getd(d, i), beta);
     return 1;

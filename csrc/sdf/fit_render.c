@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "fit_scatter.h"
 #include "grid.h"
+#include "sdf_internal.h"
 
 /* σ and its partial derivatives in d and β. */
 static double sigma_grad(double d, double beta, double *dd, double *db)
@@ -100,7 +101,8 @@ int ml_sdf_grid_render_rays(const ml_sdf_grid *g, double beta, const double *o, 
                             int64_t R, int N, double last_delta, const ml_sdf_render_opts *ro, double *rgb,
                             const double *target, const double *gC, double *loss, ml_sdf_grid_grad *gr)
 {
-    if (!(beta > 0) || !isfinite(beta)) return ml_fail(ML_EINVAL, "beta must be finite and > 0, got %g", beta);
+    int brc = sdf_check_beta(beta);
+    if (brc) return brc;
     if (N < 1 || R < 0) return ml_fail(ML_EINVAL, "render_rays: need N >= 1 samples per ray, got %d", N);
     double l[3] = {ro->light[0], ro->light[1], ro->light[2]}, ll = sqrt(l[0] * l[0] + l[1] * l[1] + l[2] * l[2]);
     if (!(ll > 0) || !isfinite(ll)) return ml_fail(ML_EINVAL, "light must be a finite non-zero vector");

@@ -12,7 +12,8 @@ ml_sdf_sample_opts ml_sdf_sample_defaults(void)
 static int check_opts(const ml_sdf_sample_opts *o)
 {
     if (o->method < 0 || o->method > ML_SDF_HIERARCHICAL) return ml_fail(ML_EINVAL, "unknown method %d", o->method);
-    if (!(o->beta > 0) || !isfinite(o->beta)) return ml_fail(ML_EINVAL, "beta must be finite and > 0, got %g", o->beta);
+    int brc = sdf_check_beta(o->beta);
+    if (brc) return brc;
     if (!(o->eps > 0) || !isfinite(o->eps)) return ml_fail(ML_EINVAL, "eps must be finite and > 0, got %g", o->eps);
     if (o->n_eval < 2 || o->n_eval > 4096) return ml_fail(ML_EINVAL, "n_eval must be in [2, 4096], got %d", o->n_eval);
     if (o->n_final < 1 || o->n_final > 4096) return ml_fail(ML_EINVAL, "n_final must be in [1, 4096], got %d", o->n_final);

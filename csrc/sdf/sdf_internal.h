@@ -7,6 +7,9 @@
 
 #define SDF_BLOCK 64
 
+/* ML_OK for a usable beta: finite, > 0 and at least DBL_MIN (1/beta finite); else an error (density.c). */
+int sdf_check_beta(double beta);
+
 struct ml_sdf_scene {
     ml_sdf_instr *code;
     int ncode;
