@@ -111,6 +111,6 @@ int ml_moe_route_backward(const ml_moe_route_opts *o, const ml_tensor *logits, c
     if (bad) return ml_fail(ML_ENOMEM, "moe.route_backward: out of memory");
     if (badrow < T)
         return ml_fail(ML_EINVAL, "row %lld: the logits or act(x)/temperature + noise are not finite (temperature = %g)",
-                       (long long)(badrow + base), o->temperature);
+                       (long long)(badrow + 1), o->temperature); /* rows count from 1 */
     return ML_OK;
 }

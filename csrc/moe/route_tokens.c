@@ -81,8 +81,8 @@ static int run_pass(const ml_moe_route_opts *o, const ml_tensor *logits, int64_t
         for (int64_t e = 0; e < E; e++) raw_finite &= isfinite(ml_tensor_getd(logits, badrow * E + e));
         if (raw_finite)
             rc = ml_fail(ML_EINVAL, "row %lld: act(x)/temperature + noise is not finite (temperature = %g, noise std = %g)",
-                         (long long)(badrow + o->index_base), o->temperature, o->noise_std);
-        else rc = ml_fail(ML_EINVAL, "row %lld holds a non-finite value", (long long)(badrow + o->index_base));
+                         (long long)(badrow + 1), o->temperature, o->noise_std);
+        else rc = ml_fail(ML_EINVAL, "row %lld holds a non-finite value", (long long)(badrow + 1)); /* rows count from 1 */
     } else {
         for (int64_t e = 0; e < E; e++) {
             double v = 0;
