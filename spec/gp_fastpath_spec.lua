@@ -6,6 +6,7 @@ local gp = require "moonlab.gp"
 local T = require "moonlab.tensor"
 local moonlab = require "moonlab"
 local H = require "spec.helpers.isa"
+local sh_file = require("spec.helpers.shell").sh_file
 
 -- One script for this process and the children: fits every kernel on seeded data and prints, per kernel,
 -- "name fast lml g1 g2 ... | posterior energies and variances" with %.17g.
@@ -54,14 +55,6 @@ for _, e in ipairs(K) do
 end
 ]==]
 
-local function script_file()
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(SCRIPT)
-  f:close()
-  return path
-end
-
 -- name -> {fast = bool, lml, grad = {...}, post = {...}}
 local function parse(out)
   local res = {}
@@ -78,18 +71,16 @@ local function parse(out)
   return res
 end
 
-local function run_child(env, path)
-  local p = assert(io.popen(("%s %s %s 2>&1"):format(env, H.lua_bin(), path)))
-  local out = p:read("a")
-  p:close()
+-- SCRIPT's output in a child process with the environment settings env
+local function run_child(env)
+  local _, out = sh_file(SCRIPT, function(path) return ("%s %s %s"):format(env, H.lua_bin(), path) end)
   return out
 end
 
 describe("gp energy-only stationary fast path", function()
-  local path = script_file()
-  local here = run_child("MOONLAB_GP_FAST=1", path)
+  local here = run_child("MOONLAB_GP_FAST=1")
   local fast = parse(here)
-  local generic = parse(run_child("MOONLAB_GP_FAST=0", path))
+  local generic = parse(run_child("MOONLAB_GP_FAST=0"))
   local names = { "se_ard", "se_iso", "matern15_ard", "matern25_iso", "matern25_ard", "rq_ard", "rq_iso",
     "const_se_white", "white_rq_const" }
 
@@ -124,18 +115,17 @@ describe("gp energy-only stationary fast path", function()
     local best = H.best()
     for _, isa in ipairs(H.ORDER) do
       if H.RANK[isa] <= H.RANK[best] then
-        local other = parse(run_child("MOONLAB_GP_FAST=1 MOONLAB_ISA=" .. isa, path))
+        local other = parse(run_child("MOONLAB_GP_FAST=1 MOONLAB_ISA=" .. isa))
         for _, name in ipairs(names) do assert.equal(fast[name].line, other[name].line, isa .. " " .. name) end
       end
     end
     -- threads: 450 points (the column loops run in parallel from about 400), OpenBLAS on one thread in both
-    local one = parse(run_child("GP_FAST_SPEC_N=450 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1", path))
-    local two = parse(run_child("GP_FAST_SPEC_N=450 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1", path))
+    local one = parse(run_child("GP_FAST_SPEC_N=450 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1"))
+    local two = parse(run_child("GP_FAST_SPEC_N=450 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1"))
     for _, name in ipairs(names) do
       assert.is_truthy(one[name] and two[name], name)
       assert.equal(one[name].line, two[name].line, "1 vs 2 threads " .. name)
     end
-    os.remove(path)
   end)
 
   it("gradient matches central differences of the lml (rq ARD plus white, and Matern 1.5 times a constant)", function()
