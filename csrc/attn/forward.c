@@ -43,9 +43,6 @@ static int check_out(const ml_tensor *t, const char *name, ml_dtype dt, int nd, 
     return ML_OK;
 }
 
-/* Gated SDPA forward (Qiu et al. 2025, eq. 5; G1 gate Y' = Y ⊙ act(Z), §2.2). Queries are tiled in
- * blocks of 64 rows against 64-key blocks with an online softmax (Dao et al. FlashAttention
- * recurrence); causal/window blocks outside every row's range are never visited. */
 /* 1 when every element of t is finite. */
 static int all_finite(const ml_tensor *t) {
     if (!t || (t->dtype != ML_F32 && t->dtype != ML_F64)) return 1;
@@ -54,16 +51,22 @@ static int all_finite(const ml_tensor *t) {
     return 1;
 }
 
+/* 1 when q, k and mask are all finite; scanned once per call, *fin caches the answer (-1: not yet known). */
+static int inputs_finite(int *fin, const ml_tensor *q, const ml_tensor *k, const ml_tensor *mask) {
+    if (*fin < 0) *fin = all_finite(q) && all_finite(k) && all_finite(mask);
+    return *fin;
+}
+
 /* Finite q, k (and mask) whose scores overflow the dtype (|q.k| * scale beyond its range) leave NaN or +inf in a
  * row's log-sum-exp: an error naming the first such row instead of a NaN output. A fully masked row has -inf,
  * and non-finite inputs propagate to the rows they touch (documented), so neither raises. */
-static int check_lse(const attn_geom *g, const ml_tensor *lse, const ml_tensor *q, const ml_tensor *k,
+static int check_lse(const attn_geom *g, const ml_tensor *lse, int *fin, const ml_tensor *q, const ml_tensor *k,
                      const ml_tensor *mask) {
     int64_t n = g->B * g->Hq * g->L;
     for (int64_t i = 0; i < n; i++) {
         double v = lse->dtype == ML_F32 ? (double)ml_f32(lse)[i] : ml_f64(lse)[i];
         if (v < HUGE_VAL) continue;
-        if (!all_finite(q) || !all_finite(k) || !all_finite(mask)) return ML_OK;
+        if (!inputs_finite(fin, q, k, mask)) return ML_OK;
         return ml_fail(ML_ENUMERIC, "the attention scores of row (%lld, %lld, %lld) overflow %s (log-sum-exp "
                        "%g): |q.k| * scale must stay below %g", (long long)(i / (g->Hq * g->L) + 1),
                        (long long)(i / g->L % g->Hq + 1), (long long)(i % g->L + 1),
@@ -77,17 +80,20 @@ static int check_lse(const attn_geom *g, const ml_tensor *lse, const ml_tensor *
  * row's exponents) is too coarse: |lse| >= 2^21 gives it an ulp of at least 1/4, and +inf, or NaN from finite
  * inputs, shows an exponent out of range; -inf (every key masked) is fine, and NaN inputs propagate. The
  * portable kernel subtracts the max exactly. */
-static int lse_needs_portable(const attn_geom *g, const float *lse, const ml_tensor *q, const ml_tensor *k,
-                              const ml_tensor *mask) {
+static int lse_needs_portable(const attn_geom *g, const float *lse, int *fin, const ml_tensor *q,
+                              const ml_tensor *k, const ml_tensor *mask) {
     int64_t n = g->B * g->Hq * g->L;
     int nan = 0;
     for (int64_t i = 0; i < n; i++) {
         if (lse[i] != lse[i]) nan = 1;
         else if (!(fabsf(lse[i]) < 2097152.0f) && lse[i] != -INFINITY) return 1;
     }
-    return nan && all_finite(q) && all_finite(k) && all_finite(mask);
+    return nan && inputs_finite(fin, q, k, mask);
 }
 
+/* Gated SDPA forward (Qiu et al. 2025, eq. 5; G1 gate Y' = Y ⊙ act(Z), §2.2). Queries are tiled in
+ * blocks of 64 rows against 64-key blocks with an online softmax (Dao et al. FlashAttention
+ * recurrence); causal/window blocks outside every row's range are never visited. */
 int ml_attn_forward(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *k,
                     const ml_tensor *v, const ml_tensor *mask, const ml_tensor *gate,
                     ml_tensor *out, ml_tensor *lse, ml_tensor *y, ml_tensor *probs) {
@@ -100,25 +106,24 @@ int ml_attn_forward(const ml_attn_opts *o, const ml_tensor *q, const ml_tensor *
     if ((rc = check_out(lse, "lse", q->dtype, 3, oshape))) return rc;
     if (y && (rc = check_out(y, "y", q->dtype, 4, oshape))) return rc;
     if (probs && (rc = check_out(probs, "probs", q->dtype, 4, pshape))) return rc;
+    int fin = -1; /* inputs_finite's cache */
     if (q->dtype == ML_F32) {
+        int simd = ml_cpu_isa() == ML_ISA_AVX512 || attn_have_avx2();
         if (ml_cpu_isa() == ML_ISA_AVX512)
             rc = attn_forward_f32_avx512(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
                                          ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
-        else if (attn_have_avx2())
+        else if (simd)
             rc = attn_forward_f32_avx2(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
                                        ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
-        else
+        if (!rc && (!simd || lse_needs_portable(&g, ml_f32(lse), &fin, q, k, mask)))
             rc = forward_f32(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
                              ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
-        if (!rc && lse_needs_portable(&g, ml_f32(lse), q, k, mask))
-            rc = forward_f32(&g, ml_f32(q), ml_f32(k), ml_f32(v), gate ? ml_f32(gate) : NULL,
-                             ml_f32(out), ml_f32(lse), y ? ml_f32(y) : NULL);
-        if (!rc) rc = check_lse(&g, lse, q, k, mask);
+        if (!rc) rc = check_lse(&g, lse, &fin, q, k, mask);
         if (!rc && probs) probs_f32(&g, ml_f32(q), ml_f32(k), ml_f32(lse), ml_f32(probs));
     } else {
         rc = forward_f64(&g, ml_f64(q), ml_f64(k), ml_f64(v), gate ? ml_f64(gate) : NULL,
                          ml_f64(out), ml_f64(lse), y ? ml_f64(y) : NULL);
-        if (!rc) rc = check_lse(&g, lse, q, k, mask);
+        if (!rc) rc = check_lse(&g, lse, &fin, q, k, mask);
         if (!rc && probs) probs_f64(&g, ml_f64(q), ml_f64(k), ml_f64(lse), ml_f64(probs));
     }
     return rc;
